@@ -1,0 +1,148 @@
+# librespan: plain GNU make, explicit object lists.
+#
+#   make                      build/librespan.so (and build/respan once cli/ has it)
+#   make check                unit tests, end-to-end tests, then the unit tests
+#                             again under ASan+UBSan
+#   make CC=clang check       the same with clang
+#   make SANITIZER=address,undefined   a sanitizer build in build/san-*
+#   make fuzz                 every fuzz target for FUZZ_SECONDS (clang libFuzzer)
+#   make valgrind             the unit tests under valgrind
+#   make install PREFIX=/usr/local DESTDIR=
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PYTHON   ?= /usr/bin/python3
+WERROR   ?= 1
+SANITIZER ?=
+FUZZ_SECONDS ?= 60
+
+ifeq ($(SANITIZER),)
+BUILD    ?= build
+SANFLAGS :=
+else
+BUILD    ?= build/san-$(subst $(comma),-,$(SANITIZER))
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+comma := ,
+
+WARN := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion \
+	-Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings \
+	-Wformat=2 -Wundef -Wpointer-arith -Wcast-align -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) \
+	$(SANFLAGS) $(CFLAGS) -Ipreload
+LDLIBS_ENGINE := -lcjson -lz -lbrotlidec -lzstd -lpthread
+
+ENGINE_SRCS := \
+	preload/buf.c \
+	preload/http.c \
+	preload/b64.c \
+	preload/config.c \
+	preload/route.c \
+	preload/chunked.c \
+	preload/request.c \
+	preload/decode.c \
+	preload/response.c \
+	preload/sse.c \
+	preload/usage.c \
+	preload/redact.c \
+	preload/jsonl.c \
+	preload/exchange.c
+
+HOOK_SRCS := \
+	hooks/init.c
+
+UNIT_TESTS := \
+	buf http b64 config route chunked request decode response sse usage \
+	redact jsonl exchange
+
+FUZZ_TARGETS := request response sse
+
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
+HOOK_OBJS   := $(HOOK_SRCS:%.c=$(BUILD)/%.o)
+ENGINE_LIB  := $(BUILD)/libengine.a
+PRELOAD_LIB := $(BUILD)/librespan.so
+UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
+
+CLI_SRCS := $(wildcard cli/*.c)
+ifneq ($(CLI_SRCS),)
+CLI_BIN := $(BUILD)/respan
+endif
+
+.PHONY: all check unit e2e sanitize fuzz valgrind install clean demo
+all: $(PRELOAD_LIB) $(CLI_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(ENGINE_LIB): $(ENGINE_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
+	$(CC) -shared $(SANFLAGS) -Wl,--version-script=hooks/librespan.map \
+		-Wl,-z,now -Wl,-z,relro -o $@ $(HOOK_OBJS) $(ENGINE_LIB) \
+		$(LDLIBS_ENGINE) -ldl
+
+ifneq ($(CLI_SRCS),)
+$(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE)
+endif
+
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/guard.o $(ENGINE_LIB)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lcmocka
+
+$(BUILD)/tests/unit/%.o: ALL_CFLAGS += -Wno-conversion -Wno-sign-conversion -Itests/unit
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: all
+	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
+		cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider; \
+	else echo "e2e: no end-to-end tests yet"; fi
+
+sanitize:
+	$(MAKE) SANITIZER=address,undefined unit
+
+check: all unit e2e sanitize
+	@echo "check: all green"
+
+# libFuzzer needs clang; each target runs for FUZZ_SECONDS.
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+fuzz:
+	@mkdir -p $(FUZZ_DIR)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) \
+			$(LDLIBS_ENGINE); \
+		mkdir -p $(FUZZ_DIR)/corpus_$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+			-print_final_stats=1 $(FUZZ_DIR)/corpus_$$t tests/fuzz/seeds/$$t; \
+	done
+
+valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+		valgrind -q --error-exitcode=1 --leak-check=full $$t; done
+
+demo: all
+	scripts/demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/librespan.so
+	if [ -n "$(CLI_BIN)" ]; then install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/respan; fi
+
+clean:
+	rm -rf build
+
+-include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)

@@ -1,0 +1,93 @@
+/*
+ * config: the environment and the JSON config file, read once into one
+ * immutable struct (SPEC section 5).
+ *
+ * Precedence: environment variables win over the config file; the file is
+ * RESPAN_CONFIG, else $XDG_CONFIG_HOME/respan/config.json (XDG_CONFIG_HOME
+ * defaulting to $HOME/.config), else /etc/respan/config.json.  Its keys are
+ * the variable names in lower case without the RESPAN_ prefix ("api_key",
+ * "base_url", "mode", "log", "log_body_max", "route_provider",
+ * "route_provider_anthropic", "params", "ca_file", "fail", "debug"), plus
+ * "providers": an object mapping extra host names to a built-in provider id
+ * ({"llm.corp.example": "openai"}).  A host may start with "*." or "*-" to
+ * match any one label prefix.
+ *
+ * A bad value never stops the program: it yields one warning line of the form
+ * "respan: RESPAN_MODE=foo: expected route, capture or off" (a key value is
+ * never quoted), and the safe default is used instead.
+ */
+#ifndef RESPAN_CONFIG_H
+#define RESPAN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum respan_mode { RESPAN_MODE_ROUTE, RESPAN_MODE_CAPTURE, RESPAN_MODE_OFF };
+enum respan_fail { RESPAN_FAIL_OPEN, RESPAN_FAIL_CLOSED };
+
+/* Ids of the built-in providers (SPEC section 3), usable as array indexes. */
+enum provider_id {
+	PROVIDER_NONE = -1,
+	PROVIDER_OPENAI = 0,
+	PROVIDER_ANTHROPIC,
+	PROVIDER_GEMINI,
+	PROVIDER_VERTEXAI,
+	PROVIDER_COUNT
+};
+
+#define CONFIG_MAX_EXTRA_HOSTS 64
+#define CONFIG_MAX_WARNINGS 16
+#define CONFIG_DEFAULT_BASE_URL "https://api.respan.ai/api/"
+#define CONFIG_DEFAULT_BODY_MAX 1048576UL
+
+struct config_host {
+	char *pattern;		/* lower case; may start with "*." or "*-" */
+	enum provider_id provider;
+};
+
+struct config {
+	char *api_key;		/* NULL: none (capture only, one warning) */
+
+	char *base_url;		/* normalised, always ends with '/' */
+	char *router_host;	/* host of base_url, brackets removed for IPv6 */
+	unsigned short router_port;
+	char *router_path;	/* path of base_url, starts and ends with '/' */
+	char *router_authority;	/* Host header value: host, [v6], plus :port when not 443 */
+
+	enum respan_mode mode;
+	char *log_path;		/* NULL: RESPAN_LOG=off */
+	size_t log_body_max;
+	char *route_provider;	/* RESPAN_ROUTE_PROVIDER or NULL */
+	char *route_provider_by_id[PROVIDER_COUNT];	/* RESPAN_ROUTE_PROVIDER_<ID> */
+	char *params_b64;	/* base64 of the compact RESPAN_PARAMS object, or NULL */
+	char *ca_file;		/* RESPAN_CA_FILE or NULL */
+	enum respan_fail fail;
+	bool debug;
+	char *config_file;	/* the file that was read, or NULL */
+
+	struct config_host extra_hosts[CONFIG_MAX_EXTRA_HOSTS];
+	size_t n_extra_hosts;
+
+	/* Warning lines ("respan: VAR=value: expected ...") without newline. */
+	char *warnings[CONFIG_MAX_WARNINGS];
+	size_t n_warnings;
+};
+
+/*
+ * Fill cfg from the NULL-terminated environment array env (as environ) and
+ * the config file it names. Never fails: every problem becomes a warning and
+ * a default. Returns 0, or -ENOMEM when memory ran out (cfg then holds the
+ * defaults). The caller owns cfg and frees it with config_free().
+ */
+int config_load(struct config *cfg, char *const *env);
+
+/* Release everything config_load allocated. */
+void config_free(struct config *cfg);
+
+/* The value of X-Respan-Route-Provider for provider id, or NULL. */
+const char *config_route_provider(const struct config *cfg, enum provider_id id);
+
+/* "route", "capture", "off". */
+const char *config_mode_name(enum respan_mode mode);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * exchange: one connection's traffic, from the program's bytes to log
+ * records. It ties the request rewriter, the response parser, content
+ * decoding, SSE/usage extraction and the JSONL writer together, so a hook
+ * only has to say "these bytes were sent", "these were received", "it
+ * ended".
+ *
+ * Records (SPEC section 6): a "request" when a request has been sent
+ * completely, a "response" when its response is complete or when the
+ * connection ends first (with "error"). Requests and responses are paired in
+ * order (pipelining works).
+ */
+#ifndef RESPAN_EXCHANGE_H
+#define RESPAN_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "config.h"
+#include "jsonl.h"
+#include "redact.h"
+#include "request.h"
+
+/* What the whole process shares: set up once by the caller. */
+struct xchg_ctx {
+	const struct config *cfg;
+	struct jsonl *log;		/* NULL: no log */
+	struct redact *red;		/* must not be NULL */
+	const char *exe;
+};
+
+/* What the hook knows about one connection. */
+struct xchg_info {
+	const char *layer;		/* "openssl", "curl", ... */
+	const char *host;		/* the name the program asked for */
+	unsigned short port;		/* the port the program asked for */
+	enum provider_id provider;
+	enum reqrw_mode mode;
+};
+
+struct xchg;
+
+/* Returns NULL when out of memory. ctx and its members must outlive it. */
+struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info);
+
+/*
+ * The program sends len bytes: the bytes to put on the wire are appended to
+ * out (see reqrw_feed). Returns len, or a negative errno when out could not
+ * grow.
+ */
+ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out);
+
+/* The program received len bytes. */
+void xchg_recv(struct xchg *x, const char *in, size_t len);
+
+/*
+ * The connection ended (why: NULL for an orderly close, else a reason such as
+ * "process exited"). Writes what is still owed to the log, then frees x.
+ */
+void xchg_close(struct xchg *x, const char *why);
+
+/* Write an "event" record (event name, host and detail may be NULL). */
+void xchg_event(const struct xchg_ctx *ctx, const char *event,
+		const char *host, const char *detail);
+
+/* A fresh record id, "<pid>-<n>", unique across the processes sharing a log. */
+void xchg_new_id(char *out, size_t size);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * usage: the assistant text and token usage of an LLM response, best effort,
+ * from the JSON bodies and SSE events of OpenAI chat completions and
+ * responses, Anthropic messages and Gemini generateContent (also
+ * streamGenerateContent, SSE or a JSON array). The format is recognised by
+ * the shape of the JSON, not by the host, since the router answers in each
+ * provider's own shape.
+ */
+#ifndef RESPAN_USAGE_H
+#define RESPAN_USAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define USAGE_TEXT_MAX (1024 * 1024)
+
+struct usage {
+	char *model;			/* NULL when unknown (owned) */
+	long long input_tokens;		/* -1 when unknown */
+	long long output_tokens;	/* -1 when unknown */
+	struct buf text;		/* merged assistant text, capped */
+	bool seen;			/* any recognised object was seen */
+};
+
+void usage_init(struct usage *u, size_t text_max);
+void usage_free(struct usage *u);
+
+/*
+ * Take one SSE event (its name and data) of a streaming response. Data that
+ * is not JSON ("[DONE]") is ignored.
+ */
+void usage_sse_event(struct usage *u, const char *event, const char *data,
+		     size_t len);
+
+/*
+ * Take a whole non-streaming JSON body (an object, or an array of objects as
+ * Gemini's streamGenerateContent sends without alt=sse). Returns 0, or -1
+ * when it is not JSON.
+ */
+int usage_json_body(struct usage *u, const char *body, size_t len);
+
+#endif
