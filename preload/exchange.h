@@ -55,6 +55,9 @@ ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out);
 /* The program received len bytes. */
 void xchg_recv(struct xchg *x, const char *in, size_t len);
 
+/* True while a request has been sent whose response has not ended. */
+bool xchg_waiting(const struct xchg *x);
+
 /*
  * The connection ended (why: NULL for an orderly close, else a reason such as
  * "process exited"). Writes what is still owed to the log, then frees x.

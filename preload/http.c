@@ -5,7 +5,8 @@
 
 bool http_token_is(const char *p, size_t n, const char *name)
 {
-	return strlen(name) == n && strncasecmp(p, name, n) == 0;
+	/* n == 0 may come with p == NULL: never hand that to strncasecmp. */
+	return strlen(name) == n && (n == 0 || strncasecmp(p, name, n) == 0);
 }
 
 bool http_header_is_secret(const char *name, size_t name_len)
@@ -50,13 +51,16 @@ int http_parse_content_length(const char *v, size_t n, unsigned long long *out)
 
 bool http_te_is_chunked(const char *v, size_t n)
 {
-	/* Trim trailing blanks and parameters, then look at the last coding. */
-	size_t end = n;
-	while (end > 0 && is_blank(v[end - 1]))
-		end--;
-	size_t start = end;
+	if (n == 0)
+		return false;
+	/* Find the last coding, drop its parameters and blanks, compare. */
+	size_t start = n;
 	while (start > 0 && v[start - 1] != ',')
 		start--;
+	const char *semi = memchr(v + start, ';', n - start);
+	size_t end = semi ? (size_t)(semi - v) : n;
+	while (end > start && is_blank(v[end - 1]))
+		end--;
 	while (start < end && is_blank(v[start]))
 		start++;
 	return http_token_is(v + start, end - start, "chunked");
@@ -65,7 +69,7 @@ bool http_te_is_chunked(const char *v, size_t n)
 bool http_query_find(const char *target, size_t len, const char *name,
 		     const char **value, size_t *value_len)
 {
-	const char *q = memchr(target, '?', len);
+	const char *q = len ? memchr(target, '?', len) : NULL;
 	if (q == NULL)
 		return false;
 	size_t nlen = strlen(name);
@@ -81,7 +85,9 @@ bool http_query_find(const char *target, size_t len, const char *name,
 			*value_len = (size_t)(stop - *value);
 			return true;
 		}
-		p = stop + 1;
+		if (amp == NULL)
+			break;	/* stop + 1 would point past the end */
+		p = amp + 1;
 	}
 	return false;
 }

@@ -38,7 +38,7 @@ struct log_request {
 	const char *id;
 	long long ts_ms;		/* Unix time in milliseconds */
 	const char *layer;		/* "openssl", "curl", ... */
-	enum provider_id provider;
+	const char *provider_name;	/* "openai", ... or NULL */
 	bool routed;
 	const char *method;
 	const char *url;		/* what the program asked for */

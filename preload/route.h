@@ -72,7 +72,9 @@ int route_target(const struct config *cfg, enum provider_id id,
 
 /*
  * Append "https://AUTHORITY" + target: the full URL for the log. authority is
- * host[:port] as the program named it. Returns 0 or buf_append's error.
+ * host[:port] as the program named it; an absolute-form target (a proxy
+ * request, "http://h/x") is already a URL and is appended as it is. Returns
+ * 0 or buf_append's error (out is then as it was).
  */
 int route_url(const char *authority, size_t alen, const char *target,
 	      size_t tlen, struct buf *out);

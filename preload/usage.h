@@ -21,10 +21,13 @@ struct usage {
 	long long input_tokens;		/* -1 when unknown */
 	long long output_tokens;	/* -1 when unknown */
 	struct buf text;		/* merged assistant text, capped */
+	bool text_full;			/* text reached text_max: the rest was dropped */
 	bool seen;			/* any recognised object was seen */
 };
 
+/* Prepare an empty result keeping at most text_max bytes of text. */
 void usage_init(struct usage *u, size_t text_max);
+/* Release the model name and the text. */
 void usage_free(struct usage *u);
 
 /*

@@ -1,0 +1,521 @@
+#include "exchange.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "origin.h"
+#include "response.h"
+#include "route.h"
+#include "sse.h"
+#include "usage.h"
+
+#define XCHG_JSON_MAX (8u * 1024 * 1024)	/* non-SSE body kept for usage */
+#define XCHG_URL_MAX (64u * 1024)
+
+/* Header pairs copied out of a parser's buffer: one allocation. */
+struct owned_headers {
+	struct http_header *h;
+	size_t n;
+};
+
+/* One request, from its head to its response's end. */
+struct xreq {
+	struct xreq *next;
+	char id[48];
+	char *method;
+	char *url;
+	char *routed_url;
+	const char *provider_name;
+	char layer[16];
+	struct owned_headers headers;
+	struct buf body;
+	unsigned long long body_total;
+	bool is_head;
+	long long sent_ms;		/* -1 until the whole request was sent */
+	long long first_byte_ms;	/* -1 until the response's first byte */
+};
+
+/* The response being read. */
+struct xresp {
+	bool active;
+	int status;
+	struct owned_headers headers;
+	struct buf body;
+	unsigned long long body_total;
+	bool sse;
+	bool json;
+	struct sse sse_parser;
+	struct usage usage;
+	struct buf json_body;
+};
+
+struct xchg {
+	const struct xchg_ctx *ctx;
+	struct xchg_info info;
+	char *host;
+	struct reqrw *rw;
+	struct respp *rp;
+	struct xreq *sending;		/* head seen, body still going out */
+	struct xreq *queue;		/* sent, waiting for their responses */
+	struct xreq **queue_tail;
+	struct xresp resp;
+	bool dead;			/* response stream could not be followed */
+};
+
+static atomic_ulong xchg_counter;
+
+void xchg_new_id(char *out, size_t size)
+{
+	unsigned long n = atomic_fetch_add(&xchg_counter, 1) + 1;
+	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
+}
+
+static void log_line(const struct xchg_ctx *ctx, const struct buf *line)
+{
+	if (ctx->log && line->len)
+		jsonl_write(ctx->log, line->data, line->len);
+}
+
+static void proc_of(const struct xchg_ctx *ctx, struct log_proc *proc)
+{
+	proc->pid = getpid();
+	proc->ppid = getppid();
+	proc->exe = ctx->exe;
+}
+
+void xchg_event(const struct xchg_ctx *ctx, const char *event, const char *host,
+		const char *detail)
+{
+	struct log_proc proc;
+	struct log_event e = {
+		.ts_ms = jsonl_now_ms(), .event = event, .host = host,
+		.detail = detail,
+	};
+	struct buf line;
+
+	if (ctx->log == NULL)
+		return;
+	proc_of(ctx, &proc);
+	buf_init(&line, XCHG_URL_MAX * 4);
+	if (jsonl_format_event(&proc, &e, ctx->red, &line) == 0)
+		log_line(ctx, &line);
+	buf_free(&line);
+}
+
+static int headers_copy(struct owned_headers *o, const struct http_header *h,
+			size_t n)
+{
+	size_t bytes = n * sizeof(*h);
+	for (size_t i = 0; i < n; i++)
+		bytes += h[i].name_len + h[i].value_len;
+	o->h = malloc(bytes ? bytes : 1);
+	o->n = 0;
+	if (o->h == NULL)
+		return -ENOMEM;
+	char *p = (char *)(o->h + n);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, h[i].name, h[i].name_len);
+		o->h[i].name = p;
+		o->h[i].name_len = h[i].name_len;
+		p += h[i].name_len;
+		memcpy(p, h[i].value, h[i].value_len);
+		o->h[i].value = p;
+		o->h[i].value_len = h[i].value_len;
+		p += h[i].value_len;
+	}
+	o->n = n;
+	return 0;
+}
+
+static char *dup_n(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+/* Keep what fits under the body cap; count everything. */
+static void body_add(struct buf *b, unsigned long long *total, const char *p,
+		     size_t n)
+{
+	*total += n;
+	size_t room = b->max - b->len;
+	buf_append(b, p, n < room ? n : room);
+}
+
+static void xreq_free(struct xreq *r)
+{
+	if (r == NULL)
+		return;
+	free(r->method);
+	free(r->url);
+	free(r->routed_url);
+	free(r->headers.h);
+	buf_free(&r->body);
+	free(r);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static char *url_of(const char *authority, size_t alen, const char *target,
+		    size_t tlen)
+{
+	struct buf u;
+	buf_init(&u, XCHG_URL_MAX);
+	if (route_url(authority, alen, target, tlen, &u) < 0) {
+		buf_free(&u);
+		return NULL;
+	}
+	return buf_steal(&u);
+}
+
+static void on_req_head(void *arg, const struct reqrw_head *head)
+{
+	struct xchg *x = arg;
+	const struct config *cfg = x->ctx->cfg;
+	struct xreq *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return;
+	xchg_new_id(r->id, sizeof(r->id));
+	buf_init(&r->body, cfg->log_body_max);
+	r->sent_ms = -1;
+	r->first_byte_ms = -1;
+	r->is_head = http_token_is(head->method, head->method_len, "HEAD");
+	r->method = dup_n(head->method, head->method_len);
+
+	char authority[300];
+	if (x->info.mode == REQRW_ROUTER)	/* the session itself is the router's */
+		snprintf(authority, sizeof(authority), "%s", cfg->router_authority);
+	else if (x->info.port && x->info.port != 443)
+		snprintf(authority, sizeof(authority), "%s:%u", x->host, x->info.port);
+	else
+		snprintf(authority, sizeof(authority), "%s", x->host);
+	r->url = url_of(authority, strlen(authority), head->target, head->target_len);
+	if (x->info.mode != REQRW_CAPTURE)
+		r->routed_url = url_of(cfg->router_authority,
+				       strlen(cfg->router_authority),
+				       head->sent_target, head->sent_target_len);
+
+	enum provider_id pid = x->info.mode == REQRW_ROUTER ? head->provider :
+							      x->info.provider;
+	snprintf(r->layer, sizeof(r->layer), "%s", x->info.layer);
+	if (x->info.mode == REQRW_ROUTER && r->url) {
+		/* Rewritten by an earlier layer (libcurl): log what was asked. */
+		struct origin o;
+		if (origin_find(r->url, strlen(r->url), &o)) {
+			free(r->routed_url);
+			r->routed_url = r->url;
+			r->url = strdup(o.url);
+			pid = o.provider;
+			snprintf(r->layer, sizeof(r->layer), "%s", o.layer);
+		}
+	}
+	r->provider_name = route_provider_name(pid);
+	headers_copy(&r->headers, head->headers, head->n_headers);
+	/* Whatever credential the program sent must never reach the log. */
+	for (size_t i = 0; i < head->n_headers; i++) {
+		const struct http_header *h = &head->headers[i];
+		if (!http_header_is_secret(h->name, h->name_len))
+			continue;
+		const char *cred;
+		size_t cred_len;
+		redact_credential(h->name, h->name_len, h->value, h->value_len,
+				  &cred, &cred_len);
+		redact_add(x->ctx->red, cred, cred_len);
+	}
+	x->sending = r;
+}
+
+static void on_req_body(void *arg, const char *data, size_t len)
+{
+	struct xchg *x = arg;
+	if (x->sending)
+		body_add(&x->sending->body, &x->sending->body_total, data, len);
+}
+
+static void write_request(struct xchg *x, struct xreq *r)
+{
+	struct log_proc proc;
+	struct log_request rec = {
+		.id = r->id,
+		.ts_ms = jsonl_now_ms(),
+		.layer = r->layer,
+		.provider_name = r->provider_name,
+		.routed = x->info.mode != REQRW_CAPTURE,
+		.method = r->method,
+		.url = r->url,
+		.routed_url = r->routed_url,
+		.headers = r->headers.h,
+		.n_headers = r->headers.n,
+		.body = { r->body.data, r->body.len, r->body_total,
+			  r->body_total > r->body.len },
+	};
+	struct buf line;
+
+	if (x->ctx->log == NULL)
+		return;
+	proc_of(x->ctx, &proc);
+	buf_init(&line, SIZE_MAX);
+	if (jsonl_format_request(&proc, &rec, x->ctx->red, &line) == 0)
+		log_line(x->ctx, &line);
+	buf_free(&line);
+}
+
+static void on_req_end(void *arg)
+{
+	struct xchg *x = arg;
+	struct xreq *r = x->sending;
+	if (r == NULL)
+		return;
+	x->sending = NULL;
+	r->sent_ms = jsonl_now_ms();
+	write_request(x, r);
+	if (x->dead || respp_expect(x->rp, r->is_head) < 0) {
+		xreq_free(r);
+		return;
+	}
+	*x->queue_tail = r;
+	x->queue_tail = &r->next;
+}
+
+static void on_req_error(void *arg, const char *why)
+{
+	struct xchg *x = arg;
+	xchg_event(x->ctx, "http_error", x->host, why);
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+static struct xreq *queue_pop(struct xchg *x)
+{
+	struct xreq *r = x->queue;
+	if (r) {
+		x->queue = r->next;
+		if (x->queue == NULL)
+			x->queue_tail = &x->queue;
+		r->next = NULL;
+	}
+	return r;
+}
+
+static void resp_clear(struct xresp *s)
+{
+	free(s->headers.h);
+	s->headers.h = NULL;
+	s->headers.n = 0;
+	buf_free(&s->body);
+	buf_free(&s->json_body);
+	sse_free(&s->sse_parser);
+	usage_free(&s->usage);
+	s->active = false;
+}
+
+static void on_sse_event(void *arg, const char *event, const char *data,
+			 size_t len)
+{
+	usage_sse_event(arg, event, data, len);
+}
+
+static void on_resp_head(void *arg, const struct respp_head *head)
+{
+	struct xchg *x = arg;
+	struct xresp *s = &x->resp;
+	if (head->interim)
+		return;
+	if (s->active)
+		resp_clear(s);
+	memset(s, 0, sizeof(*s));
+	s->active = true;
+	s->status = head->status;
+	headers_copy(&s->headers, head->headers, head->n_headers);
+	buf_init(&s->body, x->ctx->cfg->log_body_max);
+	buf_init(&s->json_body, XCHG_JSON_MAX);
+	sse_init(&s->sse_parser);
+	usage_init(&s->usage, x->ctx->cfg->log_body_max < USAGE_TEXT_MAX ?
+				      x->ctx->cfg->log_body_max : USAGE_TEXT_MAX);
+	const char *ct = head->content_type;
+	size_t ctl = head->content_type_len;
+	s->sse = ct && ctl >= 17 && strncasecmp(ct, "text/event-stream", 17) == 0;
+	s->json = ct && memmem(ct, ctl, "json", 4) != NULL;
+}
+
+static void on_resp_body(void *arg, const char *data, size_t len)
+{
+	struct xchg *x = arg;
+	struct xresp *s = &x->resp;
+	if (!s->active)
+		return;
+	body_add(&s->body, &s->body_total, data, len);
+	if (s->sse)
+		sse_feed(&s->sse_parser, data, len, on_sse_event, &s->usage);
+	else if (s->json && buf_append(&s->json_body, data, len) < 0)
+		s->json = false;	/* too big to look inside: no usage */
+}
+
+static void write_response(struct xchg *x, struct xreq *r, struct xresp *s,
+			   const char *error)
+{
+	struct log_proc proc;
+	long long now = jsonl_now_ms();
+	long long sent = r && r->sent_ms >= 0 ? r->sent_ms : now;
+	struct log_usage usage = { NULL, -1, -1 };
+	struct log_response rec = {
+		.id = r ? r->id : "",
+		.ts_ms = now,
+		.ttfb_ms = r && r->first_byte_ms >= 0 ? r->first_byte_ms - sent : -1,
+		.duration_ms = now - sent,
+		.error = error,
+	};
+	char id[48];
+	struct buf line;
+
+	if (r == NULL) {
+		/* A response nobody asked for (we missed the request). */
+		xchg_new_id(id, sizeof(id));
+		rec.id = id;
+	}
+	if (s && s->active) {
+		rec.status = s->status;
+		rec.headers = s->headers.h;
+		rec.n_headers = s->headers.n;
+		rec.body = (struct log_body){ s->body.data, s->body.len,
+					      s->body_total,
+					      s->body_total > s->body.len };
+		rec.sse = s->sse;
+		if (s->usage.seen) {
+			usage.model = s->usage.model;
+			usage.input_tokens = s->usage.input_tokens;
+			usage.output_tokens = s->usage.output_tokens;
+			rec.usage = &usage;
+			rec.output_text = s->usage.text.data ? s->usage.text.data : "";
+			rec.output_text_len = s->usage.text.len;
+		}
+	}
+	if (x->ctx->log == NULL)
+		return;
+	proc_of(x->ctx, &proc);
+	buf_init(&line, SIZE_MAX);
+	if (jsonl_format_response(&proc, &rec, x->ctx->red, &line) == 0)
+		log_line(x->ctx, &line);
+	buf_free(&line);
+}
+
+static void on_resp_end(void *arg, const char *error)
+{
+	struct xchg *x = arg;
+	struct xresp *s = &x->resp;
+	if (!s->active)
+		return;
+	if (s->sse)
+		sse_finish(&s->sse_parser, on_sse_event, &s->usage);
+	else if (s->json && s->json_body.len)
+		usage_json_body(&s->usage, s->json_body.data, s->json_body.len);
+	struct xreq *r = queue_pop(x);
+	write_response(x, r, s, error);
+	xreq_free(r);
+	resp_clear(s);
+}
+
+static void on_resp_error(void *arg, const char *why)
+{
+	struct xchg *x = arg;
+	x->dead = true;
+	xchg_event(x->ctx, "http_error", x->host, why);
+}
+
+/* ---- the connection ---------------------------------------------------- */
+
+struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
+{
+	static const struct reqrw_callbacks req_cb = {
+		on_req_head, on_req_body, on_req_end, on_req_error,
+	};
+	static const struct respp_callbacks resp_cb = {
+		on_resp_head, on_resp_body, on_resp_end, on_resp_error,
+	};
+	struct xchg *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return NULL;
+	x->ctx = ctx;
+	x->info = *info;
+	x->host = strdup(info->host ? info->host : "");
+	x->queue_tail = &x->queue;
+	enum reqrw_mode mode = info->mode;
+	if (ctx->cfg->api_key == NULL)
+		mode = REQRW_CAPTURE;
+	x->info.mode = mode;
+	x->rw = reqrw_new(ctx->cfg, mode, info->provider, &req_cb, x);
+	x->rp = respp_new(&resp_cb, x);
+	if (x->host == NULL || x->rw == NULL || x->rp == NULL) {
+		reqrw_free(x->rw);
+		respp_free(x->rp);
+		free(x->host);
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out)
+{
+	return reqrw_feed(x->rw, in, len, out);
+}
+
+void xchg_recv(struct xchg *x, const char *in, size_t len)
+{
+	if (len == 0)
+		return;
+	if (x->queue && x->queue->first_byte_ms < 0)
+		x->queue->first_byte_ms = jsonl_now_ms();
+	if (!x->dead)
+		respp_feed(x->rp, in, len);
+}
+
+bool xchg_waiting(const struct xchg *x)
+{
+	return x->queue != NULL && !x->dead;
+}
+
+void xchg_close(struct xchg *x, const char *why)
+{
+	const char *cut = why ? why : "connection closed before the response was complete";
+
+	if (x == NULL)
+		return;
+	if (!x->dead)
+		respp_eof(x->rp, why);
+	if (x->resp.active) {
+		/* The parser could not end it (it stopped following the stream). */
+		struct xreq *r = queue_pop(x);
+		write_response(x, r, &x->resp, cut);
+		xreq_free(r);
+		resp_clear(&x->resp);
+	}
+	if (x->sending) {
+		/* The program stopped in the middle of sending a request. */
+		struct xreq *r = x->sending;
+		x->sending = NULL;
+		write_request(x, r);
+		write_response(x, r, NULL, why ? why :
+			       "connection closed while the request was being sent");
+		xreq_free(r);
+	}
+	for (struct xreq *r; (r = queue_pop(x)) != NULL;) {
+		write_response(x, r, NULL, why ? why :
+			       "connection closed before a response arrived");
+		xreq_free(r);
+	}
+	reqrw_free(x->rw);
+	respp_free(x->rp);
+	free(x->host);
+	free(x);
+}

@@ -1,0 +1,50 @@
+#include "origin.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct {
+	char routed[ORIGIN_URL_MAX];
+	struct origin o;
+} slots[ORIGIN_SLOTS];
+static unsigned next_slot;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void origin_note(const char *routed_url, const char *url,
+		 enum provider_id provider, const char *layer)
+{
+	if (strlen(routed_url) >= ORIGIN_URL_MAX || strlen(url) >= ORIGIN_URL_MAX)
+		return;
+	pthread_mutex_lock(&lock);
+	unsigned i;
+	for (i = 0; i < ORIGIN_SLOTS; i++)
+		if (strcmp(slots[i].routed, routed_url) == 0)
+			break;
+	if (i == ORIGIN_SLOTS) {
+		i = next_slot;
+		next_slot = (next_slot + 1) % ORIGIN_SLOTS;
+	}
+	snprintf(slots[i].routed, sizeof(slots[i].routed), "%s", routed_url);
+	snprintf(slots[i].o.url, sizeof(slots[i].o.url), "%s", url);
+	snprintf(slots[i].o.layer, sizeof(slots[i].o.layer), "%s", layer);
+	slots[i].o.provider = provider;
+	pthread_mutex_unlock(&lock);
+}
+
+bool origin_find(const char *routed_url, size_t len, struct origin *out)
+{
+	bool found = false;
+	if (len >= ORIGIN_URL_MAX)
+		return false;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < ORIGIN_SLOTS && !found; i++) {
+		if (strlen(slots[i].routed) == len &&
+		    memcmp(slots[i].routed, routed_url, len) == 0) {
+			*out = slots[i].o;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}

@@ -1,0 +1,152 @@
+#include "redact.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+struct secret {
+	char *data;
+	size_t len;
+};
+
+struct redact {
+	pthread_mutex_t lock;
+	struct secret secrets[REDACT_MAX_SECRETS];
+	size_t n;
+	size_t next_evict;	/* ring position among slots 1..MAX-1 */
+};
+
+struct redact *redact_new(void)
+{
+	struct redact *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	r->next_evict = 1;
+	return r;
+}
+
+void redact_free(struct redact *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->secrets[i].data);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void redact_add(struct redact *r, const char *secret, size_t len)
+{
+	if (r == NULL || len < REDACT_MIN_SECRET)
+		return;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->secrets[i].len == len &&
+		    memcmp(r->secrets[i].data, secret, len) == 0)
+			goto out;
+	}
+	char *copy = malloc(len);
+	if (copy == NULL)
+		goto out;
+	memcpy(copy, secret, len);
+	size_t slot;
+	if (r->n < REDACT_MAX_SECRETS) {
+		slot = r->n++;
+	} else {
+		/* Slot 0 holds the first secret learned (the Respan key): keep it. */
+		slot = r->next_evict;
+		r->next_evict = r->next_evict + 1 < REDACT_MAX_SECRETS ?
+					r->next_evict + 1 : 1;
+		free(r->secrets[slot].data);
+	}
+	r->secrets[slot].data = copy;
+	r->secrets[slot].len = len;
+out:
+	pthread_mutex_unlock(&r->lock);
+}
+
+int redact_scrub(struct redact *r, const char *in, size_t len, struct buf *out)
+{
+	if (r == NULL)
+		return buf_append(out, in, len);
+
+	int rc = 0;
+	size_t done = 0;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < len;) {
+		size_t hit = 0;
+		for (size_t s = 0; s < r->n; s++) {
+			const struct secret *sec = &r->secrets[s];
+			if (sec->len <= len - i && in[i] == sec->data[0] &&
+			    memcmp(in + i, sec->data, sec->len) == 0 &&
+			    sec->len > hit)
+				hit = sec->len;
+		}
+		if (hit == 0) {
+			i++;
+			continue;
+		}
+		if ((rc = buf_append(out, in + done, i - done)) < 0 ||
+		    (rc = buf_puts(out, REDACT_MARK)) < 0)
+			goto out;
+		i += hit;
+		done = i;
+	}
+	rc = buf_append(out, in + done, len - done);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int redact_url(const char *url, size_t len, struct buf *out)
+{
+	const char *q = memchr(url, '?', len);
+	if (q == NULL)
+		return buf_append(out, url, len);
+
+	const char *end = url + len;
+	const char *p = q + 1;
+	int rc = buf_append(out, url, (size_t)(p - url));
+	while (rc == 0 && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		if (eq && eq - p == 3 && memcmp(p, "key", 3) == 0) {
+			rc = buf_append(out, p, 4);
+			if (rc == 0)
+				rc = buf_puts(out, REDACT_MARK);
+		} else {
+			rc = buf_append(out, p, (size_t)(stop - p));
+		}
+		if (rc == 0 && amp)
+			rc = buf_append(out, "&", 1);
+		p = stop + 1;
+	}
+	return rc;
+}
+
+void redact_credential(const char *name, size_t name_len, const char *value,
+		       size_t value_len, const char **cred, size_t *cred_len)
+{
+	const char *p = value;
+	const char *end = value + value_len;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (http_token_is(name, name_len, "authorization") ||
+	    http_token_is(name, name_len, "proxy-authorization")) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		if (sp) {
+			p = sp;
+			while (p < end && *p == ' ')
+				p++;
+		}
+	}
+	*cred = p;
+	*cred_len = (size_t)(end - p);
+}

@@ -1,0 +1,91 @@
+/*
+ * libFuzzer target for preload/sse.c and preload/usage.c.
+ *
+ * The input is an event stream as a server would send it (so the seeds are
+ * plain SSE or JSON files). It is parsed twice: in one piece, and in pieces
+ * of pseudo-random sizes chosen from a hash of the input; both must yield the
+ * same events (the split-independence promise of sse.h). Every event also
+ * goes to usage_sse_event, and the whole input to usage_json_body.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sse.h"
+#include "usage.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct digest {
+	uint64_t hash;		/* FNV-1a over every event's name, length and data */
+	size_t events;
+	struct usage *usage;	/* NULL: only digest */
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void on_event(void *ctx, const char *event, const char *data, size_t len)
+{
+	struct digest *d = ctx;
+	if (len > SSE_EVENT_MAX || data[len] != '\0' || event[0] == '\0')
+		abort();
+	d->hash = fnv(d->hash, event, strlen(event) + 1);
+	d->hash = fnv(d->hash, &len, sizeof(len));
+	d->hash = fnv(d->hash, data, len);
+	d->events++;
+	if (d->usage)
+		usage_sse_event(d->usage, event, data, len);
+}
+
+/* xorshift64: the split sizes, reproducible from the input alone. */
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data;
+	struct digest whole = { 0xcbf29ce484222325ULL, 0, NULL };
+	struct digest split = { 0xcbf29ce484222325ULL, 0, NULL };
+	struct usage u;
+	struct sse s;
+	uint64_t seed = fnv(0x9e3779b97f4a7c15ULL, data, size) | 1;
+	size_t text_max = seed & 2 ? 16 : USAGE_TEXT_MAX;
+
+	sse_init(&s);
+	sse_feed(&s, in, size, on_event, &whole);
+	sse_finish(&s, on_event, &whole);
+
+	usage_init(&u, text_max);
+	split.usage = &u;
+	for (size_t off = 0; off < size;) {
+		uint64_t r = next(&seed);
+		size_t n = r & 0x100 ? (size_t)(r % 4) : (size_t)(r % 97);
+		if (n > size - off)
+			n = size - off;
+		sse_feed(&s, in + off, n, on_event, &split);
+		off += n;
+	}
+	sse_finish(&s, on_event, &split);
+	sse_free(&s);
+	if (whole.hash != split.hash || whole.events != split.events)
+		abort();
+	if (u.text.len > text_max)
+		abort();
+	usage_json_body(&u, in, size);
+	if (u.text.len > text_max || (u.text.data && u.text.data[u.text.len] != '\0'))
+		abort();
+	usage_free(&u);
+	return 0;
+}

@@ -1,0 +1,285 @@
+/*
+ * Unit tests for preload/exchange.c: a connection's bytes in, the rewritten
+ * bytes and the log records out, through the whole engine.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "exchange.h"
+
+#define RESPAN_KEY "rk-exchange-test-0123456789"
+#define OPENAI_KEY "sk-proj-secret-abcdefgh"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct config cfg;
+	struct xchg_ctx ctx;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/respan-xchg-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/traffic.jsonl", f->dir);
+	char log_env[160];
+	snprintf(log_env, sizeof(log_env), "RESPAN_LOG=%s", f->path);
+	char key[] = "RESPAN_API_KEY=" RESPAN_KEY;
+	char base[] = "RESPAN_BASE_URL=https://router.test:8443/api/";
+	char conf[] = "RESPAN_CONFIG=off";
+	char body_max[] = "RESPAN_LOG_BODY_MAX=1048576";
+	char *env[] = { key, base, conf, log_env, body_max, NULL };
+	config_load(&f->cfg, env);
+	f->ctx.cfg = &f->cfg;
+	f->ctx.red = redact_new();
+	redact_add(f->ctx.red, RESPAN_KEY, strlen(RESPAN_KEY));
+	f->ctx.exe = "/usr/bin/test";
+	if (jsonl_open(f->path, &f->ctx.log) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	jsonl_close(f->ctx.log);
+	redact_free(f->ctx.red);
+	config_free(&f->cfg);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Every record in the log, in order. */
+static cJSON *read_log(const struct fixture *f)
+{
+	FILE *fp = fopen(f->path, "r");
+	assert_non_null(fp);
+	cJSON *all = cJSON_CreateArray();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		assert_null(strstr(line, RESPAN_KEY));
+		assert_null(strstr(line, OPENAI_KEY));
+		cJSON *j = cJSON_Parse(line);
+		assert_non_null(j);
+		cJSON_AddItemToArray(all, j);
+	}
+	free(line);
+	fclose(fp);
+	return all;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	assert_true(cJSON_IsNumber(v));
+	return v->valuedouble;
+}
+
+static void test_routed_sse_exchange(void **state)
+{
+	struct fixture *f = *state;
+	struct xchg_info info = { "openssl", "api.openai.com", 443,
+				  PROVIDER_OPENAI, REQRW_ROUTE };
+	struct xchg *x = xchg_new(&f->ctx, &info);
+	assert_non_null(x);
+
+	const char req[] =
+		"POST /v1/chat/completions HTTP/1.1\r\n"
+		"Host: api.openai.com\r\n"
+		"Authorization: Bearer " OPENAI_KEY "\r\n"
+		"Content-Type: application/json\r\n"
+		"Content-Length: 15\r\n"
+		"\r\n"
+		"{\"stream\":true}";
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	/* In two writes, the head split in the middle. */
+	assert_int_equal(xchg_send(x, req, 40, &out), 40);
+	assert_int_equal(xchg_send(x, req + 40, sizeof(req) - 41, &out),
+			 (ssize_t)(sizeof(req) - 41));
+	assert_non_null(strstr(out.data, "POST /api/chat/completions HTTP/1.1\r\n"));
+	assert_non_null(strstr(out.data, "Host: router.test:8443\r\n"));
+	assert_non_null(strstr(out.data, "Authorization: Bearer " RESPAN_KEY "\r\n"));
+	assert_null(strstr(out.data, OPENAI_KEY));
+
+	const char resp[] =
+		"HTTP/1.1 200 OK\r\n"
+		"Content-Type: text/event-stream\r\n"
+		"Transfer-Encoding: chunked\r\n"
+		"\r\n"
+		"63\r\n"
+		"data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+		"\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n\r\n"
+		"a2\r\n"
+		"data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+		"\"choices\":[{\"delta\":{\"content\":\"lo\"}}],"
+		"\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n"
+		"data: [DONE]\n\n\r\n"
+		"0\r\n\r\n";
+	for (size_t i = 0; i < sizeof(resp) - 1; i += 7) {
+		size_t n = sizeof(resp) - 1 - i < 7 ? sizeof(resp) - 1 - i : 7;
+		xchg_recv(x, resp + i, n);
+	}
+	xchg_close(x, NULL);
+	buf_free(&out);
+
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 2);
+	const cJSON *rq = cJSON_GetArrayItem(log, 0);
+	const cJSON *rs = cJSON_GetArrayItem(log, 1);
+	assert_string_equal(str(rq, "type"), "request");
+	assert_string_equal(str(rq, "layer"), "openssl");
+	assert_string_equal(str(rq, "provider"), "openai");
+	assert_string_equal(str(rq, "url"), "https://api.openai.com/v1/chat/completions");
+	assert_string_equal(str(rq, "routed_url"),
+			    "https://router.test:8443/api/chat/completions");
+	assert_string_equal(str(rq, "body"), "{\"stream\":true}");
+	assert_string_equal(str(rs, "type"), "response");
+	assert_string_equal(str(rs, "id"), str(rq, "id"));
+	assert_int_equal((int)num(rs, "status"), 200);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rs, "sse")));
+	assert_string_equal(str(rs, "output_text"), "Hello");
+	const cJSON *u = cJSON_GetObjectItem(rs, "usage");
+	assert_string_equal(str(u, "model"), "gpt-4o");
+	assert_int_equal((int)num(u, "input_tokens"), 7);
+	assert_int_equal((int)num(u, "output_tokens"), 2);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(rs, "error")));
+	cJSON_Delete(log);
+}
+
+static void test_pipelined_and_cut_short(void **state)
+{
+	struct fixture *f = *state;
+	struct xchg_info info = { "openssl", "api.anthropic.com", 443,
+				  PROVIDER_ANTHROPIC, REQRW_CAPTURE };
+	struct xchg *x = xchg_new(&f->ctx, &info);
+	const char reqs[] =
+		"GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n"
+		"x-api-key: " OPENAI_KEY "\r\n\r\n"
+		"GET /v1/models/a HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n"
+		"POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\n"
+		"Content-Length: 2\r\n\r\n{}";
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(xchg_send(x, reqs, sizeof(reqs) - 1, &out),
+			 (ssize_t)(sizeof(reqs) - 1));
+	/* Capture mode: the bytes go out exactly as written. */
+	assert_int_equal(out.len, sizeof(reqs) - 1);
+	assert_memory_equal(out.data, reqs, out.len);
+	const char resps[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n[]"
+		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial";
+	xchg_recv(x, resps, sizeof(resps) - 1);
+	xchg_close(x, "process exited");
+	buf_free(&out);
+
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 6);
+	static const char *const types[] = {
+		"request", "request", "request", "response", "response", "response",
+	};
+	for (int i = 0; i < 6; i++)
+		assert_string_equal(str(cJSON_GetArrayItem(log, i), "type"), types[i]);
+	for (int i = 0; i < 3; i++) {
+		const cJSON *rq = cJSON_GetArrayItem(log, i);
+		const cJSON *rs = cJSON_GetArrayItem(log, i + 3);
+		assert_string_equal(str(rq, "id"), str(rs, "id"));
+		assert_false(cJSON_IsTrue(cJSON_GetObjectItem(rq, "routed")));
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(rq, "routed_url")));
+	}
+	assert_int_equal((int)num(cJSON_GetArrayItem(log, 4), "status"), 404);
+	const cJSON *cut = cJSON_GetArrayItem(log, 5);
+	assert_string_equal(str(cut, "error"), "process exited");
+	assert_string_equal(str(cut, "body"), "{\"partial");
+	assert_int_equal((int)num(cut, "body_bytes"), 9);
+	cJSON_Delete(log);
+}
+
+static void test_no_response_at_all(void **state)
+{
+	struct fixture *f = *state;
+	struct xchg_info info = { "curl", "generativelanguage.googleapis.com", 443,
+				  PROVIDER_GEMINI, REQRW_ROUTE };
+	struct xchg *x = xchg_new(&f->ctx, &info);
+	const char req[] =
+		"POST /v1beta/models/m:generateContent?key=" OPENAI_KEY " HTTP/1.1\r\n"
+		"Host: generativelanguage.googleapis.com\r\n"
+		"Content-Length: 2\r\n\r\n{}";
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	xchg_send(x, req, sizeof(req) - 1, &out);
+	assert_non_null(strstr(out.data,
+		"POST /api/google/gemini/v1beta/models/m:generateContent?key=" RESPAN_KEY));
+	xchg_close(x, NULL);
+	buf_free(&out);
+
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 2);
+	const cJSON *rq = cJSON_GetArrayItem(log, 0);
+	assert_string_equal(str(rq, "url"),
+		"https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?key=[REDACTED]");
+	const cJSON *rs = cJSON_GetArrayItem(log, 1);
+	assert_int_equal((int)num(rs, "status"), 0);
+	assert_string_equal(str(rs, "error"), "connection closed before a response arrived");
+	cJSON_Delete(log);
+}
+
+static void test_event(void **state)
+{
+	struct fixture *f = *state;
+	xchg_event(&f->ctx, "bypass", "api.anthropic.com", "sni");
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 1);
+	const cJSON *e = cJSON_GetArrayItem(log, 0);
+	assert_string_equal(str(e, "event"), "bypass");
+	assert_string_equal(str(e, "exe"), "/usr/bin/test");
+	cJSON_Delete(log);
+}
+
+static void test_ids_unique(void **state)
+{
+	(void)state;
+	char a[48], b[48], pfx[32];
+	xchg_new_id(a, sizeof(a));
+	xchg_new_id(b, sizeof(b));
+	assert_string_not_equal(a, b);
+	snprintf(pfx, sizeof(pfx), "%ld-", (long)getpid());
+	assert_memory_equal(a, pfx, strlen(pfx));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_routed_sse_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_and_cut_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_response_at_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
+		cmocka_unit_test(test_ids_unique),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

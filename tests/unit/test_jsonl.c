@@ -1,0 +1,289 @@
+/* Unit tests for preload/jsonl.c: record shapes, redaction, the file. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "jsonl.h"
+
+#define RESPAN_KEY "rk-test-9f8e7d6c5b4a"
+#define OPENAI_KEY "sk-proj-ZYXWVUTSRQ"
+
+static const struct log_proc proc = { 1234, 1, "/usr/bin/prog" };
+
+/* Parse one record; check it is one line ending in exactly one newline. */
+static cJSON *parse_line(const struct buf *b)
+{
+	assert_true(b->len > 1);
+	assert_int_equal(b->data[b->len - 1], '\n');
+	assert_null(memchr(b->data, '\n', b->len - 1));
+	cJSON *j = cJSON_ParseWithLength(b->data, b->len);
+	assert_non_null(j);
+	return j;
+}
+
+static void assert_keys(const cJSON *o, const char *const *keys, size_t n)
+{
+	const cJSON *it = o->child;
+	for (size_t i = 0; i < n; i++, it = it->next) {
+		assert_non_null(it);
+		assert_string_equal(it->string, keys[i]);
+	}
+	assert_null(it);
+}
+
+static void test_request_record(void **state)
+{
+	(void)state;
+	struct redact *red = redact_new();
+	redact_add(red, RESPAN_KEY, strlen(RESPAN_KEY));
+	redact_add(red, OPENAI_KEY, strlen(OPENAI_KEY));
+	const struct http_header h[] = {
+		{ "Host", 4, "api.respan.ai", 13 },
+		{ "Authorization", 13, "Bearer " RESPAN_KEY, 7 + strlen(RESPAN_KEY) },
+		{ "X-Echo", 6, "copy of " OPENAI_KEY, 8 + strlen(OPENAI_KEY) },
+		{ "X-Latin1", 8, "caf\xe9", 4 },
+	};
+	const char body[] = "{\"messages\":[\"h\xc3\xa9llo " OPENAI_KEY "\"]}";
+	struct log_request r = {
+		.id = "1234-1", .ts_ms = 1764033837123LL, .layer = "openssl",
+		.provider_name = "openai", .routed = true, .method = "POST",
+		.url = "https://api.openai.com/v1/chat/completions?key=" OPENAI_KEY,
+		.routed_url = "https://api.respan.ai/api/chat/completions",
+		.headers = h, .n_headers = 4,
+		.body = { body, sizeof(body) - 1, 5000, true },
+	};
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(jsonl_format_request(&proc, &r, red, &out), 0);
+	assert_null(strstr(out.data, RESPAN_KEY));
+	assert_null(strstr(out.data, OPENAI_KEY));
+	assert_null(strstr(out.data, "9f8e7d6c"));
+	assert_null(strstr(out.data, "ZYXWVUT"));
+
+	cJSON *j = parse_line(&out);
+	static const char *const keys[] = {
+		"type", "id", "ts", "pid", "ppid", "exe", "layer", "provider",
+		"routed", "method", "url", "routed_url", "headers", "body",
+		"body_bytes", "body_truncated",
+	};
+	assert_keys(j, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_string_equal(cJSON_GetObjectItem(j, "type")->valuestring, "request");
+	assert_string_equal(cJSON_GetObjectItem(j, "ts")->valuestring,
+			    "2025-11-25T01:23:57.123Z");
+	assert_int_equal(cJSON_GetObjectItem(j, "pid")->valueint, 1234);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "routed")));
+	assert_string_equal(cJSON_GetObjectItem(j, "url")->valuestring,
+			    "https://api.openai.com/v1/chat/completions?key=[REDACTED]");
+	const cJSON *hs = cJSON_GetObjectItem(j, "headers");
+	assert_int_equal(cJSON_GetArraySize(hs), 4);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(hs, 1), 1)->valuestring,
+			    "[REDACTED]");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(hs, 2), 1)->valuestring,
+			    "copy of [REDACTED]");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(hs, 3), 1)->valuestring,
+			    "caf\xc3\xa9");
+	assert_string_equal(cJSON_GetObjectItem(j, "body")->valuestring,
+			    "{\"messages\":[\"h\xc3\xa9llo [REDACTED]\"]}");
+	assert_int_equal(cJSON_GetObjectItem(j, "body_bytes")->valueint, 5000);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "body_truncated")));
+	cJSON_Delete(j);
+	buf_free(&out);
+	redact_free(red);
+}
+
+static void test_binary_body_is_base64(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *data;
+		size_t len;
+		const char *b64;
+	} cases[] = {
+		{ "\x00\x01\x02", 3, "AAEC" },
+		{ "\xff", 1, "/w==" },
+		{ "ok\xc3", 3, "b2vD" },		/* cut UTF-8 sequence */
+		{ "\xed\xa0\x80", 3, "7aCA" },		/* surrogate */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct log_request r = {
+			.id = "1-1", .method = "POST", .url = "https://x/",
+			.body = { cases[i].data, cases[i].len, cases[i].len, false },
+		};
+		struct buf out;
+		buf_init(&out, 1 << 20);
+		assert_int_equal(jsonl_format_request(&proc, &r, NULL, &out), 0);
+		cJSON *j = parse_line(&out);
+		assert_null(cJSON_GetObjectItem(j, "body"));
+		assert_string_equal(cJSON_GetObjectItem(j, "body_base64")->valuestring,
+				    cases[i].b64);
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "provider")));
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "routed_url")));
+		cJSON_Delete(j);
+		buf_free(&out);
+	}
+}
+
+static void test_response_record(void **state)
+{
+	(void)state;
+	struct redact *red = redact_new();
+	redact_add(red, RESPAN_KEY, strlen(RESPAN_KEY));
+	const struct http_header h[] = {
+		{ "Content-Type", 12, "text/event-stream", 17 },
+		{ "Set-Cookie", 10, "s=1", 3 },
+	};
+	const struct log_usage u = { "gpt-4o", 12, 34 };
+	struct log_response r = {
+		.id = "1234-7", .ts_ms = 0, .status = 200, .headers = h,
+		.n_headers = 2, .body = { "data: x\n\n", 9, 9, false },
+		.sse = true, .ttfb_ms = 5, .duration_ms = 40, .usage = &u,
+		.output_text = "Hello " RESPAN_KEY, .output_text_len = 6 + strlen(RESPAN_KEY),
+	};
+	struct buf out;
+	buf_init(&out, 1 << 20);
+	assert_int_equal(jsonl_format_response(&proc, &r, red, &out), 0);
+	assert_null(strstr(out.data, RESPAN_KEY));
+	cJSON *j = parse_line(&out);
+	static const char *const keys[] = {
+		"type", "id", "ts", "pid", "status", "headers", "body",
+		"body_bytes", "body_truncated", "sse", "ttfb_ms", "duration_ms",
+		"usage", "output_text", "error",
+	};
+	assert_keys(j, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_string_equal(cJSON_GetObjectItem(j, "ts")->valuestring,
+			    "1970-01-01T00:00:00.000Z");
+	const cJSON *usage = cJSON_GetObjectItem(j, "usage");
+	assert_string_equal(cJSON_GetObjectItem(usage, "model")->valuestring, "gpt-4o");
+	assert_int_equal(cJSON_GetObjectItem(usage, "input_tokens")->valueint, 12);
+	assert_int_equal(cJSON_GetObjectItem(usage, "output_tokens")->valueint, 34);
+	assert_string_equal(cJSON_GetObjectItem(j, "output_text")->valuestring,
+			    "Hello [REDACTED]");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "error")));
+	const cJSON *cookie = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "headers"), 1);
+	assert_string_equal(cJSON_GetArrayItem(cookie, 1)->valuestring, "[REDACTED]");
+	cJSON_Delete(j);
+
+	/* No head, no usage, an error: the cut-short shape. */
+	struct log_response cut = { .id = "1-2", .ttfb_ms = -1,
+				    .error = "process exited" };
+	buf_reset(&out);
+	assert_int_equal(jsonl_format_response(&proc, &cut, red, &out), 0);
+	j = parse_line(&out);
+	assert_int_equal(cJSON_GetObjectItem(j, "status")->valueint, 0);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "usage")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "ttfb_ms")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "output_text")));
+	assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring,
+			    "process exited");
+	assert_string_equal(cJSON_GetObjectItem(j, "body")->valuestring, "");
+	cJSON_Delete(j);
+	buf_free(&out);
+	redact_free(red);
+}
+
+static void test_event_record(void **state)
+{
+	(void)state;
+	struct log_event e = { 1000, "bypass", "api.anthropic.com", NULL };
+	struct buf out;
+	buf_init(&out, 4096);
+	assert_int_equal(jsonl_format_event(&proc, &e, NULL, &out), 0);
+	cJSON *j = parse_line(&out);
+	static const char *const keys[] = {
+		"type", "ts", "pid", "exe", "event", "host", "detail",
+	};
+	assert_keys(j, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_string_equal(cJSON_GetObjectItem(j, "event")->valuestring, "bypass");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "detail")));
+	cJSON_Delete(j);
+	buf_free(&out);
+}
+
+static void test_cap_leaves_nothing_half_written(void **state)
+{
+	(void)state;
+	struct log_event e = { 1000, "bypass", "api.anthropic.com", "d" };
+	struct buf out;
+	buf_init(&out, 20);
+	assert_int_equal(buf_puts(&out, "keep"), 0);
+	assert_int_equal(jsonl_format_event(&proc, &e, NULL, &out), -E2BIG);
+	assert_string_equal(out.data, "keep");
+	buf_free(&out);
+}
+
+static void test_file_modes_and_append(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/respan-jsonl-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/a/b/traffic.jsonl", dir);
+
+	mode_t old = umask(0);
+	struct jsonl *log;
+	assert_int_equal(jsonl_open(path, &log), 0);
+	umask(old);
+	assert_true(jsonl_fd(log) >= 0);
+	assert_int_equal(jsonl_write(log, "{\"n\":1}\n", 8), 0);
+	struct jsonl *log2;
+	assert_int_equal(jsonl_open(path, &log2), 0);
+	assert_int_equal(jsonl_write(log2, "{\"n\":2}\n", 8), 0);
+	assert_int_equal(jsonl_write(log, "{\"n\":3}\n", 8), 0);
+	jsonl_close(log);
+	jsonl_close(log2);
+
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	char sub[300];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	FILE *f = fopen(path, "r");
+	char text[64] = { 0 };
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
+	fclose(f);
+	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+
+	unlink(path);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+static void test_full_disk(void **state)
+{
+	(void)state;
+	struct jsonl *log;
+	if (jsonl_open("/dev/full", &log) != 0)
+		skip();
+	assert_int_equal(jsonl_write(log, "{}\n", 3), -ENOSPC);
+	jsonl_close(log);
+	assert_int_equal(jsonl_open("/proc/nonexistent-dir/x.jsonl", &log) < 0, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_record),
+		cmocka_unit_test(test_binary_body_is_base64),
+		cmocka_unit_test(test_response_record),
+		cmocka_unit_test(test_event_record),
+		cmocka_unit_test(test_cap_leaves_nothing_half_written),
+		cmocka_unit_test(test_file_modes_and_append),
+		cmocka_unit_test(test_full_disk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
