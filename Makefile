@@ -4,7 +4,8 @@
 #   make check                unit tests, end-to-end tests, then the unit tests
 #                             again under ASan+UBSan
 #   make CC=clang check       the same with clang
-#   make SANITIZER=address,undefined   a sanitizer build in build/san-*
+#   make SANITIZER=address,undefined   a sanitizer build in $(OUT)/san-*
+#   make OUT=build/clang CC=clang      keep another compiler's objects apart
 #   make fuzz                 every fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make valgrind             the unit tests under valgrind
 #   make install PREFIX=/usr/local DESTDIR=
@@ -17,14 +18,15 @@ WERROR   ?= 1
 SANITIZER ?=
 FUZZ_SECONDS ?= 60
 
+OUT      ?= build
+comma    := ,
 ifeq ($(SANITIZER),)
-BUILD    ?= build
+BUILD    := $(OUT)
 SANFLAGS :=
 else
-BUILD    ?= build/san-$(subst $(comma),-,$(SANITIZER))
+BUILD    := $(OUT)/san-$(subst $(comma),-,$(SANITIZER))
 SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
-comma := ,
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion \
 	-Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings \
@@ -44,6 +46,7 @@ ENGINE_SRCS := \
 	preload/b64.c \
 	preload/config.c \
 	preload/route.c \
+	preload/reqhead.c \
 	preload/chunked.c \
 	preload/request.c \
 	preload/decode.c \
@@ -52,14 +55,23 @@ ENGINE_SRCS := \
 	preload/usage.c \
 	preload/redact.c \
 	preload/jsonl.c \
+	preload/origin.c \
 	preload/exchange.c
 
 HOOK_SRCS := \
-	hooks/init.c
+	hooks/init.c \
+	hooks/real.c \
+	hooks/netstate.c \
+	hooks/resolver.c \
+	hooks/socket.c \
+	hooks/tls.c \
+	hooks/openssl.c \
+	hooks/certname.c \
+	hooks/curl.c
 
 UNIT_TESTS := \
-	buf http b64 config route chunked request decode response sse usage \
-	redact jsonl exchange
+	buf http b64 config route reqhead chunked request decode response sse usage \
+	redact jsonl origin exchange
 
 FUZZ_TARGETS := request response sse
 
@@ -69,13 +81,17 @@ ENGINE_LIB  := $(BUILD)/libengine.a
 PRELOAD_LIB := $(BUILD)/librespan.so
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
+# Tools for the demo and the tests (not installed).
+TOOL_BIN := $(BUILD)/respan-forward
+E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client
+
 CLI_SRCS := $(wildcard cli/*.c)
 ifneq ($(CLI_SRCS),)
 CLI_BIN := $(BUILD)/respan
 endif
 
 .PHONY: all check unit e2e sanitize fuzz valgrind install clean demo
-all: $(PRELOAD_LIB) $(CLI_BIN)
+all: $(PRELOAD_LIB) $(CLI_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -96,14 +112,22 @@ $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 endif
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/guard.o $(ENGINE_LIB)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lcmocka
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lbrotlienc -lcmocka
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += -Wno-conversion -Wno-sign-conversion -Itests/unit
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-e2e: all
+$(BUILD)/tests/clients/ossl_client: tests/e2e/clients/ossl_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lssl -lcrypto
+
+$(BUILD)/tests/clients/curl_client: tests/e2e/clients/curl_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lcurl
+
+e2e: all $(E2E_CLIENTS)
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
 		cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider; \
 	else echo "e2e: no end-to-end tests yet"; fi
@@ -146,3 +170,7 @@ clean:
 	rm -rf build
 
 -include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)
+
+$(TOOL_BIN): $(BUILD)/tests/tools/forward.o $(ENGINE_LIB)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
+.SECONDARY:

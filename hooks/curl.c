@@ -1,0 +1,206 @@
+/*
+ * curl: the libcurl layer (SPEC section 4, layer 2). A provider URL given to
+ * libcurl (CURLOPT_URL, or a CURLU handle through CURLOPT_CURLU) becomes the
+ * router URL before libcurl connects, so libcurl resolves, connects to and
+ * verifies the router by its own name (libcurl checks the certificate's name
+ * itself, against the URL's host, so redirecting underneath it would fail).
+ * The OpenSSL layer then sees a session to the router and swaps the
+ * credentials; the pair of URLs is noted (origin.h) so the log still says
+ * what the program asked for.
+ */
+#define CURL_DISABLE_TYPECHECK 1
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guard.h"
+#include "init.h"
+#include "origin.h"
+#include "real.h"
+#include "route.h"
+
+typedef CURLcode (*setopt_fn)(CURL *, CURLoption, ...);
+typedef CURLU *(*url_fn)(void);
+typedef CURLUcode (*url_set_fn)(CURLU *, CURLUPart, const char *, unsigned int);
+typedef CURLUcode (*url_get_fn)(const CURLU *, CURLUPart, char **, unsigned int);
+typedef void (*url_cleanup_fn)(CURLU *);
+typedef void (*curl_free_fn)(void *);
+
+static struct {
+	setopt_fn setopt;
+	url_fn url;
+	url_set_fn url_set;
+	url_get_fn url_get;
+	url_cleanup_fn url_cleanup;
+	curl_free_fn free;
+} real;
+
+static bool find_url_api(void)
+{
+	REAL(real.url, real_libc, "curl_url");
+	REAL(real.url_set, real_libc, "curl_url_set");
+	REAL(real.url_get, real_libc, "curl_url_get");
+	REAL(real.url_cleanup, real_libc, "curl_url_cleanup");
+	REAL(real.free, real_libc, "curl_free");
+	return real.url && real.url_set && real.url_get && real.url_cleanup &&
+	       real.free;
+}
+
+/* A part of a parsed URL as a malloc'ed string ("" when absent), or NULL. */
+static char *url_part(CURLU *h, CURLUPart part)
+{
+	char *v = NULL;
+	CURLUcode rc = real.url_get(h, part, &v, 0);
+	if (rc != CURLUE_OK) {
+		if (v)
+			real.free(v);
+		return strdup("");
+	}
+	char *copy = strdup(v);
+	real.free(v);
+	return copy;
+}
+
+/*
+ * The router URL for a provider URL in h, or NULL when h is not an https
+ * URL of a provider host on port 443.
+ */
+static char *routed_url(const struct respan_state *st, CURLU *h,
+			enum provider_id *provider)
+{
+	char *scheme = url_part(h, CURLUPART_SCHEME);
+	char *host = url_part(h, CURLUPART_HOST);
+	char *port = url_part(h, CURLUPART_PORT);
+	char *path = url_part(h, CURLUPART_PATH);
+	char *query = url_part(h, CURLUPART_QUERY);
+	char *result = NULL;
+	struct buf target, out;
+
+	buf_init(&target, ORIGIN_URL_MAX);
+	buf_init(&out, ORIGIN_URL_MAX);
+	if (!scheme || !host || !port || !path || !query ||
+	    strcasecmp(scheme, "https") != 0 ||
+	    (port[0] && strcmp(port, "443") != 0))
+		goto out;
+	*provider = route_lookup_host(&st->cfg, host, strlen(host));
+	if (*provider == PROVIDER_NONE)
+		goto out;
+	if (buf_puts(&target, path[0] ? path : "/") < 0 ||
+	    (query[0] && (buf_puts(&target, "?") < 0 || buf_puts(&target, query) < 0)))
+		goto out;
+	if (buf_puts(&out, "https://") < 0 ||
+	    buf_puts(&out, st->cfg.router_authority) < 0 ||
+	    route_target(&st->cfg, *provider, target.data, target.len, &out) < 0)
+		goto out;
+	result = buf_steal(&out);
+out:
+	buf_free(&target);
+	buf_free(&out);
+	free(scheme);
+	free(host);
+	free(port);
+	free(path);
+	free(query);
+	return result;
+}
+
+/* Rewrite a provider URL in h in place; returns true when it did. */
+static bool reroute(const struct respan_state *st, CURLU *h, const char *url)
+{
+	enum provider_id provider;
+	char *to = routed_url(st, h, &provider);
+	if (to == NULL)
+		return false;
+	bool done = real.url_set(h, CURLUPART_URL, to, 0) == CURLUE_OK;
+	if (done) {
+		origin_note(to, url, provider, "curl");
+		respan_debug("libcurl URL %s -> %s", url, to);
+	}
+	free(to);
+	return done;
+}
+
+/* CURLOPT_URL: a new string for libcurl to copy, or NULL to leave it. */
+static char *reroute_string(const struct respan_state *st, const char *url)
+{
+	char *result = NULL;
+	CURLU *h = real.url();
+	if (h == NULL)
+		return NULL;
+	if (real.url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    reroute(st, h, url)) {
+		char *v = NULL;
+		if (real.url_get(h, CURLUPART_URL, &v, 0) == CURLUE_OK && v)
+			result = strdup(v);
+		if (v)
+			real.free(v);
+	}
+	real.url_cleanup(h);
+	return result;
+}
+
+/* A CURLU handle given with CURLOPT_CURLU is the program's; it is rewritten
+ * in place, since libcurl reads the URL from it at transfer time. */
+static void reroute_handle(const struct respan_state *st, CURLU *h)
+{
+	char *v = NULL;
+	if (h == NULL || real.url_get(h, CURLUPART_URL, &v, 0) != CURLUE_OK || !v)
+		return;
+	char *url = strdup(v);
+	real.free(v);
+	if (url)
+		reroute(st, h, url);
+	free(url);
+}
+
+static bool curl_layer_on(const struct respan_state **st)
+{
+	if (guard_busy())
+		return false;
+	*st = respan_state();
+	return respan_routing(*st) && find_url_api();
+}
+
+HOOK CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)
+{
+	va_list ap;
+	const struct respan_state *st;
+
+	REAL(real.setopt, real_libc, "curl_easy_setopt");
+	if (real.setopt == NULL)
+		return CURLE_FAILED_INIT;
+
+	va_start(ap, option);
+	/* Forward the one argument by the type its option number says it has. */
+	if (option < CURLOPTTYPE_OBJECTPOINT) {
+		long v = va_arg(ap, long);
+		va_end(ap);
+		return real.setopt(handle, option, v);
+	}
+	if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB) {
+		curl_off_t v = va_arg(ap, curl_off_t);
+		va_end(ap);
+		return real.setopt(handle, option, v);
+	}
+	void *p = va_arg(ap, void *);
+	va_end(ap);
+
+	if (option == CURLOPT_URL && p && curl_layer_on(&st)) {
+		int saved = guard_enter();
+		char *to = reroute_string(st, p);
+		guard_leave(saved);
+		if (to) {
+			CURLcode rc = real.setopt(handle, option, to);
+			free(to);	/* libcurl keeps its own copy */
+			return rc;
+		}
+	} else if (option == CURLOPT_CURLU && p && curl_layer_on(&st)) {
+		int saved = guard_enter();
+		reroute_handle(st, p);
+		guard_leave(saved);
+	}
+	return real.setopt(handle, option, p);
+}

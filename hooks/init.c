@@ -1,0 +1,135 @@
+#include "init.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "jsonl.h"
+#include "redact.h"
+
+extern char **environ;
+
+static struct respan_state state;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static __thread bool initialising;
+__thread int respan_inside;
+
+/* One line on stderr; the library never prints anything else unasked. */
+static void say(const char *line)
+{
+	char msg[1024];
+	int n = snprintf(msg, sizeof(msg), "%s\n", line);
+	if (n > 0) {
+		ssize_t ignored = write(STDERR_FILENO, msg,
+					(size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+		(void)ignored;
+	}
+}
+
+static void read_exe(char *out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static void init_once(void)
+{
+	int saved = guard_enter();
+	initialising = true;
+
+	/* Secure-execution processes (setuid/setgid): do nothing at all. */
+	if (getauxval(AT_SECURE))
+		goto out;
+	if (config_load(&state.cfg, environ) < 0)
+		goto out;
+	for (size_t i = 0; i < state.cfg.n_warnings; i++)
+		say(state.cfg.warnings[i]);
+	if (state.cfg.mode == RESPAN_MODE_OFF)
+		goto out;
+
+	read_exe(state.exe, sizeof(state.exe));
+	state.red = redact_new();
+	if (state.red == NULL)
+		goto out;
+	if (state.cfg.api_key)
+		redact_add(state.red, state.cfg.api_key, strlen(state.cfg.api_key));
+	else if (state.cfg.mode == RESPAN_MODE_ROUTE)
+		say("respan: RESPAN_API_KEY is not set: traffic is logged, not routed");
+
+	if (state.cfg.log_path) {
+		int rc = jsonl_open(state.cfg.log_path, &state.log);
+		if (rc < 0) {
+			char line[1200];
+			snprintf(line, sizeof(line),
+				 "respan: RESPAN_LOG=%.900s: %s: logging is off",
+				 state.cfg.log_path, strerror(-rc));
+			say(line);
+			state.log = NULL;
+		}
+	}
+	state.xctx.cfg = &state.cfg;
+	state.xctx.log = state.log;
+	state.xctx.red = state.red;
+	state.xctx.exe = state.exe;
+	for (size_t i = 0; i < state.cfg.n_warnings; i++)
+		xchg_event(&state.xctx, "config_error", NULL, state.cfg.warnings[i]);
+	if (state.cfg.debug) {
+		char line[1200];
+		snprintf(line, sizeof(line), "respan: pid %ld %.400s: mode %s, log %.400s",
+			 (long)getpid(), state.exe, config_mode_name(state.cfg.mode),
+			 state.cfg.log_path ? state.cfg.log_path : "off");
+		say(line);
+	}
+	state.active = true;
+out:
+	initialising = false;
+	guard_leave(saved);
+}
+
+bool respan_routing(const struct respan_state *st)
+{
+	return st->active && st->cfg.mode == RESPAN_MODE_ROUTE &&
+	       st->cfg.api_key != NULL;
+}
+
+void respan_debug(const char *fmt, ...)
+{
+	const struct respan_state *st = respan_state();
+	if (!st->cfg.debug)
+		return;
+	int saved_errno = errno;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n >= 0) {
+		char full[1100];
+		snprintf(full, sizeof(full), "respan: %s", line);
+		int saved = guard_enter();
+		say(full);
+		guard_leave(saved);
+	}
+	errno = saved_errno;
+}
+
+const struct respan_state *respan_state(void)
+{
+	static const struct respan_state inactive;
+	if (initialising)
+		return &inactive;
+	int saved = errno;
+	pthread_once(&once, init_once);
+	errno = saved;
+	return &state;
+}
+
+__attribute__((constructor)) static void respan_constructor(void)
+{
+	respan_state();
+}

@@ -1,0 +1,37 @@
+/*
+ * init: the one initialisation path of librespan.so (STYLE: libfaketime's
+ * once-guard). It runs from the constructor and, lazily, from every hook that
+ * is called before the constructor (another library's constructor may call
+ * a hooked function first).
+ */
+#ifndef RESPAN_HOOKS_INIT_H
+#define RESPAN_HOOKS_INIT_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "exchange.h"
+
+struct respan_state {
+	bool active;		/* false: setuid process, RESPAN_MODE=off, or init failed */
+	struct config cfg;
+	struct redact *red;
+	struct jsonl *log;
+	struct xchg_ctx xctx;
+	char exe[4096];
+};
+
+/*
+ * The process-wide state, initialised on first call. Never NULL. While
+ * initialisation is under way on this thread (a hook called from inside
+ * it), returns a state with active == false.
+ */
+const struct respan_state *respan_state(void);
+
+/* Route mode with a key: the library changes traffic, not only logs it. */
+bool respan_routing(const struct respan_state *st);
+
+/* One "respan: ..." line on stderr when RESPAN_DEBUG=1. errno is kept. */
+void respan_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * real: finding the functions the hooks stand in front of.
+ *
+ * libc's are found with dlsym(RTLD_NEXT). OpenSSL's may live in a library
+ * that was loaded RTLD_LOCAL (Python's _ssl module pulls libssl in that way),
+ * where RTLD_NEXT finds nothing: then the library is looked up by handle
+ * (dlopen with RTLD_NOLOAD, libssl.so.3 first, then libssl.so.1.1), which
+ * never loads anything new. A look-up that hands back librespan's own symbol
+ * (a broken link order) is refused and reported once, not followed
+ * (proxychains aborts there; we must not).
+ */
+#ifndef RESPAN_HOOKS_REAL_H
+#define RESPAN_HOOKS_REAL_H
+
+#include <stdbool.h>
+
+/* The next definition of a libc symbol after librespan, or NULL. */
+void *real_libc(const char *name);
+
+/* The program's libssl / libcrypto symbol, or NULL when none is loaded. */
+void *real_ssl(const char *name);
+void *real_crypto(const char *name);
+
+/*
+ * True when the OpenSSL layer can act in this process: a libssl is loaded
+ * dynamically (linked, or dlopen'ed even RTLD_LOCAL). Cheap after the first
+ * true answer.
+ */
+bool real_have_libssl(void);
+
+/* Resolve a symbol once into a function pointer variable (thread-safe). */
+#define REAL(var, finder, name)                                        \
+	do {                                                           \
+		if (__atomic_load_n(&(var), __ATOMIC_ACQUIRE) == NULL) \
+			__atomic_store_n(&(var), finder(name),         \
+					 __ATOMIC_RELEASE);            \
+	} while (0)
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * resolver: provider names resolve to the router (SPEC section 4, layer 3),
+ * but only where the OpenSSL layer will take the session over; otherwise the
+ * name resolves as usual and a not_routed event says why, once per host.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guard.h"
+#include "init.h"
+#include "netstate.h"
+#include "real.h"
+#include "route.h"
+
+typedef int (*getaddrinfo_fn)(const char *, const char *,
+			      const struct addrinfo *, struct addrinfo **);
+typedef struct hostent *(*gethostbyname_fn)(const char *);
+typedef struct hostent *(*gethostbyname2_fn)(const char *, int);
+typedef int (*gethostbyname_r_fn)(const char *, struct hostent *, char *,
+				  size_t, struct hostent **, int *);
+typedef int (*gethostbyname2_r_fn)(const char *, int, struct hostent *, char *,
+				   size_t, struct hostent **, int *);
+
+static getaddrinfo_fn real_getaddrinfo;
+static gethostbyname_fn real_gethostbyname;
+static gethostbyname2_fn real_gethostbyname2;
+static gethostbyname_r_fn real_gethostbyname_r;
+static gethostbyname2_r_fn real_gethostbyname2_r;
+
+/* Hosts already reported as not routed (a few are plenty). */
+static char reported[8][256];
+static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void report_not_routed(const struct respan_state *st, const char *host)
+{
+	pthread_mutex_lock(&reported_lock);
+	for (size_t i = 0; i < 8; i++) {
+		if (strcasecmp(reported[i], host) == 0) {
+			pthread_mutex_unlock(&reported_lock);
+			return;
+		}
+		if (reported[i][0] == '\0') {
+			snprintf(reported[i], sizeof(reported[i]), "%s", host);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reported_lock);
+	xchg_event(&st->xctx, "not_routed", host,
+		   "libssl is not loaded in this process (TLS compiled in, or not "
+		   "yet loaded): the name resolves as usual");
+}
+
+/*
+ * Should this name be answered with the router? Only provider names, only in
+ * route mode with a key, and only where libssl can be taken over.
+ */
+static bool redirect_name(const char *name)
+{
+	if (name == NULL || guard_busy())
+		return false;
+	const struct respan_state *st = respan_state();
+	if (!st->active || !respan_routing(st))
+		return false;
+	if (route_lookup_host(&st->cfg, name, strlen(name)) == PROVIDER_NONE)
+		return false;
+	if (!real_have_libssl()) {
+		int saved = guard_enter();
+		report_not_routed(st, name);
+		guard_leave(saved);
+		return false;
+	}
+	return true;
+}
+
+/* Only HTTPS is routed: no service, 443 or "https". */
+static bool https_service(const char *service)
+{
+	return service == NULL || strcmp(service, "443") == 0 ||
+	       strcmp(service, "https") == 0;
+}
+
+HOOK int getaddrinfo(const char *node, const char *service,
+		const struct addrinfo *hints, struct addrinfo **res)
+{
+	REAL(real_getaddrinfo, real_libc, "getaddrinfo");
+	if (real_getaddrinfo == NULL)
+		return EAI_FAIL;
+	if (!https_service(service) || !redirect_name(node))
+		return real_getaddrinfo(node, service, hints, res);
+
+	const struct respan_state *st = respan_state();
+	char port[8];
+	snprintf(port, sizeof(port), "%u", st->cfg.router_port);
+	int saved = guard_enter();
+	int rc = real_getaddrinfo(st->cfg.router_host, service ? port : NULL,
+				  hints, res);
+	if (rc == 0)
+		for (struct addrinfo *ai = *res; ai; ai = ai->ai_next)
+			if (ai->ai_addr)
+				netstate_add_router_addr(ai->ai_addr);
+	guard_leave(saved);
+	respan_debug("resolved %s to the router %s", node, st->cfg.router_host);
+	return rc;
+}
+
+/* Remember every address of a hostent the program is about to get. */
+static void remember_hostent(const struct hostent *h)
+{
+	if (h == NULL || h->h_addr_list == NULL)
+		return;
+	for (char **a = h->h_addr_list; *a; a++) {
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof(ss));
+		if (h->h_addrtype == AF_INET && h->h_length == 4) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+			in->sin_family = AF_INET;
+			memcpy(&in->sin_addr, *a, 4);
+		} else if (h->h_addrtype == AF_INET6 && h->h_length == 16) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+			in6->sin6_family = AF_INET6;
+			memcpy(&in6->sin6_addr, *a, 16);
+		} else {
+			continue;
+		}
+		netstate_add_router_addr((struct sockaddr *)&ss);
+	}
+}
+
+HOOK struct hostent *gethostbyname(const char *name)
+{
+	REAL(real_gethostbyname, real_libc, "gethostbyname");
+	if (real_gethostbyname == NULL)
+		return NULL;
+	if (!redirect_name(name))
+		return real_gethostbyname(name);
+	int saved = guard_enter();
+	struct hostent *h = real_gethostbyname(respan_state()->cfg.router_host);
+	remember_hostent(h);
+	guard_leave(saved);
+	return h;
+}
+
+HOOK struct hostent *gethostbyname2(const char *name, int af)
+{
+	REAL(real_gethostbyname2, real_libc, "gethostbyname2");
+	if (real_gethostbyname2 == NULL)
+		return NULL;
+	if (!redirect_name(name))
+		return real_gethostbyname2(name, af);
+	int saved = guard_enter();
+	struct hostent *h = real_gethostbyname2(respan_state()->cfg.router_host, af);
+	remember_hostent(h);
+	guard_leave(saved);
+	return h;
+}
+
+HOOK int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+		    size_t buflen, struct hostent **result, int *h_errnop)
+{
+	REAL(real_gethostbyname_r, real_libc, "gethostbyname_r");
+	if (real_gethostbyname_r == NULL)
+		return ENOSYS;
+	if (!redirect_name(name))
+		return real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+	int saved = guard_enter();
+	int rc = real_gethostbyname_r(respan_state()->cfg.router_host, ret, buf,
+				      buflen, result, h_errnop);
+	if (rc == 0 && result)
+		remember_hostent(*result);
+	guard_leave(saved);
+	return rc;
+}
+
+HOOK int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+		     size_t buflen, struct hostent **result, int *h_errnop)
+{
+	REAL(real_gethostbyname2_r, real_libc, "gethostbyname2_r");
+	if (real_gethostbyname2_r == NULL)
+		return ENOSYS;
+	if (!redirect_name(name))
+		return real_gethostbyname2_r(name, af, ret, buf, buflen, result,
+					     h_errnop);
+	int saved = guard_enter();
+	int rc = real_gethostbyname2_r(respan_state()->cfg.router_host, af, ret,
+				       buf, buflen, result, h_errnop);
+	if (rc == 0 && result)
+		remember_hostent(*result);
+	guard_leave(saved);
+	return rc;
+}
