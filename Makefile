@@ -56,10 +56,13 @@ ENGINE_SRCS := \
 	preload/redact.c \
 	preload/jsonl.c \
 	preload/origin.c \
-	preload/exchange.c
+	preload/exchange.c \
+	preload/envlayer.c \
+	preload/clienthello.c
 
 HOOK_SRCS := \
 	hooks/init.c \
+	hooks/environ.c \
 	hooks/real.c \
 	hooks/netstate.c \
 	hooks/resolver.c \
@@ -71,9 +74,9 @@ HOOK_SRCS := \
 
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked request decode response sse usage \
-	redact jsonl origin exchange
+	redact jsonl origin exchange envlayer clienthello
 
-FUZZ_TARGETS := request response sse
+FUZZ_TARGETS := request response sse clienthello
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 HOOK_OBJS   := $(HOOK_SRCS:%.c=$(BUILD)/%.o)
@@ -112,7 +115,9 @@ $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 endif
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/guard.o $(ENGINE_LIB)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lbrotlienc -lcmocka
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) $(LDLIBS_TEST) -lbrotlienc -lcmocka
+
+$(BUILD)/tests/unit/test_clienthello: LDLIBS_TEST := -lssl -lcrypto
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += -Wno-conversion -Wno-sign-conversion -Itests/unit
 

@@ -8,6 +8,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include "environ.h"
 #include "guard.h"
 #include "jsonl.h"
 #include "redact.h"
@@ -129,7 +130,18 @@ const struct respan_state *respan_state(void)
 	return &state;
 }
 
+/*
+ * The constructor runs before main() while the process has one thread: the
+ * only time the environment may be changed (layer 1).
+ */
 __attribute__((constructor)) static void respan_constructor(void)
 {
-	respan_state();
+	const struct respan_state *st = respan_state();
+	if (!respan_routing(st))
+		return;
+	int saved = guard_enter();
+	char changed[512];
+	if (environ_apply(&st->cfg, changed, sizeof(changed)) == 0 && changed[0])
+		respan_debug("environment: %s", changed);
+	guard_leave(saved);
 }

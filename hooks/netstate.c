@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define NETSTATE_MAX_ADDRS 32
 
@@ -65,4 +67,87 @@ unsigned short netstate_port(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
 	return 0;
+}
+
+/* ---- not_routed, once per host and reason ---- */
+
+static struct {
+	char host[256];
+	enum not_routed_reason why;
+} reported[16];
+static unsigned n_reported;
+static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *netstate_reason_text(enum not_routed_reason why)
+{
+	switch (why) {
+	case NOT_ROUTED_NO_LIBSSL:
+		return "TLS is compiled into this program (no libssl is loaded): "
+		       "only the base-URL variables can route it";
+	case NOT_ROUTED_UNSEEN:
+		return "libssl is loaded, but this connection was not made to an "
+		       "address the library handed out for the provider name (the "
+		       "program resolved it itself, or its TLS is not libssl)";
+	}
+	return "unknown";
+}
+
+void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
+			 enum not_routed_reason why)
+{
+	pthread_mutex_lock(&reported_lock);
+	for (unsigned i = 0; i < n_reported; i++) {
+		if (reported[i].why == why && strcasecmp(reported[i].host, host) == 0) {
+			pthread_mutex_unlock(&reported_lock);
+			return;
+		}
+	}
+	bool full = n_reported == sizeof(reported) / sizeof(reported[0]);
+	if (!full) {
+		snprintf(reported[n_reported].host, sizeof(reported[0].host), "%s", host);
+		reported[n_reported].why = why;
+		n_reported++;
+	}
+	pthread_mutex_unlock(&reported_lock);
+	if (!full)
+		xchg_event(ctx, "not_routed", host, netstate_reason_text(why));
+}
+
+/* ---- fresh TCP connections for the egress audit ---- */
+
+static unsigned char fd_fresh[NETSTATE_MAX_FD];
+
+static bool tracked(int fd)
+{
+	return fd >= 0 && fd < NETSTATE_MAX_FD;
+}
+
+void netstate_fd_fresh(int fd)
+{
+	if (tracked(fd))
+		__atomic_store_n(&fd_fresh[fd], 1, __ATOMIC_RELAXED);
+}
+
+bool netstate_fd_is_fresh(int fd)
+{
+	return tracked(fd) && __atomic_load_n(&fd_fresh[fd], __ATOMIC_RELAXED);
+}
+
+bool netstate_fd_take(int fd)
+{
+	return tracked(fd) && __atomic_exchange_n(&fd_fresh[fd], 0, __ATOMIC_ACQ_REL);
+}
+
+void netstate_fd_forget(int fd)
+{
+	if (tracked(fd))
+		__atomic_store_n(&fd_fresh[fd], 0, __ATOMIC_RELAXED);
+}
+
+void netstate_fd_forget_range(unsigned first, unsigned last)
+{
+	if (last >= NETSTATE_MAX_FD)
+		last = NETSTATE_MAX_FD - 1;
+	for (unsigned fd = first; fd <= last && fd < NETSTATE_MAX_FD; fd++)
+		__atomic_store_n(&fd_fresh[fd], 0, __ATOMIC_RELAXED);
 }

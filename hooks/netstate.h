@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "exchange.h"
+
 /* Remember an address (IPv4 or IPv6; the port is ignored). */
 void netstate_add_router_addr(const struct sockaddr *sa);
 
@@ -21,5 +23,35 @@ bool netstate_is_router_addr(const struct sockaddr *sa);
 
 /* The port of an AF_INET/AF_INET6 address, host order; 0 otherwise. */
 unsigned short netstate_port(const struct sockaddr *sa);
+
+/* Why a provider connection cannot be routed (SPEC section 4, detection). */
+enum not_routed_reason {
+	NOT_ROUTED_NO_LIBSSL,	/* TLS compiled in: only layer 1 can act */
+	NOT_ROUTED_UNSEEN,	/* libssl is loaded, this TLS did not use it */
+};
+
+/*
+ * A not_routed event for host with the reason, once per host and reason
+ * (the first few hosts; later ones are not repeated either).
+ */
+void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
+			 enum not_routed_reason why);
+const char *netstate_reason_text(enum not_routed_reason why);
+
+/*
+ * The egress audit's view of TCP sockets: a connection the program opened
+ * (connect() on an AF_INET/AF_INET6 stream socket) is "fresh" until its
+ * first non-empty write, which the socket hooks look at once. Only fds below
+ * NETSTATE_MAX_FD are tracked. All of it is lock-free and async-signal-safe.
+ */
+#define NETSTATE_MAX_FD 65536
+
+void netstate_fd_fresh(int fd);
+/* True once for a fresh fd: the caller inspects this write. */
+bool netstate_fd_take(int fd);
+/* Cheap check, for the hot path of write(). */
+bool netstate_fd_is_fresh(int fd);
+void netstate_fd_forget(int fd);
+void netstate_fd_forget_range(unsigned first, unsigned last);
 
 #endif

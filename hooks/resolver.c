@@ -31,49 +31,39 @@ static gethostbyname2_fn real_gethostbyname2;
 static gethostbyname_r_fn real_gethostbyname_r;
 static gethostbyname2_r_fn real_gethostbyname2_r;
 
-/* Hosts already reported as not routed (a few are plenty). */
-static char reported[8][256];
-static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void report_not_routed(const struct respan_state *st, const char *host)
-{
-	pthread_mutex_lock(&reported_lock);
-	for (size_t i = 0; i < 8; i++) {
-		if (strcasecmp(reported[i], host) == 0) {
-			pthread_mutex_unlock(&reported_lock);
-			return;
-		}
-		if (reported[i][0] == '\0') {
-			snprintf(reported[i], sizeof(reported[i]), "%s", host);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&reported_lock);
-	xchg_event(&st->xctx, "not_routed", host,
-		   "libssl is not loaded in this process (TLS compiled in, or not "
-		   "yet loaded): the name resolves as usual");
-}
+enum verdict {
+	PASS,		/* resolve as usual */
+	REDIRECT,	/* answer with the router's addresses */
+	REFUSE,		/* RESPAN_FAIL=closed and this name cannot be routed */
+};
 
 /*
- * Should this name be answered with the router? Only provider names, only in
- * route mode with a key, and only where libssl can be taken over.
+ * What to do with this name: the router's addresses only for provider names,
+ * in route mode with a key, where libssl can be taken over. A provider name
+ * that cannot be routed resolves as usual (a not_routed event says why), or
+ * under RESPAN_FAIL=closed not at all (a blocked event).
  */
-static bool redirect_name(const char *name)
+static enum verdict name_verdict(const char *name)
 {
 	if (name == NULL || guard_busy())
-		return false;
+		return PASS;
 	const struct respan_state *st = respan_state();
 	if (!st->active || !respan_routing(st))
-		return false;
+		return PASS;
 	if (route_lookup_host(&st->cfg, name, strlen(name)) == PROVIDER_NONE)
-		return false;
-	if (!real_have_libssl()) {
-		int saved = guard_enter();
-		report_not_routed(st, name);
-		guard_leave(saved);
-		return false;
-	}
-	return true;
+		return PASS;
+	if (real_have_libssl())
+		return REDIRECT;
+	int saved = guard_enter();
+	bool closed = st->cfg.fail == RESPAN_FAIL_CLOSED;
+	if (closed)
+		xchg_event(&st->xctx, "blocked", name,
+			   "RESPAN_FAIL=closed: name lookup refused, TLS in this "
+			   "program cannot be routed (no libssl loaded)");
+	else
+		netstate_not_routed(&st->xctx, name, NOT_ROUTED_NO_LIBSSL);
+	guard_leave(saved);
+	return closed ? REFUSE : PASS;
 }
 
 /* Only HTTPS is routed: no service, 443 or "https". */
@@ -89,8 +79,11 @@ HOOK int getaddrinfo(const char *node, const char *service,
 	REAL(real_getaddrinfo, real_libc, "getaddrinfo");
 	if (real_getaddrinfo == NULL)
 		return EAI_FAIL;
-	if (!https_service(service) || !redirect_name(node))
+	enum verdict v = https_service(service) ? name_verdict(node) : PASS;
+	if (v == PASS)
 		return real_getaddrinfo(node, service, hints, res);
+	if (v == REFUSE)
+		return EAI_FAIL;
 
 	const struct respan_state *st = respan_state();
 	char port[8];
@@ -130,13 +123,28 @@ static void remember_hostent(const struct hostent *h)
 	}
 }
 
+/* The _r functions' "no answer": no result, a permanent failure. */
+static int refuse_r(struct hostent **result, int *h_errnop)
+{
+	if (result)
+		*result = NULL;
+	if (h_errnop)
+		*h_errnop = NO_RECOVERY;
+	return ENOENT;
+}
+
 HOOK struct hostent *gethostbyname(const char *name)
 {
 	REAL(real_gethostbyname, real_libc, "gethostbyname");
 	if (real_gethostbyname == NULL)
 		return NULL;
-	if (!redirect_name(name))
+	enum verdict v = name_verdict(name);
+	if (v == PASS)
 		return real_gethostbyname(name);
+	if (v == REFUSE) {
+		h_errno = NO_RECOVERY;
+		return NULL;
+	}
 	int saved = guard_enter();
 	struct hostent *h = real_gethostbyname(respan_state()->cfg.router_host);
 	remember_hostent(h);
@@ -149,8 +157,13 @@ HOOK struct hostent *gethostbyname2(const char *name, int af)
 	REAL(real_gethostbyname2, real_libc, "gethostbyname2");
 	if (real_gethostbyname2 == NULL)
 		return NULL;
-	if (!redirect_name(name))
+	enum verdict v = name_verdict(name);
+	if (v == PASS)
 		return real_gethostbyname2(name, af);
+	if (v == REFUSE) {
+		h_errno = NO_RECOVERY;
+		return NULL;
+	}
 	int saved = guard_enter();
 	struct hostent *h = real_gethostbyname2(respan_state()->cfg.router_host, af);
 	remember_hostent(h);
@@ -164,8 +177,11 @@ HOOK int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
 	REAL(real_gethostbyname_r, real_libc, "gethostbyname_r");
 	if (real_gethostbyname_r == NULL)
 		return ENOSYS;
-	if (!redirect_name(name))
+	enum verdict v = name_verdict(name);
+	if (v == PASS)
 		return real_gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
+	if (v == REFUSE)
+		return refuse_r(result, h_errnop);
 	int saved = guard_enter();
 	int rc = real_gethostbyname_r(respan_state()->cfg.router_host, ret, buf,
 				      buflen, result, h_errnop);
@@ -181,9 +197,12 @@ HOOK int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *b
 	REAL(real_gethostbyname2_r, real_libc, "gethostbyname2_r");
 	if (real_gethostbyname2_r == NULL)
 		return ENOSYS;
-	if (!redirect_name(name))
+	enum verdict v = name_verdict(name);
+	if (v == PASS)
 		return real_gethostbyname2_r(name, af, ret, buf, buflen, result,
 					     h_errnop);
+	if (v == REFUSE)
+		return refuse_r(result, h_errnop);
 	int saved = guard_enter();
 	int rc = real_gethostbyname2_r(respan_state()->cfg.router_host, af, ret,
 				       buf, buflen, result, h_errnop);

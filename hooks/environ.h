@@ -1,0 +1,16 @@
+/* environ: layer 1 of SPEC section 4, applied once from the constructor. */
+#ifndef RESPAN_HOOKS_ENVIRON_H
+#define RESPAN_HOOKS_ENVIRON_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/*
+ * Set and remove the SDK variables for cfg (nothing unless routing). detail
+ * gets the names that changed ("OPENAI_BASE_URL ... -ANTHROPIC_API_KEY") for
+ * the debug line. Returns 0, or -1 when nothing could be planned.
+ */
+int environ_apply(const struct config *cfg, char *detail, size_t size);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * envlayer: layer 1 of SPEC section 4, the SDK variables set before main().
+ *
+ * Programs with TLS compiled in (Claude Code is a Bun binary, nodesource
+ * Node, Go, rustls) cannot be taken over inside their TLS library, but their
+ * SDKs read base-URL and key variables. envlayer_plan() works out, from the
+ * configuration and the environment the process started with, which
+ * variables to set and which to remove; hooks/environ.c applies the plan
+ * with setenv()/unsetenv() in the constructor, so glibc hands the changed
+ * environment to main() and children inherit it.
+ *
+ * For each provider the base-URL variable decides: when it is unset, empty,
+ * or names the provider's own host (the built-in one or a config-file
+ * addition), the base URL and the key variables are set and the provider
+ * key variables that would send the provider's credential are removed; a
+ * base URL the user pointed anywhere else is left alone, and so are that
+ * provider's key variables (they belong to the user's endpoint).
+ *
+ *   OPENAI_BASE_URL={base}            OPENAI_API_KEY=KEY
+ *   ANTHROPIC_BASE_URL={base}anthropic/  ANTHROPIC_AUTH_TOKEN=KEY,
+ *                                     ANTHROPIC_API_KEY removed
+ *   GOOGLE_GEMINI_BASE_URL={base}google/gemini   GEMINI_API_KEY=KEY,
+ *                                     GOOGLE_API_KEY=KEY
+ *     (when GOOGLE_GENAI_USE_VERTEXAI is true: {base}google/vertexai/, and
+ *     GOOGLE_VERTEX_BASE_URL too, which is where @google/genai looks in
+ *     Vertex mode)
+ *   NODE_EXTRA_CA_CERTS=RESPAN_CA_FILE when the base is https and the
+ *     variable is unset; when the user set another file, the caller is told
+ *     to build a bundle of both (node reads one file only).
+ *
+ * {base} is RESPAN_BASE_URL, or the relay's URL when `respan run` started
+ * one and exported RESPAN_RELAY (a plain-HTTP loopback URL).
+ *
+ * Nothing is planned unless the mode is route and a key is set.
+ */
+#ifndef RESPAN_ENVLAYER_H
+#define RESPAN_ENVLAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define ENVLAYER_MAX_OPS 16
+/* Bundles made for NODE_EXTRA_CA_CERTS are named so (never merged again). */
+#define ENVLAYER_BUNDLE_PREFIX "respan-node-ca-"
+
+struct envlayer_op {
+	const char *name;	/* static string */
+	char *value;		/* malloc'ed; NULL: remove the variable */
+};
+
+struct envlayer_plan {
+	struct envlayer_op ops[ENVLAYER_MAX_OPS];
+	size_t n_ops;
+	/*
+	 * Set when NODE_EXTRA_CA_CERTS names a file of the user's and
+	 * RESPAN_CA_FILE must be added to it: the caller writes a bundle of
+	 * both and points the variable at it. Points into env or cfg.
+	 */
+	const char *ca_merge_user;
+	const char *ca_merge_respan;
+};
+
+/*
+ * Plan the changes for a process whose environment is env (NULL-terminated
+ * "NAME=value" strings). Returns 0, or -1 when out of memory (the plan is
+ * then empty). Free with envlayer_free().
+ */
+int envlayer_plan(const struct config *cfg, char *const *env,
+		  struct envlayer_plan *plan);
+
+void envlayer_free(struct envlayer_plan *plan);
+
+/* The value of NAME in env, or NULL. */
+const char *envlayer_get(char *const *env, const char *name);
+
+/*
+ * The relay URL from RESPAN_RELAY when it is a usable plain-HTTP loopback
+ * base URL (http://127.0.0.1:PORT/... or http://[::1]:PORT/...), else NULL.
+ */
+const char *envlayer_relay(char *const *env);
+
+#endif

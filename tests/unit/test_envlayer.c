@@ -1,0 +1,177 @@
+/* Unit tests for preload/envlayer.c: which SDK variables layer 1 sets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "envlayer.h"
+
+#define KEY "rk-unit-0123456789abcdef"
+
+/* Plan for env (config read from the same env, file off) as one string:
+ * "NAME=value" or "-NAME" per op, space separated, in order. */
+static void plan_str(const char *const *vars, char *out, size_t size,
+		     struct envlayer_plan *keep)
+{
+	char *env[32];
+	size_t n = 0;
+	static char conf[] = "RESPAN_CONFIG=off";
+	env[n++] = conf;
+	for (; *vars; vars++)
+		env[n++] = (char *)*vars;
+	env[n] = NULL;
+	struct config cfg;
+	assert_int_equal(config_load(&cfg, env), 0);
+	struct envlayer_plan plan;
+	assert_int_equal(envlayer_plan(&cfg, env, &plan), 0);
+	out[0] = '\0';
+	size_t used = 0;
+	for (size_t i = 0; i < plan.n_ops; i++) {
+		const struct envlayer_op *op = &plan.ops[i];
+		used += (size_t)snprintf(out + used, size - used, "%s%s%s%s%s",
+					 used ? " " : "", op->value ? "" : "-",
+					 op->name, op->value ? "=" : "",
+					 op->value ? op->value : "");
+	}
+	if (keep) {
+		/* The merge fields point into env: compare before it goes. */
+		keep->ca_merge_user = plan.ca_merge_user ? "user" : NULL;
+		keep->ca_merge_respan = plan.ca_merge_respan ? "respan" : NULL;
+	}
+	envlayer_free(&plan);
+	config_free(&cfg);
+}
+
+#define BASE "https://router.test:8443/api/"
+#define ALL_SET                                                            \
+	"OPENAI_BASE_URL=" BASE " OPENAI_API_KEY=" KEY                     \
+	" ANTHROPIC_BASE_URL=" BASE "anthropic/ ANTHROPIC_AUTH_TOKEN=" KEY \
+	" GOOGLE_GEMINI_BASE_URL=" BASE "google/gemini GEMINI_API_KEY=" KEY \
+	" GOOGLE_API_KEY=" KEY
+
+static void test_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *vars[6];
+		const char *want;
+	} cases[] = {
+		/* Nothing without a key, in capture mode, or off. */
+		{ { "RESPAN_BASE_URL=" BASE, NULL }, "" },
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_MODE=capture", NULL }, "" },
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_MODE=off", NULL }, "" },
+		/* Everything unset: everything set. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE, NULL }, ALL_SET },
+		/* Naming the provider's own host, or empty: ours to set. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "OPENAI_BASE_URL=https://API.openai.com/v1",
+		    "ANTHROPIC_BASE_URL=", NULL }, ALL_SET },
+		/* Pointed elsewhere: that provider is left alone, key and all. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "OPENAI_BASE_URL=http://127.0.0.1:9/v1",
+		    "ANTHROPIC_BASE_URL=https://proxy.example/anthropic",
+		    "GOOGLE_GEMINI_BASE_URL=https://user:pw@[::1]:9/g", NULL }, "" },
+		/* The provider key is removed, never left beside the token. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "ANTHROPIC_API_KEY=sk-ant-x", "OPENAI_BASE_URL=http://o/",
+		    "GOOGLE_GEMINI_BASE_URL=http://g/", NULL },
+		  "ANTHROPIC_BASE_URL=" BASE "anthropic/ ANTHROPIC_AUTH_TOKEN=" KEY
+		  " -ANTHROPIC_API_KEY" },
+		/* Vertex AI mode. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "GOOGLE_GENAI_USE_VERTEXAI=True", "OPENAI_BASE_URL=http://o/",
+		    "ANTHROPIC_BASE_URL=http://a/", NULL },
+		  "GOOGLE_GEMINI_BASE_URL=" BASE "google/vertexai/"
+		  " GOOGLE_VERTEX_BASE_URL=" BASE "google/vertexai/"
+		  " GEMINI_API_KEY=" KEY " GOOGLE_API_KEY=" KEY },
+		/* A relay of `respan run` is the base; a bad one is ignored. */
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "RESPAN_RELAY=http://127.0.0.1:40123/api/",
+		    "ANTHROPIC_BASE_URL=http://a/", "GOOGLE_GEMINI_BASE_URL=http://g/", NULL },
+		  "OPENAI_BASE_URL=http://127.0.0.1:40123/api/ OPENAI_API_KEY=" KEY },
+		{ { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+		    "RESPAN_RELAY=http://evil.example:80/api/", NULL }, ALL_SET },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[2048];
+		plan_str(cases[i].vars, got, sizeof(got), NULL);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu:\n got: %s\nwant: %s", i, got, cases[i].want);
+	}
+}
+
+static void test_node_extra_ca(void **state)
+{
+	(void)state;
+#define CA "/etc/ssl/certs/ca-certificates.crt"
+	static const struct {
+		const char *extra;	/* one more variable, or NULL */
+		const char *want;
+		bool merge;
+	} cases[] = {
+		/* Unset: pointed at RESPAN_CA_FILE. */
+		{ NULL, "NODE_EXTRA_CA_CERTS=" CA, false },
+		/* The user's own file: a bundle of both is asked for. */
+		{ "NODE_EXTRA_CA_CERTS=/home/u/corp.pem", "", true },
+		/* A bundle made by a parent process is never merged again. */
+		{ "NODE_EXTRA_CA_CERTS=/tmp/respan-0/" ENVLAYER_BUNDLE_PREFIX "1.pem", "",
+		  false },
+		/* Under the relay (plain HTTP) node needs no CA at all. */
+		{ "RESPAN_RELAY=http://[::1]:9/api/", "", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* Every provider pointed elsewhere: only the CA is in play. */
+		const char *vars[] = { "RESPAN_API_KEY=" KEY, "RESPAN_CA_FILE=" CA,
+				       "OPENAI_BASE_URL=http://o/",
+				       "ANTHROPIC_BASE_URL=http://a/",
+				       "GOOGLE_GEMINI_BASE_URL=http://g/", cases[i].extra,
+				       NULL };
+		char got[2048];
+		struct envlayer_plan merge;
+		plan_str(vars, got, sizeof(got), &merge);
+		assert_string_equal(got, cases[i].want);
+		assert_int_equal(merge.ca_merge_user != NULL, cases[i].merge);
+	}
+#undef CA
+}
+
+static void test_relay_forms(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		bool ok;
+	} cases[] = {
+		{ "http://127.0.0.1:1/", true },
+		{ "http://[::1]:65535/api/", true },
+		{ "http://127.0.0.1/api/", false },		/* no port */
+		{ "http://127.0.0.1:123456/api/", false },
+		{ "http://127.0.0.1:80/api", false },		/* no final slash */
+		{ "https://127.0.0.1:80/api/", false },
+		{ "http://127.0.0.10:80/", false },
+		{ "", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char var[128];
+		snprintf(var, sizeof(var), "RESPAN_RELAY=%s", cases[i].value);
+		char *env[] = { var, NULL };
+		const char *got = envlayer_relay(env);
+		if ((got != NULL) != cases[i].ok)
+			fail_msg("%s: %s", cases[i].value, got ? "accepted" : "refused");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_node_extra_ca),
+		cmocka_unit_test(test_relay_forms),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
