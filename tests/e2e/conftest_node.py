@@ -1,0 +1,252 @@
+"""Fixtures for the Node end-to-end tests (test_node_sdks.py, test_claude_code.py).
+
+    node_sdks      session: the OpenAI, Anthropic and Google Gen AI SDKs
+                   installed from node/package.json, with the client scripts
+                   (node/*.mjs) beside them: NodeSdks(dir, node, versions)
+    claude_code    session: Claude Code installed from
+                   node/claude-code/package.json: ClaudeCode(bin, version)
+
+Import them into a test module (`from conftest_node import node_sdks`);
+conftest.py is left as it is.
+
+Installation. Each package.json is installed once with npm into
+tests/e2e/.cache/node/<name>-<key>/ (gitignored), where KEY is a hash of
+the package.json and package-lock.json. `npm ci` when there is a lock file,
+`npm install --no-audit --no-fund` otherwise. npm runs with an explicit,
+clean environment: PATH=/usr/bin:/bin, HOME and npm_config_cache inside
+.cache/node, no audit/fund/update notices, and
+npm_config_omit_lockfile_registry_resolved=true; of the caller's variables
+only npm_config_registry and the proxy variables (HTTPS_PROXY, ...) are
+passed on, so that a machine that reaches the registry through them still
+can. An install is made in a temporary directory and renamed into place, under
+a lock, so an interrupted install is never taken for a good one; older
+installs of the same name are removed.
+
+When node or npm is missing, or npm cannot reach the registry (DNS,
+connection, TLS or HTTP 5xx errors, or a 10 minute timeout), every test that
+uses the fixture is SKIPPED with the reason. Any other npm failure (for
+instance a lock file out of step with its package.json) FAILS the tests.
+
+Lock files. The package-lock.json files are committed: they were made with
+omit-lockfile-registry-resolved, so they hold names, exact versions and
+integrity hashes but no download addresses (no registry host), and `npm ci`
+fetches from whichever registry npm is configured for. Refresh one with
+`npm install --package-lock-only` under the same setting (see
+tests/e2e/node/README.md).
+
+Node version. The SDK versions pinned here declare engines node >= 22;
+nodesource Node 20 runs them (npm only warns), which is what these tests use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+NODE_SRC = HERE / "node"
+CACHE = HERE / ".cache" / "node"
+BASE_PATH = "/usr/bin:/bin"
+NPM_TIMEOUT = 600
+
+# Caller variables that only say how to reach the registry.
+PASSED_ON = ("npm_config_registry", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+             "http_proxy", "NO_PROXY", "no_proxy")
+
+# npm output that means "the registry could not be reached", not "broken".
+_UNREACHABLE = re.compile(
+    r"\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ESOCKETTIMEDOUT|"
+    r"ENETUNREACH|EHOSTUNREACH|EPROTO|ERR_SOCKET_TIMEOUT|"
+    r"UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN|"
+    r"DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|E5\d\d|"
+    r"network request to .* failed|request to .* failed, reason)\b")
+
+
+@dataclass
+class NodeSdks:
+    """The installed SDKs and the client scripts."""
+
+    dir: Path                 # scripts here, node_modules beside them
+    node: str                 # the node binary
+    versions: dict = field(default_factory=dict)   # package -> installed version
+
+    def script(self, name: str) -> Path:
+        return self.dir / name
+
+    def argv(self, script: str, *args: str) -> list:
+        return [self.node, str(self.script(script)), *args]
+
+
+@dataclass
+class ClaudeCode:
+    """The installed Claude Code."""
+
+    bin: Path                 # the native executable
+    version: str              # the npm package version
+    dir: Path                 # the install directory
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=BASE_PATH)
+    if not path:
+        pytest.skip(f"{name} not found in {BASE_PATH} (Node is needed for these tests)")
+    return path
+
+
+def npm_env() -> dict:
+    """The environment npm runs with: nothing from the caller but registry
+    and proxy settings."""
+    home = CACHE / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": BASE_PATH,
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "npm_config_cache": str(CACHE / "npm-cache"),
+        "npm_config_update_notifier": "false",
+        "npm_config_audit": "false",
+        "npm_config_fund": "false",
+        "npm_config_loglevel": "warn",
+        "npm_config_omit_lockfile_registry_resolved": "true",
+        # An unreachable registry is reported in seconds, not minutes.
+        "npm_config_fetch_retries": "1",
+        "npm_config_fetch_retry_mintimeout": "2000",
+        "npm_config_fetch_retry_maxtimeout": "5000",
+        "npm_config_fetch_timeout": "60000",
+    }
+    for name in PASSED_ON:
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+def _key(src: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        p = src / name
+        h.update(name.encode() + b"\0")
+        h.update(p.read_bytes() if p.exists() else b"<none>")
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked():
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def npm_install(name: str, src: Path) -> Path:
+    """Install SRC/package.json (and its lock file) once into
+    .cache/node/NAME-KEY and return that directory. Skips when npm or the
+    registry is unreachable; fails on any other npm error."""
+    _tool("node")
+    npm = _tool("npm")
+    key = _key(src)
+    dest = CACHE / f"{name}-{key}"
+    with _locked():
+        if (dest / "node_modules").is_dir():
+            return dest
+        tmp = CACHE / f".{name}-{key}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        shutil.copy(src / "package.json", tmp / "package.json")
+        lock = src / "package-lock.json"
+        if lock.exists():
+            shutil.copy(lock, tmp / "package-lock.json")
+            argv = [npm, "ci", "--no-audit", "--no-fund"]
+        else:
+            argv = [npm, "install", "--no-audit", "--no-fund"]
+        try:
+            proc = subprocess.run(argv, cwd=tmp, env=npm_env(), stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=NPM_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(tmp, ignore_errors=True)
+            pytest.skip(f"npm registry unreachable: `{' '.join(argv[1:])}` for {name} "
+                        f"took more than {NPM_TIMEOUT} s")
+        out = (proc.stdout + proc.stderr).decode(errors="replace")
+        if proc.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            errors = [l for l in out.splitlines() if "ERR" in l or "error" in l] or \
+                out.splitlines()[-5:]
+            reason = " | ".join(l.strip() for l in errors[:6])
+            if _UNREACHABLE.search(out):
+                pytest.skip(f"npm registry unreachable ({name}): {reason}")
+            pytest.fail(f"npm {argv[1]} for {name} failed ({proc.returncode}):\n{out[:4000]}")
+        # Older installs of the same package.json name go.
+        for old in CACHE.glob(f"{name}-*"):
+            if old != dest and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, dest)
+    return dest
+
+
+def _installed_version(root: Path, package: str) -> str:
+    return json.loads((root / "node_modules" / package / "package.json").read_text())["version"]
+
+
+@pytest.fixture(scope="session")
+def node_sdks(tmp_path_factory) -> NodeSdks:
+    """The Node SDKs of node/package.json, with the client scripts in a
+    directory whose node_modules is the cached install."""
+    root = npm_install("sdks", NODE_SRC)
+    pinned = json.loads((NODE_SRC / "package.json").read_text())["dependencies"]
+    versions = {p: _installed_version(root, p) for p in pinned}
+    assert versions == pinned, f"installed {versions}, package.json pins {pinned}"
+    # ES modules resolve packages from the script's own directory upwards,
+    # so the scripts are copied next to a node_modules link (the cache keeps
+    # only what npm made; the scripts are always the current ones).
+    work = tmp_path_factory.mktemp("node-sdks")
+    for script in NODE_SRC.glob("*.mjs"):
+        shutil.copy(script, work / script.name)
+    shutil.copy(NODE_SRC / "package.json", work / "package.json")
+    (work / "node_modules").symlink_to(root / "node_modules", target_is_directory=True)
+    return NodeSdks(dir=work, node=_tool("node"), versions=versions)
+
+
+def _is_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def claude_code() -> ClaudeCode:
+    """Claude Code of node/claude-code/package.json. Its npm package ships
+    the program as a per-platform optional dependency
+    (@anthropic-ai/claude-code-linux-x64, ...) that a postinstall script copies
+    over bin/claude.exe; when that did not run, the platform package's binary
+    is used directly."""
+    src = NODE_SRC / "claude-code"
+    root = npm_install("claude-code", src)
+    pkg = "@anthropic-ai/claude-code"
+    version = _installed_version(root, pkg)
+    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
+    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    wrapper = root / "node_modules" / pkg / "bin" / "claude.exe"
+    if _is_elf(wrapper):
+        return ClaudeCode(bin=wrapper, version=version, dir=root)
+    arch = {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    native = root / "node_modules" / f"{pkg}-linux-{arch}" / "claude"
+    if _is_elf(native):
+        return ClaudeCode(bin=native, version=version, dir=root)
+    pytest.skip(f"Claude Code {version} has no native binary for linux-{arch} "
+                f"(neither {wrapper} nor {native} is an executable)")

@@ -1,0 +1,223 @@
+"""Claude Code under librespan: `LD_PRELOAD=librespan.so claude -p "say hi"`.
+
+Claude Code is a Bun executable with BoringSSL compiled in, so only SPEC
+section 4 layer 1 reaches it: the library sets ANTHROPIC_BASE_URL (router
+base + "anthropic/"), ANTHROPIC_AUTH_TOKEN (the Respan key), removes
+ANTHROPIC_API_KEY, and sets NODE_EXTRA_CA_CERTS (Bun reads it) to
+RESPAN_CA_FILE. Claude Code then streams its Messages call from the router.
+
+Nothing else is needed to run it non-interactively here: `-p` skips the
+trust dialog and onboarding, HOME is a fresh directory (Claude Code writes
+~/.claude.json and ~/.claude/ there), the working directory is an empty one,
+and the environment is built from scratch (no TERM, no CI variables).
+
+Besides its API calls, Claude Code makes background calls that ignore the
+base URL (the MCP registry and its own event logging go to
+api.anthropic.com). Offline its name does not resolve, so no ClientHello is
+ever sent: the library notes the look-up as a `not_routed` event (TLS
+compiled in), and there is nothing for the egress audit to see. Where the
+name resolves those connections would be `bypass` events (`blocked` under
+RESPAN_FAIL=closed). CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
+traffic off (and the HEAD {base}api/hello it sends to warm the connection).
+
+Claude Code is installed once from node/claude-code/package.json into
+.cache/node (see conftest_node.py); without npm or the registry the tests are
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest_node import claude_code  # noqa: F401  (fixture)
+from standin.helpers import assert_no_secrets, make_secret, read_log
+from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
+
+PROMPT = "say hi"
+TIMEOUT = 120
+MESSAGES = "/api/anthropic/v1/messages"
+PROVIDER_HOSTS = {"api.anthropic.com", "api.openai.com",
+                  "generativelanguage.googleapis.com", "aiplatform.googleapis.com"}
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def run_claude(argv: list, env: dict, cwd: Path):
+    """Run Claude Code with exactly ENV; (CompletedProcess, pid)."""
+    proc = subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"claude timed out after {TIMEOUT} s\nstdout:\n"
+                             f"{out.decode(errors='replace')[-2000:]}\nstderr:\n"
+                             f"{err.decode(errors='replace')[-3000:]}") from None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err), proc.pid
+
+
+def answer(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, (
+        f"claude exited {done.returncode}\nstdout:\n"
+        f"{done.stdout.decode(errors='replace')[-2000:]}\nstderr:\n"
+        f"{done.stderr.decode(errors='replace')[-3000:]}")
+    return done.stdout.decode(errors="replace").strip()
+
+
+def credentials(req) -> list:
+    found = [(n.lower(), v) for n, v in req.headers if n.lower() in CREDENTIAL_HEADERS]
+    return found + [("key=", v) for v in req.query.get("key", [])]
+
+
+def check_router_traffic(router, key: str, *other_secrets: str) -> list:
+    """Every request Claude Code sent the router is under the Anthropic
+    passthrough and carries the Respan key, as a Bearer token, or nothing;
+    at least one streamed Messages call. Returns the Messages calls."""
+    reqs = router.requests()
+    assert reqs, "Claude Code sent the router nothing"
+    for req in reqs:
+        assert req.url_path.startswith("/api/anthropic/"), req.path
+        assert credentials(req) in ([], [("authorization", f"Bearer {key}")]), \
+            (req.method, req.path, credentials(req))
+        blob = json.dumps(req.headers).encode() + req.path.encode() + req.body
+        for s in other_secrets:
+            assert s.encode() not in blob, f"{s[:6]}... reached the router: {req.path}"
+    calls = [r for r in reqs if r.method == "POST" and r.url_path == MESSAGES]
+    assert calls, [f"{r.method} {r.path} -> {r.status}" for r in reqs]
+    for call in calls:
+        assert credentials(call) == [("authorization", f"Bearer {key}")]
+        assert call.json().get("stream") is True       # Claude Code streams
+        assert call.route == "anthropic.messages.stream" and call.status == 200
+    return calls
+
+
+def egress_events(log_path) -> list:
+    """The log's events about traffic the library did not route."""
+    return [e for e in read_log(log_path, type="event")
+            if e.get("event") in ("bypass", "blocked", "not_routed")]
+
+
+def describe(done, router, log_path) -> str:
+    """What happened, for -s runs and failure messages."""
+    lines = [f"exit {done.returncode}; stdout {done.stdout.decode(errors='replace').strip()!r}"]
+    lines += [f"router: {r.method} {r.path} -> {r.status} ({r.route}) sni={r.sni} "
+              f"creds={[n for n, _ in credentials(r)]} body={len(r.body)} bytes"
+              for r in router.requests()]
+    lines += [f"log: {json.dumps(e)}" for e in read_log(log_path)]
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def claude_env(respan_env, tmp_path) -> dict:
+    """respan_env (LD_PRELOAD, RESPAN_*, a fresh HOME) for Claude Code."""
+    env = dict(respan_env)
+    (tmp_path / "work").mkdir()
+    return env
+
+
+def claude_argv(claude_code) -> list:
+    return [claude_code.bin, "-p", PROMPT]
+
+
+def test_claude_print_gets_its_answer_from_router(claude_code, claude_env, router, tmp_path):
+    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    # Background traffic that ignores the base URL is accounted for: every
+    # event of this kind names a provider host and Claude Code's process.
+    for ev in egress_events(claude_env["RESPAN_LOG"]):
+        assert ev["event"] in ("not_routed", "bypass"), ev
+        assert str(ev.get("host")).split(":")[0] in PROVIDER_HOSTS, ev
+        assert ev["pid"] == pid, ev
+    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
+
+
+def test_claude_preset_api_key_never_reaches_router(claude_code, claude_env, router, tmp_path):
+    """ANTHROPIC_API_KEY is removed: Claude Code would send it as x-api-key
+    beside the Respan token (and prefer it)."""
+    provider_key = make_secret("sk-ant-api03-")
+    claude_env["ANTHROPIC_API_KEY"] = provider_key
+    done, _ = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"], provider_key)
+    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"], provider_key)
+    home = Path(claude_env["HOME"])
+    for f in home.rglob("*"):   # nor did Claude Code keep it anywhere
+        if f.is_file():
+            assert provider_key.encode() not in f.read_bytes(), f
+
+
+def test_claude_fail_closed_still_answers(claude_code, claude_env, router, tmp_path):
+    claude_env["RESPAN_FAIL"] = "closed"
+    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    for ev in egress_events(claude_env["RESPAN_LOG"]):
+        assert ev["event"] in ("not_routed", "blocked"), ev   # never let through
+        assert str(ev.get("host")).split(":")[0] in PROVIDER_HOSTS, ev
+        assert ev["pid"] == pid, ev
+
+
+def test_claude_background_lookups_are_noted(claude_code, claude_env, router, tmp_path):
+    """Claude Code's background calls to api.anthropic.com (MCP registry,
+    event logging) ignore ANTHROPIC_BASE_URL; the library cannot route a
+    program with TLS compiled in, so it says so (`not_routed`, or `bypass`
+    where the name resolves and a ClientHello goes out). With
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 there is no such traffic."""
+    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    events = [e for e in egress_events(claude_env["RESPAN_LOG"])
+              if str(e.get("host")).split(":")[0] == "api.anthropic.com"]
+    assert events, describe(done, router, claude_env["RESPAN_LOG"])
+    assert {e["event"] for e in events} <= {"not_routed", "bypass"}
+
+    quiet = dict(claude_env, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+                 RESPAN_LOG=str(tmp_path / "quiet.jsonl"))
+    router.clear()
+    done, _ = run_claude(claude_argv(claude_code), quiet, tmp_path / "work")
+    print(describe(done, router, quiet["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, quiet["RESPAN_API_KEY"])
+    assert egress_events(quiet["RESPAN_LOG"]) == []
+
+
+@pytest.fixture
+def respan_cli(build_dir) -> Path:
+    path = build_dir / "respan"
+    if not path.exists():
+        pytest.skip(f"respan command not built: {path} is missing")
+    return path
+
+
+def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_env, router,
+                                              tmp_path):
+    """`respan run -- claude -p`: the relay copies the streamed exchange to the log."""
+    claude_env.pop("LD_PRELOAD")          # respan run sets it
+    done, _ = run_claude([respan_cli, "run", "--", *claude_argv(claude_code)], claude_env,
+                         tmp_path / "work")
+    log = claude_env["RESPAN_LOG"]
+    print(describe(done, router, log))
+    assert answer(done) == ASSISTANT_TEXT
+    calls = check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    requests = [r for r in read_log(log, type="request")
+                if r.get("layer") == "relay" and r.get("method") == "POST"
+                and "/v1/messages" in (r.get("routed_url") or r.get("url") or "")]
+    assert len(requests) == len(calls), read_log(log)
+    responses = {r["id"]: r for r in read_log(log, type="response")}
+    for rq in requests:
+        assert rq["provider"] == "anthropic" and rq["routed"] is True
+        rs = responses[rq["id"]]
+        assert rs["status"] == 200 and rs["sse"] is True
+        assert rs["output_text"] == ASSISTANT_TEXT
+        assert rs["usage"]["input_tokens"] == INPUT_TOKENS
+        assert rs["usage"]["output_tokens"] == OUTPUT_TOKENS
+    assert_no_secrets(log, claude_env["RESPAN_API_KEY"])
