@@ -31,6 +31,7 @@ typedef int (*param_set1_host_fn)(X509_VERIFY_PARAM *, const char *, size_t);
 typedef int (*param_set1_ip_asc_fn)(X509_VERIFY_PARAM *, const char *);
 typedef int (*ssl_set_alpn_fn)(SSL *, const unsigned char *, unsigned int);
 typedef void (*ssl_set_verify_fn)(SSL *, int, SSL_verify_cb);
+typedef int (*ssl_get_verify_mode_fn)(const SSL *);
 typedef X509_STORE *(*store_new_fn)(void);
 typedef int (*store_default_paths_fn)(X509_STORE *);
 typedef int (*store_load_fn)(X509_STORE *, const char *, const char *);
@@ -57,6 +58,7 @@ static struct {
 	param_set1_ip_asc_fn set1_ip_asc;
 	ssl_set_alpn_fn set_alpn;
 	ssl_set_verify_fn set_verify;
+	ssl_get_verify_mode_fn get_verify_mode;	/* optional */
 	store_new_fn store_new;
 	store_default_paths_fn store_default_paths;
 	store_load_fn store_load;
@@ -106,6 +108,7 @@ static void setup(void)
 	FIND(get0_param, real_ssl, "SSL_get0_param");
 	FIND(set_alpn, real_ssl, "SSL_set_alpn_protos");
 	FIND(set_verify, real_ssl, "SSL_set_verify");
+	FIND(get_verify_mode, real_ssl, "SSL_get_verify_mode");
 	FIND(get_ex_new_index, real_crypto, "CRYPTO_get_ex_new_index");
 	FIND(set1_host, real_crypto, "X509_VERIFY_PARAM_set1_host");
 	FIND(set1_ip_asc, real_crypto, "X509_VERIFY_PARAM_set1_ip_asc");
@@ -213,6 +216,36 @@ static bool retarget_tls(SSL *ssl, const struct respan_state *st)
 	return real.set_alpn(ssl, alpn, sizeof(alpn) - 1) == 0;
 }
 
+/*
+ * A session to the router's own name carries the Respan key once the
+ * credentials are swapped: whatever the program chose for its connections
+ * (curl -k, CERT_NONE), the router's certificate is checked, for the
+ * router's name. A program that verifies keeps its own trust store (plus
+ * RESPAN_CA_FILE, trust_router_ca); one that verifies nothing gets the
+ * router store, as routed sessions do. False when it could not be set up.
+ */
+static bool verify_router(SSL *ssl, const struct respan_state *st)
+{
+	const char *host = st->cfg.router_host;
+	X509_VERIFY_PARAM *param = real.get0_param(ssl);
+
+	if (param == NULL)
+		return false;
+	if (is_ip_literal(host)) {
+		if (real.set1_host(param, NULL, 0) != 1 || real.set1_ip_asc(param, host) != 1)
+			return false;
+	} else if (real.set1_host(param, host, 0) != 1) {
+		return false;
+	}
+	if (real.get_verify_mode && (real.get_verify_mode(ssl) & SSL_VERIFY_PEER))
+		return true;
+	X509_STORE *store = get_router_store(st);
+	if (store == NULL || real.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store) != 1)
+		return false;
+	real.set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return true;
+}
+
 /* Does the session's socket lead to a router address we handed out? */
 static bool peer_is_router(SSL *ssl)
 {
@@ -224,6 +257,32 @@ static bool peer_is_router(SSL *ssl)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return false;
 	return netstate_is_router_addr((struct sockaddr *)&ss);
+}
+
+/*
+ * A session without SNI: is it to the router, named by address in
+ * RESPAN_BASE_URL (no SNI is sent for an address), over a socket to that
+ * very address and port? Then it is the router's like one naming its host.
+ */
+static bool peer_is_router_literal(SSL *ssl, const struct respan_state *st)
+{
+	const char *host = st->cfg.router_host;
+	int fd = real.get_fd(ssl);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned char want[16];
+
+	if (host == NULL || fd < 0 ||
+	    getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    netstate_port((struct sockaddr *)&ss) != st->cfg.router_port)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return inet_pton(AF_INET, host, want) == 1 &&
+		       memcmp(&((struct sockaddr_in *)&ss)->sin_addr, want, 4) == 0;
+	if (ss.ss_family == AF_INET6)
+		return inet_pton(AF_INET6, host, want) == 1 &&
+		       memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, want, 16) == 0;
+	return false;
 }
 
 static void session_link(struct session *s)
@@ -254,8 +313,11 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	if (real.is_server(ssl))
 		return NULL;
 	const char *sni = real.get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (sni == NULL)
-		return NULL;
+	if (sni == NULL) {
+		if (!peer_is_router_literal(ssl, st))
+			return NULL;
+		sni = st->cfg.router_host;	/* the name the program asked for */
+	}
 	size_t sni_len = strlen(sni);
 	enum provider_id provider = route_lookup_host(&st->cfg, sni, sni_len);
 	enum session_kind kind;
@@ -267,7 +329,13 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 		mode = route ? REQRW_ROUTE : REQRW_CAPTURE;
 	} else if (route_is_router_host(&st->cfg, sni, sni_len)) {
 		kind = respan_routing(st) ? SESSION_ROUTER : SESSION_CAPTURE;
-		mode = respan_routing(st) ? REQRW_ROUTER : REQRW_CAPTURE;
+		if (kind == SESSION_ROUTER && !verify_router(ssl, st)) {
+			/* The key must not go where the router is not checked. */
+			xchg_event(&st->xctx, "not_routed", sni,
+				   "could not make the session verify the router");
+			kind = SESSION_CAPTURE;
+		}
+		mode = kind == SESSION_ROUTER ? REQRW_ROUTER : REQRW_CAPTURE;
 	} else {
 		return NULL;
 	}
@@ -375,7 +443,7 @@ int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 		ssize_t rc = xchg_send(s->x, buf, num, &s->pending);
 		guard_leave(saved);
 		if (rc < 0) {
-			errno = ENOMEM;
+			errno = (int)-rc;
 			return -1;
 		}
 		s->owed = num;

@@ -66,6 +66,7 @@ struct xchg {
 	struct xreq **queue_tail;
 	struct xresp resp;
 	bool dead;			/* response stream could not be followed */
+	bool refused;			/* a malformed request on a routed connection */
 };
 
 static atomic_ulong xchg_counter;
@@ -291,6 +292,18 @@ static void on_req_error(void *arg, const char *why)
 {
 	struct xchg *x = arg;
 	xchg_event(x->ctx, "http_error", x->host, why);
+	/*
+	 * Bytes the rewriter cannot read may hold a provider credential; on a
+	 * connection to the router they are not sent (SPEC: no provider
+	 * credential reaches the router). The router could not have read
+	 * them either.
+	 */
+	if (x->info.mode != REQRW_CAPTURE) {
+		x->refused = true;
+		xchg_event(x->ctx, "blocked", x->host,
+			   "a request that is not valid HTTP/1.1 was not sent to the "
+			   "router; the connection is failed");
+	}
 }
 
 /* ---- responses --------------------------------------------------------- */
@@ -467,7 +480,15 @@ struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
 
 ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out)
 {
-	return reqrw_feed(x->rw, in, len, out);
+	if (x->refused)
+		return -EPROTO;
+	size_t before = out->len;
+	ssize_t rc = reqrw_feed(x->rw, in, len, out);
+	if (x->refused) {
+		out->len = before;	/* nothing of it goes out */
+		return -EPROTO;
+	}
+	return rc;
 }
 
 void xchg_recv(struct xchg *x, const char *in, size_t len)

@@ -47,8 +47,12 @@ struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info);
 
 /*
  * The program sends len bytes: the bytes to put on the wire are appended to
- * out (see reqrw_feed). Returns len, or a negative errno when out could not
- * grow.
+ * out (see reqrw_feed). Returns len, or a negative errno: when out could not
+ * grow, or -EPROTO from the moment a request on a routed connection (mode
+ * other than REQRW_CAPTURE) turned out not to be valid HTTP/1.1: then
+ * nothing more is appended, and the caller fails the connection (a
+ * "blocked" event has been logged). Such bytes may carry a provider
+ * credential, and the router could not read them anyway.
  */
 ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out);
 

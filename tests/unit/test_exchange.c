@@ -272,6 +272,52 @@ static void test_ids_unique(void **state)
 	assert_memory_equal(a, pfx, strlen(pfx));
 }
 
+/*
+ * A request the rewriter cannot read, on a routed connection: nothing of it
+ * is sent (it may hold the provider key), the connection stays failed, and
+ * the log says why. In capture mode the same bytes go out unchanged.
+ */
+static void test_malformed_request_is_not_sent(void **state)
+{
+	struct fixture *f = *state;
+	const char bad[] = "POST /v1/chat/completions HTTP/1.1\r\n"
+			   "Authorization: Bearer " OPENAI_KEY "\r\n"
+			   "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello";
+	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct xchg_info info = { "openssl", "api.openai.com", 443,
+					  PROVIDER_OPENAI, modes[i] };
+		struct xchg *x = xchg_new(&f->ctx, &info);
+		struct buf out;
+		buf_init(&out, 1 << 20);
+		ssize_t rc = xchg_send(x, bad, sizeof(bad) - 1, &out);
+		if (modes[i] == REQRW_CAPTURE) {
+			assert_int_equal(rc, (ssize_t)(sizeof(bad) - 1));
+			assert_int_equal(out.len, sizeof(bad) - 1);
+		} else {
+			assert_int_equal(rc, -EPROTO);
+			assert_int_equal(out.len, 0);
+			/* And so it stays: a retry sends nothing either. */
+			assert_int_equal(xchg_send(x, "GET / HTTP/1.1\r\n\r\n", 18, &out),
+					 -EPROTO);
+			assert_int_equal(out.len, 0);
+		}
+		xchg_close(x, NULL);
+		buf_free(&out);
+	}
+	cJSON *log = read_log(f);
+	int http_errors = 0, blocked = 0;
+	const cJSON *rec;
+	cJSON_ArrayForEach(rec, log) {
+		assert_string_equal(str(rec, "type"), "event");
+		http_errors += strcmp(str(rec, "event"), "http_error") == 0;
+		blocked += strcmp(str(rec, "event"), "blocked") == 0;
+	}
+	assert_int_equal(http_errors, 3);
+	assert_int_equal(blocked, 2);
+	cJSON_Delete(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +325,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_and_cut_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_response_at_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_request_is_not_sent, setup,
+						teardown),
 		cmocka_unit_test(test_ids_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
