@@ -27,6 +27,8 @@ else
 BUILD    := $(OUT)/san-$(subst $(comma),-,$(SANITIZER))
 SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# A preloaded library needs the shared sanitizer runtime (gcc's default).
+SAN_SHARED := $(if $(and $(SANITIZER),$(findstring clang,$(CC))),-shared-libasan)
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion \
 	-Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings \
@@ -93,7 +95,7 @@ ifneq ($(CLI_SRCS),)
 CLI_BIN := $(BUILD)/respan
 endif
 
-.PHONY: all check unit e2e sanitize fuzz valgrind install clean demo
+.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo
 all: $(PRELOAD_LIB) $(CLI_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
@@ -105,7 +107,7 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	$(AR) rcs $@ $^
 
 $(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
-	$(CC) -shared $(SANFLAGS) -Wl,--version-script=hooks/librespan.map \
+	$(CC) -shared $(SANFLAGS) $(SAN_SHARED) -Wl,--version-script=hooks/librespan.map \
 		-Wl,-z,now -Wl,-z,relro -o $@ $(HOOK_OBJS) $(ENGINE_LIB) \
 		$(LDLIBS_ENGINE) -ldl
 
@@ -137,8 +139,24 @@ e2e: all $(E2E_CLIENTS)
 		cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider; \
 	else echo "e2e: no end-to-end tests yet"; fi
 
+# The sanitizer build of librespan.so runs inside real programs: the ASan
+# runtime is preloaded first (clang's must be the shared one), leak checks
+# are off (the host programs' own leaks are not ours), and any report fails
+# the client, so the test fails. Left out: node (ASan's allocator under a
+# JIT is its own project) and the curl command, which hangs in setlocale()
+# at start-up with any ASan runtime preloaded, librespan or not (the C
+# libcurl client covers libcurl).
+SAN_RUNTIME = $(shell $(CC) -print-file-name=$(if $(findstring clang,$(CC)),libclang_rt.asan-x86_64.so,libasan.so))
+E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients.py \
+	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py)))
+
 sanitize:
-	$(MAKE) SANITIZER=address,undefined unit
+	$(MAKE) SANITIZER=address,undefined unit e2e-san
+
+e2e-san: $(PRELOAD_LIB) $(E2E_CLIENTS)
+	@if [ -z "$(SANITIZER)" ]; then echo "e2e-san: run as make sanitize"; exit 2; fi
+	cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) RESPAN_SAN_RUNTIME=$(SAN_RUNTIME) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -k "not node" $(E2E_SAN_TESTS)
 
 check: all unit e2e sanitize
 	@echo "check: all green"

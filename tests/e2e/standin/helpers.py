@@ -11,6 +11,7 @@ import base64
 import binascii
 import contextlib
 import json
+import os
 import secrets as _secrets
 import signal
 import socket
@@ -63,6 +64,11 @@ def make_respan_env(tmp_path, router, pki: dict, preload=None, host: str = "loca
                     RESPAN_LOG=tmp_path / "traffic.jsonl")
     if preload is not None:
         env["LD_PRELOAD"] = str(preload)
+        runtime = os.environ.get("RESPAN_SAN_RUNTIME")
+        if runtime:  # `make sanitize`: an ASan+UBSan librespan.so
+            env["LD_PRELOAD"] = f"{runtime} {preload}"
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=86"
     for k, v in extra.items():
         env[k] = str(v)
     return env
@@ -77,6 +83,11 @@ def run(argv: list, env: dict, timeout: float = 30, check: bool = False,
     """
     if env is None:
         raise ValueError("run(): pass an explicit environment (see clean_env)")
+    if (Path(str(argv[0])).name == "curl" and os.environ.get("RESPAN_SAN_RUNTIME")
+            and "LD_PRELOAD" in env):
+        import pytest
+        pytest.skip("the curl command hangs in setlocale() at start-up with an "
+                    "ASan runtime preloaded (librespan or not)")
     proc = subprocess.run([str(a) for a in argv], env=env, cwd=cwd, input=input,
                           stdin=None if input is not None else subprocess.DEVNULL,
                           capture_output=True, timeout=timeout)
