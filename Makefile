@@ -148,7 +148,8 @@ e2e: all $(E2E_CLIENTS)
 # libcurl client covers libcurl).
 SAN_RUNTIME = $(shell $(CC) -print-file-name=$(if $(findstring clang,$(CC)),libclang_rt.asan-x86_64.so,libasan.so))
 E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients.py \
-	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py)))
+	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py \
+	test_threads_fork.py)))
 
 sanitize:
 	$(MAKE) SANITIZER=address,undefined unit e2e-san

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "guard.h"
@@ -506,4 +507,23 @@ __attribute__((destructor)) static void tls_at_exit(void)
 	for (struct session *s = sessions; s; s = s->next)
 		session_close_exchange(s, "process exited");
 	pthread_mutex_unlock(&sessions_lock);
+}
+
+/*
+ * fork() while another thread holds the session list would leave the child
+ * a lock nobody releases: hold it across fork, release it on both sides.
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&sessions_lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&sessions_lock);
+}
+
+__attribute__((constructor)) static void tls_atfork(void)
+{
+	pthread_atfork(fork_prepare, fork_done, fork_done);
 }

@@ -67,6 +67,7 @@ struct xchg {
 	struct xresp resp;
 	bool dead;			/* response stream could not be followed */
 	bool refused;			/* a malformed request on a routed connection */
+	pid_t pid;			/* the process that opened it */
 };
 
 static atomic_ulong xchg_counter;
@@ -459,6 +460,7 @@ struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
 	if (x == NULL)
 		return NULL;
 	x->ctx = ctx;
+	x->pid = getpid();
 	x->info = *info;
 	x->host = strdup(info->host ? info->host : "");
 	x->queue_tail = &x->queue;
@@ -512,6 +514,19 @@ void xchg_close(struct xchg *x, const char *why)
 
 	if (x == NULL)
 		return;
+	if (x->pid != getpid()) {
+		/* A forked child's copy of its parent's connection: the parent
+		 * still has it open and logs its end; the child's copy ends
+		 * without a word (no second response record for one id). */
+		x->dead = true;
+		xreq_free(x->sending);
+		x->sending = NULL;
+		if (x->resp.active)
+			resp_clear(&x->resp);
+		x->resp.active = false;
+		while (x->queue)
+			xreq_free(queue_pop(x));
+	}
 	if (!x->dead)
 		respp_eof(x->rp, why);
 	if (x->resp.active) {
