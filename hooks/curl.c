@@ -10,6 +10,7 @@
  */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,12 +157,29 @@ static void reroute_handle(const struct respan_state *st, CURLU *h)
 	free(url);
 }
 
+/*
+ * A router named by address (RESPAN_BASE_URL=https://127.0.0.1:8443/, [::1])
+ * gets no SNI, and libcurl (7.88 and later) reads and writes through a BIO
+ * of its own, not a socket: a session to such a router is one the OpenSSL
+ * layer cannot recognise, so neither RESPAN_CA_FILE nor the key would reach
+ * it. Then URLs are left alone: the provider name resolves to the router
+ * (layer 3), the session keeps the provider name as SNI and is routed by
+ * the OpenSSL layer (layer 4, which checks the router's address), and
+ * libcurl's own name check is answered by certname.c.
+ */
+static bool router_is_address(const struct respan_state *st)
+{
+	unsigned char tmp[16];
+	const char *h = st->cfg.router_host;
+	return h && (inet_pton(AF_INET, h, tmp) == 1 || inet_pton(AF_INET6, h, tmp) == 1);
+}
+
 static bool curl_layer_on(const struct respan_state **st)
 {
 	if (guard_busy())
 		return false;
 	*st = respan_state();
-	return respan_routing(*st) && find_url_api();
+	return respan_routing(*st) && !router_is_address(*st) && find_url_api();
 }
 
 HOOK CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)

@@ -4,8 +4,10 @@
  *
  *     curl_client [-u] PROVIDER BODY
  *
- * PROVIDER is openai, anthropic or gemini; the URL and the credential header
- * are hard-coded as a program that never heard of base URLs would have them.
+ * PROVIDER is openai, anthropic or gemini; the URL, the credential (header,
+ * or key= for gemini) and the other headers (Content-Type, User-Agent
+ * legacy-app/1.0, anthropic-version) are hard-coded as a program that never
+ * heard of base URLs would have them.
  * -u hands the URL over as a CURLU handle (CURLOPT_CURLU). Prints the
  * response body; exit status 0 when the transfer succeeded with HTTP 200.
  */
@@ -24,17 +26,18 @@ int main(int argc, char **argv)
 	}
 	if (argc != 3)
 		return 2;
-	const char *url, *auth;
+	const char *url, *auth, *extra = NULL;
 	if (strcmp(argv[1], "openai") == 0) {
 		url = "https://api.openai.com/v1/chat/completions";
 		auth = "Authorization: Bearer sk-legacy-openai-key-0000111122223333";
 	} else if (strcmp(argv[1], "anthropic") == 0) {
 		url = "https://api.anthropic.com/v1/messages";
 		auth = "x-api-key: sk-ant-legacy-key-4444555566667777";
+		extra = "anthropic-version: 2023-06-01";
 	} else if (strcmp(argv[1], "gemini") == 0) {
 		url = "https://generativelanguage.googleapis.com/v1beta/models/"
 		      "gemini-2.0-flash:generateContent?key=AIzaLegacyKey88889999";
-		auth = "X-Client: legacy";
+		auth = NULL;	/* the key rides in the query */
 	} else {
 		return 2;
 	}
@@ -43,7 +46,11 @@ int main(int argc, char **argv)
 	CURL *h = curl_easy_init();
 	struct curl_slist *headers = NULL;
 	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers, auth);
+	headers = curl_slist_append(headers, "User-Agent: legacy-app/1.0");
+	if (auth)
+		headers = curl_slist_append(headers, auth);
+	if (extra)
+		headers = curl_slist_append(headers, extra);
 	CURLU *u = NULL;
 	if (use_curlu) {
 		u = curl_url();

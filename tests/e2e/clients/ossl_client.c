@@ -1,7 +1,8 @@
 /*
  * ossl_client: a "legacy" program that talks HTTPS with OpenSSL directly.
  *
- *     ossl_client [-n] [-x] [-c CHUNK] HOST REQUEST_FILE
+ *     ossl_client [-n] [-x] [-c CHUNK] [-a ADDR:PORT] [-C CAFILE] [-e BYTES]
+ *                 [-g 4|6|r|r6] HOST REQUEST_FILE
  *
  * Connects to HOST:443 by name, verifies the peer against the system CAs
  * and HOST's name like any careful program, writes REQUEST_FILE with
@@ -9,8 +10,16 @@
  * everything it reads until the server closes. -n: non-blocking socket,
  * connect/handshake/write/read driven by poll(), retrying SSL_write with the
  * same arguments as OpenSSL requires. -x: SSL_write_ex / SSL_read_ex.
+ * -a: connect to ADDR:PORT instead (no name lookup), still naming HOST in
+ * SNI and verification; -C: trust CAFILE instead of the system CAs (with
+ * -a, a test server serving HOST). -e BYTES: once BYTES have been read,
+ * exit at once, closing nothing, as a program that stops mid-stream.
+ * -g: look HOST up with gethostbyname (4), gethostbyname2 AF_INET6 (6),
+ * gethostbyname_r (r) or gethostbyname2_r AF_INET6 (r6), then connect to
+ * the address on port 443 as older programs do.
  * Exit status 0 on success, 2 on usage, 3 on a TLS or network failure.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -40,22 +49,82 @@ static bool retryable(SSL *ssl, int rc)
 	return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
 }
 
-static int dial(const char *host)
+#define MAX_ADDRS 8
+
+/* Up to MAX_ADDRS addresses of host:port with getaddrinfo. */
+static int lookup_getaddrinfo(const char *host, const char *port,
+			      struct sockaddr_storage *out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int fd = -1;
-	int rc = getaddrinfo(host, "443", &hints, &res);
+	int n = 0;
+	int rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
 		fprintf(stderr, "getaddrinfo %s: %s\n", host, gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, 0);
+	for (ai = res; ai && n < MAX_ADDRS; ai = ai->ai_next)
+		if (ai->ai_addrlen <= sizeof(*out))
+			memcpy(&out[n++], ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * The same with the gethostbyname family, as older programs do: HOW is "4"
+ * gethostbyname, "6" gethostbyname2(AF_INET6), "r" gethostbyname_r, "r6"
+ * gethostbyname2_r(AF_INET6). The port is set by hand.
+ */
+static int lookup_hostent(const char *host, const char *how, unsigned short port,
+			  struct sockaddr_storage *out)
+{
+	struct hostent *h = NULL, hbuf;
+	static char buf[8192];
+	int err = 0, n = 0;
+	if (strcmp(how, "4") == 0)
+		h = gethostbyname(host);
+	else if (strcmp(how, "6") == 0)
+		h = gethostbyname2(host, AF_INET6);
+	else if (strcmp(how, "r") == 0)
+		gethostbyname_r(host, &hbuf, buf, sizeof(buf), &h, &err);
+	else if (strcmp(how, "r6") == 0)
+		gethostbyname2_r(host, AF_INET6, &hbuf, buf, sizeof(buf), &h, &err);
+	if (h == NULL) {
+		fprintf(stderr, "gethostbyname (%s) %s failed\n", how, host);
+		return -1;
+	}
+	for (char **a = h->h_addr_list; *a && n < MAX_ADDRS; a++, n++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		if (h->h_addrtype == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&out[n];
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons(port);
+			memcpy(&in6->sin6_addr, *a, 16);
+		} else {
+			struct sockaddr_in *in = (struct sockaddr_in *)&out[n];
+			in->sin_family = AF_INET;
+			in->sin_port = htons(port);
+			memcpy(&in->sin_addr, *a, 4);
+		}
+	}
+	return n;
+}
+
+static int dial(const char *host, const char *port, const char *hostent_how)
+{
+	struct sockaddr_storage addrs[MAX_ADDRS];
+	int fd = -1;
+	int n = hostent_how
+		? lookup_hostent(host, hostent_how, (unsigned short)atoi(port), addrs)
+		: lookup_getaddrinfo(host, port, addrs);
+	for (int i = 0; i < n; i++) {
+		socklen_t alen = addrs[i].ss_family == AF_INET6
+			? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		fd = socket(addrs[i].ss_family, SOCK_STREAM, 0);
 		if (fd < 0)
 			continue;
 		if (nonblocking)
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, (struct sockaddr *)&addrs[i], alen) == 0)
 			break;
 		if (nonblocking && errno == EINPROGRESS) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -69,7 +138,6 @@ static int dial(const char *host)
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
 	return fd;
 }
 
@@ -100,19 +168,40 @@ static int write_all(SSL *ssl, int fd, const char *p, size_t n)
 int main(int argc, char **argv)
 {
 	size_t chunk = 0;
+	char *addr = NULL;
+	const char *port = "443", *cafile = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "nxc:")) != -1) {
-		if (opt == 'n')
+	size_t exit_after = 0, got_total = 0;
+	const char *hostent_how = NULL;
+	while ((opt = getopt(argc, argv, "nxc:a:C:e:g:")) != -1) {
+		if (opt == 'n') {
 			nonblocking = true;
-		else if (opt == 'x')
+		} else if (opt == 'x') {
 			use_ex = true;
-		else if (opt == 'c')
+		} else if (opt == 'c') {
 			chunk = strtoul(optarg, NULL, 10);
-		else
+		} else if (opt == 'a' && strrchr(optarg, ':')) {
+			char *colon = strrchr(optarg, ':');
+			*colon = '\0';	/* ADDR:PORT, [V6]:PORT */
+			port = colon + 1;
+			addr = optarg;
+			if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+				addr[strlen(addr) - 1] = '\0';
+				addr++;
+			}
+		} else if (opt == 'C') {
+			cafile = optarg;
+		} else if (opt == 'g') {
+			hostent_how = optarg;
+		} else if (opt == 'e') {
+			exit_after = strtoul(optarg, NULL, 10);
+		} else {
 			return 2;
+		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ossl_client [-n] [-x] [-c CHUNK] HOST REQUEST_FILE\n");
+		fprintf(stderr, "usage: ossl_client [-n] [-x] [-c CHUNK] [-a ADDR:PORT] "
+			"[-C CAFILE] [-e BYTES] [-g 4|6|r|r6] HOST REQUEST_FILE\n");
 		return 2;
 	}
 	const char *host = argv[optind];
@@ -124,9 +213,13 @@ int main(int argc, char **argv)
 	fclose(f);
 
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_default_verify_paths(ctx);
+	if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
+		   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		ERR_print_errors_fp(stderr);
+		return 3;
+	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	int fd = dial(host);
+	int fd = dial(addr ? addr : host, port, hostent_how);
 	if (fd < 0)
 		return 3;
 	SSL *ssl = SSL_new(ctx);
@@ -162,6 +255,11 @@ int main(int argc, char **argv)
 		}
 		if (rc > 0) {
 			fwrite(buf, 1, (size_t)rc, stdout);
+			got_total += (size_t)rc;
+			if (exit_after && got_total >= exit_after) {
+				fflush(stdout);
+				exit(0);
+			}
 			continue;
 		}
 		if (nonblocking && retryable(ssl, rc)) {

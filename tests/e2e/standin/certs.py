@@ -94,13 +94,15 @@ def _make_ca(d: Path, name: str, cn: str) -> None:
              "-days", _DAYS, "-out", f"{name}.pem", cwd=d)
 
 
-def _make_leaf(d: Path, name: str, ca: str, extensions: str, cn: str) -> None:
-    """Key NAME.key and certificate NAME.pem signed by CA (CA.pem/CA.key)."""
+def _make_leaf(d: Path, name: str, ca: str, extensions: str, cn: str,
+               extfile: str = "openssl.cnf") -> None:
+    """Key NAME.key and certificate NAME.pem signed by CA (CA.pem/CA.key),
+    with the EXTENSIONS section of EXTFILE."""
     _openssl("req", "-new", "-config", "openssl.cnf", *_new_key_args(f"{name}.key"),
              "-subj", f"/CN={cn}", "-out", f"{name}.csr", cwd=d)
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
              "-set_serial", "0x" + secrets.token_hex(8), "-days", _DAYS,
-             "-extfile", "openssl.cnf", "-extensions", extensions,
+             "-extfile", extfile, "-extensions", extensions,
              "-out", f"{name}.pem", cwd=d)
     (d / f"{name}.csr").unlink()
 
@@ -134,6 +136,30 @@ def make_pki(dirpath: str | os.PathLike) -> dict[str, str]:
         "badname_cert": str(d / "badname.pem"),
         "badname_key": str(d / "badname.key"),
     }
+
+
+# Every built-in provider host (SPEC section 3): capture-mode tests serve
+# them from a stand-in that the client reaches by address.
+PROVIDER_NAMES = ("api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com",
+                  "aiplatform.googleapis.com", "us-central1-aiplatform.googleapis.com")
+
+
+def make_named_cert(pki: dict, name: str, dns_names=PROVIDER_NAMES) -> tuple:
+    """A certificate for DNS_NAMES signed by the test CA of PKI (see make_pki),
+    written as NAME.pem and NAME.key in the PKI's directory. Returns the pair
+    of paths (cert, key). Made once: a second call returns the same files."""
+    d = Path(pki["dir"])
+    cert, key = d / f"{name}.pem", d / f"{name}.key"
+    if not cert.exists():
+        section = f"v3_{name}"
+        san = ", ".join(f"DNS:{n}" for n in dns_names)
+        (d / f"{name}.cnf").write_text(
+            f"[{section}]\nbasicConstraints = critical, CA:FALSE\n"
+            f"keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
+            f"subjectAltName = {san}\nsubjectKeyIdentifier = hash\n"
+            f"authorityKeyIdentifier = keyid\n")
+        _make_leaf(d, name, "ca", section, dns_names[0], extfile=f"{name}.cnf")
+    return str(cert), str(key)
 
 
 if __name__ == "__main__":

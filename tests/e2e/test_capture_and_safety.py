@@ -1,0 +1,214 @@
+"""What librespan must not change (SPEC sections 5 and 8): capture mode and a
+missing RESPAN_API_KEY leave traffic as it is but still log it (off mode:
+not even that); programs that
+never call an LLM are untouched; a router whose certificate does not verify
+is refused, whatever the program's own settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from standin.certs import make_named_cert
+from standin.clients import (CALLS, CURL_CLIENT_KEYS, as_provider, check_answer, check_log,
+                             provider_key, run_call)
+from standin.helpers import assert_no_secrets, clean_env, make_respan_env, read_log, run
+from standin.router import Router
+
+OSSL = "ossl_client"
+
+
+@pytest.fixture(scope="module")
+def _provider_standin(pki):
+    """A stand-in serving the provider names themselves (test CA), reached
+    by address: what the real providers are for traffic that is not routed."""
+    cert, key = make_named_cert(pki, "providers")
+    with Router(cert, key) as r:
+        yield r
+
+
+@pytest.fixture
+def provider_standin(_provider_standin):
+    _provider_standin.clear()
+    _provider_standin.override = as_provider
+    return _provider_standin
+
+
+def check_unchanged(req, call, key: str, respan_key: str, host: str = "") -> None:
+    """REQ reached the provider exactly as the program sent it."""
+    assert req.path == call.target.format(key=key)
+    assert req.header_all("host") == [host or call.host]
+    if call.cred:
+        assert req.header_all(call.cred[0]) == [call.cred[1].format(key=key)]
+    assert req.body == call.body_bytes()
+    assert not [n for n, _ in req.headers if n.lower().startswith(("x-respan", "x-data-respan"))]
+    if respan_key:
+        blob = repr(req.headers).encode() + req.path.encode() + req.body
+        assert respan_key.encode() not in blob
+
+
+def respan_lines(stderr: bytes) -> list:
+    return [l for l in stderr.decode(errors="replace").splitlines() if l.startswith("respan:")]
+
+
+# --------------------------------------------------------------------------
+# Capture mode, and no key (capture only): the program reaches the provider
+# (here the stand-in by address, the TLS name still the provider's) as it
+# would without the library, and the exchange is logged.
+
+CAPTURE_CLIENTS = [OSSL, OSSL + " -n -x -c 5", "curl", "curl --http1.1", "py:http.client",
+                   "py:aiohttp"]
+
+
+@pytest.mark.parametrize("client", CAPTURE_CLIENTS)
+@pytest.mark.parametrize("call", ["openai", "anthropic-stream", "gemini-query"])
+@pytest.mark.parametrize("how", ["capture-mode", "no-key", "off-mode"])
+def test_unrouted_traffic_is_unchanged_and_logged(how, call, client, provider_standin,
+                                                  respan_env, pki, client_bin, tmp_path):
+    """RESPAN_MODE=off is the same, but logs nothing."""
+    if how == "no-key":
+        del respan_env["RESPAN_API_KEY"]
+    else:
+        respan_env["RESPAN_MODE"] = how.split("-")[0]
+    respan_env["RESPAN_PARAMS"] = '{"customer_identifier": "c1"}'   # not for capture
+    call = CALLS[call]
+    key = provider_key(call)
+    res = run_call(client, call, respan_env, key, tmp_path, client_bin,
+                   connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"])
+    [req] = provider_standin.requests()
+    assert req.sni == call.host
+    check_unchanged(req, call, key, respan_env.get("RESPAN_API_KEY", ""))
+    if how == "off-mode":
+        assert read_log(respan_env["RESPAN_LOG"]) == []
+    else:
+        check_log(respan_env, call, key, routed=False, sent=[req])
+    warnings = respan_lines(res.proc.stderr)
+    assert warnings == ([] if how != "no-key" else
+                        ["respan: RESPAN_API_KEY is not set: traffic is logged, not routed"])
+
+
+# No key and no stand-in: the program fails to reach the (offline) provider
+# exactly as it does without the library, with one warning more.
+@pytest.mark.parametrize("client", [OSSL, "curl_client", "curl", "py:requests"])
+def test_no_key_changes_nothing_but_warns_once(client, router, respan_env, client_bin,
+                                               tmp_path):
+    del respan_env["RESPAN_API_KEY"]
+    call = CALLS["openai"]
+    key = CURL_CLIENT_KEYS["openai"] if client == "curl_client" else provider_key(call)
+    with_lib = run_call(client, call, respan_env, key, tmp_path, client_bin, check=False)
+    bare_env = {k: v for k, v in respan_env.items() if k != "LD_PRELOAD"}
+    bare = run_call(client, call, bare_env, key, tmp_path, client_bin, check=False)
+    assert bare.proc.returncode != 0, "the provider host must be unreachable here"
+    assert with_lib.proc.returncode == bare.proc.returncode
+    assert with_lib.proc.stdout == bare.proc.stdout
+    assert respan_lines(with_lib.proc.stderr) == [
+        "respan: RESPAN_API_KEY is not set: traffic is logged, not routed"]
+    if not client.startswith("py:"):   # Python's messages hold object addresses
+        rest = [l for l in with_lib.stderr.splitlines() if not l.startswith("respan:")]
+        assert rest == bare.stderr.splitlines()
+    assert router.requests() == []
+    assert read_log(respan_env["RESPAN_LOG"], type="request") == []
+    assert_no_secrets(respan_env["RESPAN_LOG"], key)
+
+
+# --------------------------------------------------------------------------
+# Programs that never call an LLM
+
+
+def _untouched_programs(router_port: int, tmp_path) -> dict:
+    token = "Bearer unrelated-service-token-5d1f0c9a"
+    url = f"https://router.test:{router_port}/api/chat/completions"
+    return {
+        "true": ["true"],
+        "ls": ["ls", "-la", "/usr/lib/os-release", "/etc/hostname"],
+        "sh": ["sh", "-c", "echo out; echo err >&2; exit 3"],
+        "python": ["/usr/bin/python3", "-c",
+                   "import ssl, sys; print(ssl.OPENSSL_VERSION); sys.exit(5)"],
+        # HTTPS to another service, by a name that is neither a provider's
+        # nor the router's (the stand-in, under another name of its cert).
+        "curl-other-https": ["curl", "-sS", "--resolve", f"router.test:{router_port}:127.0.0.1",
+                             "-H", f"Authorization: {token}", "-H", "X-Mine: 1",
+                             "--data-binary", '{"model": "local"}', url],
+        "python-other-https": ["/usr/bin/python3", "-c", (
+            "import http.client, ssl, sys\n"
+            f"c = http.client.HTTPSConnection('127.0.0.1', {router_port},"
+            " context=ssl.create_default_context(cafile=sys.argv[1]))\n"
+            "c.request('POST', '/api/chat/completions', body=b'{}',"
+            f" headers={{'Authorization': '{token}'}})\n"
+            "print(c.getresponse().read().decode())"), "CA"],
+    }
+
+
+@pytest.mark.parametrize("program", ["true", "ls", "sh", "python", "curl-other-https",
+                                     "python-other-https"])
+def test_program_without_llm_calls_is_untouched(program, router, respan_env, pki, tmp_path):
+    argv = _untouched_programs(router.port, tmp_path)[program]
+    argv = [pki["ca"] if a == "CA" else a for a in argv]
+    env = dict(respan_env, CURL_CA_BUNDLE=pki["ca"])   # curl trusts the stand-in's CA
+    bare = run(argv, env={k: v for k, v in env.items() if k != "LD_PRELOAD"})
+    bare_reqs = router.requests()
+    router.clear()
+    with_lib = run(argv, env=env)
+    assert (with_lib.returncode, with_lib.stdout, with_lib.stderr) == \
+        (bare.returncode, bare.stdout, bare.stderr)
+    reqs = router.requests()
+    assert len(reqs) == len(bare_reqs)
+    for got, want in zip(reqs, bare_reqs):
+        assert (got.path, got.body) == (want.path, want.body)
+        assert [h for h in got.headers if h[0] != "Host"] == \
+            [h for h in want.headers if h[0] != "Host"]
+        assert got.header("authorization") == "Bearer unrelated-service-token-5d1f0c9a"
+    assert read_log(respan_env["RESPAN_LOG"]) == []
+
+
+# --------------------------------------------------------------------------
+# A router whose certificate does not verify: every client fails with a TLS
+# error, nothing reaches the router, the key is never sent.
+
+BAD_CERT_CLIENTS = [OSSL, OSSL + " -n -x", "curl_client", "curl_client -u", "curl",
+                    "curl --http1.1", "py:http.client", "py:urllib", "py:requests",
+                    "py:httpx", "py:aiohttp"]
+# Programs that verify nothing themselves: the router is still verified.
+CARELESS_CLIENTS = ["curl -k", "py:requests --insecure", "py:aiohttp --insecure",
+                    "py:http.client --insecure"]
+
+
+@pytest.fixture(scope="module", params=["wrong_ca", "badname"])
+def _bad_router(request, pki):
+    kind = {"wrong_ca": "wrong", "badname": "badname"}[request.param]
+    with Router(pki[f"{kind}_cert"], pki[f"{kind}_key"]) as r:
+        yield r
+
+
+@pytest.fixture
+def bad_router(_bad_router):
+    _bad_router.clear()
+    return _bad_router
+
+
+@pytest.mark.parametrize("client", BAD_CERT_CLIENTS + CARELESS_CLIENTS)
+def test_router_certificate_that_does_not_verify_is_refused(client, bad_router, pki, librespan,
+                                                            client_bin, tmp_path):
+    env = make_respan_env(tmp_path, bad_router, pki, preload=librespan)
+    call = CALLS["anthropic" if client.startswith("curl_client") else "openai"]
+    key = CURL_CLIENT_KEYS[call.provider] if client.startswith("curl_client") \
+        else provider_key(call)
+    res = run_call(client, call, env, key, tmp_path, client_bin, check=False)
+    assert res.proc.returncode != 0, res.proc.stdout[:300]
+    err = res.stderr.lower()
+    assert "certificate" in err or "verif" in err, err
+    assert bad_router.requests() == []
+    # Refused in the handshake, or (libcurl checks the name itself) right after.
+    assert [e["kind"] for e in bad_router.errors()] in (["tls_handshake"], [])
+    assert [r for r in read_log(env["RESPAN_LOG"]) if r["type"] != "event"] == []
+    assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], key)
+
+
+@pytest.mark.parametrize("client", CARELESS_CLIENTS)
+def test_careless_client_still_reaches_a_good_router(client, router, respan_env, client_bin,
+                                                     tmp_path):
+    call = CALLS["openai"]
+    key = provider_key(call)
+    res = run_call(client, call, respan_env, key, tmp_path, client_bin)
+    [(status, body)] = res.answers
+    check_answer(call, status, body)
+    assert len(router.requests()) == 1

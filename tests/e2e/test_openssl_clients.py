@@ -1,0 +1,78 @@
+"""C programs with provider URLs compiled in, under librespan.
+
+ossl_client talks HTTPS with libssl directly (layers 3 and 4: the resolver
+answers the provider name with the router, the OpenSSL hooks retarget the
+session and rewrite the request head): blocking, non-blocking (-n, SSL_write
+retried with the same arguments), SSL_write_ex/SSL_read_ex (-x) and small
+writes (-c N, a head split anywhere). curl_client uses libcurl with
+hard-coded URLs and keys (layer 2: the URL is rewritten before libcurl
+connects), given as a string or as a CURLU handle (-u). ossl_client -g looks
+names up with the gethostbyname family instead of getaddrinfo."""
+
+from __future__ import annotations
+
+import pytest
+
+from standin.clients import (CALLS, CURL_CLIENT_CALLS, CURL_CLIENT_KEYS, check_log,
+                             check_routed, provider_key, run_call)
+from standin.helpers import make_respan_env
+
+OSSL_VARIANTS = ["", "-n", "-x", "-n -x", "-c 1", "-c 7", "-n -c 100", "-x -c 33"]
+
+
+@pytest.mark.parametrize("flags", OSSL_VARIANTS, ids=lambda f: f or "blocking")
+@pytest.mark.parametrize("call", ["openai", "anthropic-stream", "gemini-query",
+                                  "vertexai-stream"])
+def test_ossl_client(flags, call, router, respan_env, client_bin, tmp_path):
+    call = CALLS[call]
+    key = provider_key(call)
+    run_call(f"ossl_client {flags}", call, respan_env, key, tmp_path, client_bin)
+    [req] = router.requests()
+    assert req.sni == "localhost" and req.alpn == "http/1.1"
+    check_routed(req, call, respan_env, key)
+    check_log(respan_env, call, key, layer="openssl", sent=[req])
+
+
+@pytest.mark.parametrize("flags", ["", "-u"], ids=["CURLOPT_URL", "CURLOPT_CURLU"])
+@pytest.mark.parametrize("call", CURL_CLIENT_CALLS)
+def test_curl_client(flags, call, router, respan_env, client_bin, tmp_path):
+    call = CALLS[call]
+    key = CURL_CLIENT_KEYS[call.provider]
+    run_call(f"curl_client {flags}", call, respan_env, key, tmp_path, client_bin)
+    [req] = router.requests()
+    assert req.sni == "localhost" and req.alpn == "http/1.1"
+    check_routed(req, call, respan_env, key)
+    check_log(respan_env, call, key, layer="curl", sent=[req])
+
+
+@pytest.mark.parametrize("client", ["ossl_client", "curl_client"])
+def test_c_client_with_router_by_ipv6_address(client, router6, pki, librespan, client_bin,
+                                              tmp_path):
+    """With the router named by address, libcurl's URLs are left alone and
+    the resolver and OpenSSL layers route the session instead."""
+    env = make_respan_env(tmp_path, router6, pki, preload=librespan, host="::1")
+    call = CALLS["anthropic"]
+    key = CURL_CLIENT_KEYS["anthropic"] if client == "curl_client" else provider_key(call)
+    run_call(client, call, env, key, tmp_path, client_bin)
+    [req] = router6.requests()
+    check_routed(req, call, env, key, host=f"[::1]:{router6.port}")
+    check_log(env, call, key, layer="openssl", sent=[req])
+
+
+# Older programs look names up with the gethostbyname family and connect to
+# port 443 themselves: the socket layer takes the connection on to the
+# router's port.
+@pytest.mark.parametrize("how,address", [("4", "localhost"), ("r", "localhost"),
+                                         ("6", "::1"), ("r6", "::1")])
+@pytest.mark.parametrize("flags", ["", "-n"], ids=["blocking", "nonblocking"])
+def test_ossl_client_gethostbyname(how, address, flags, request, pki, librespan, client_bin,
+                                   tmp_path):
+    router = request.getfixturevalue("router6" if ":" in address else "router")
+    env = make_respan_env(tmp_path, router, pki, preload=librespan, host=address)
+    call = CALLS["openai-stream"]
+    key = provider_key(call)
+    run_call(f"ossl_client -g {how} {flags}", call, env, key, tmp_path, client_bin)
+    [req] = router.requests()
+    authority = f"[{address}]:{router.port}" if ":" in address else f"{address}:{router.port}"
+    check_routed(req, call, env, key, host=authority)
+    check_log(env, call, key, layer="openssl", sent=[req])
