@@ -92,7 +92,14 @@ def simulate_layer1(env: dict) -> dict:
         env["GOOGLE_GEMINI_BASE_URL"] = base + "google/gemini"
         env["GEMINI_API_KEY"] = env["GOOGLE_API_KEY"] = key
     if env.get("RESPAN_CA_FILE"):
-        env["NODE_EXTRA_CA_CERTS"] = env["RESPAN_CA_FILE"]
+        user = env.get("NODE_EXTRA_CA_CERTS")
+        if user and user != env["RESPAN_CA_FILE"]:   # both: a merged bundle
+            bundle = Path(env["HOME"]) / "simulated-node-ca.pem"
+            bundle.write_bytes(Path(user).read_bytes() + b"\n" +
+                               Path(env["RESPAN_CA_FILE"]).read_bytes())
+            env["NODE_EXTRA_CA_CERTS"] = str(bundle)
+        else:
+            env["NODE_EXTRA_CA_CERTS"] = env["RESPAN_CA_FILE"]
     return env
 
 
@@ -285,6 +292,26 @@ def test_own_base_url_is_left_alone(node_sdks, env, router, elsewhere, sdk):
     assert re.fullmatch("/v1/" + spec["path"].format(method="generateContent"),
                         req.url_path), req.path
     assert_nothing_contains(elsewhere.requests(), env["RESPAN_API_KEY"])
+
+
+def test_user_node_extra_ca_certs_still_trusted(node_sdks, env, router, pki):
+    """A user's own NODE_EXTRA_CA_CERTS (as this machine's shell exports one)
+    keeps working beside RESPAN_CA_FILE: OpenAI, pointed by the user at a
+    server whose certificate only the user's CA signs, and Anthropic, routed
+    to the router, both verify."""
+    env["NODE_EXTRA_CA_CERTS"] = pki["wrong_ca"]
+    env["OPENAI_API_KEY"] = user_key = make_secret("sk-user-own-")
+    with Router(pki["wrong_cert"], pki["wrong_key"], host="127.0.0.1",
+                base_path="/v1/") as own:
+        env["OPENAI_BASE_URL"] = own.url
+        done, _ = run_node(node_sdks.argv("openai_chat.mjs"), env, node_sdks.dir)
+        assert ok(done) == ASSISTANT_TEXT
+        [req] = own.requests()
+        assert credentials(req) == [("authorization", f"Bearer {user_key}")]
+    done, _ = run_node(node_sdks.argv("anthropic_messages.mjs"), env, node_sdks.dir)
+    assert ok(done) == ASSISTANT_TEXT
+    [req] = router.requests()
+    assert_routed_request(req, "anthropic", "plain", env["RESPAN_API_KEY"])
 
 
 @pytest.mark.parametrize("sdk,mode", [("anthropic", "plain"), ("anthropic", "stream"),
