@@ -1,6 +1,7 @@
 /* tls: session state and decisions; the contract is in tls.h. */
-#include <errno.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -36,6 +37,7 @@ typedef int (*ssl_get_verify_mode_fn)(const SSL *);
 typedef X509_STORE *(*store_new_fn)(void);
 typedef int (*store_default_paths_fn)(X509_STORE *);
 typedef int (*store_load_fn)(X509_STORE *, const char *, const char *);
+typedef const char *(*cert_path_fn)(void);
 typedef void (*store_free_fn)(X509_STORE *);
 typedef SSL_CTX *(*ssl_get_ctx_fn)(const SSL *);
 typedef X509_STORE *(*ctx_get_store_fn)(const SSL_CTX *);
@@ -63,6 +65,7 @@ static struct {
 	store_new_fn store_new;
 	store_default_paths_fn store_default_paths;
 	store_load_fn store_load;
+	cert_path_fn cert_dir, cert_dir_env, cert_file_env;
 	store_free_fn store_free;
 	ssl_get_ctx_fn get_ctx;
 	ctx_get_store_fn ctx_get_store;
@@ -117,6 +120,9 @@ static void setup(void)
 	FIND(store_default_paths, real_crypto, "X509_STORE_set_default_paths");
 	FIND(store_load, real_crypto, "X509_STORE_load_locations");
 	FIND(store_free, real_crypto, "X509_STORE_free");
+	FIND(cert_dir, real_crypto, "X509_get_default_cert_dir");
+	FIND(cert_dir_env, real_crypto, "X509_get_default_cert_dir_env");
+	FIND(cert_file_env, real_crypto, "X509_get_default_cert_file_env");
 	FIND(get_ctx, real_ssl, "SSL_get_SSL_CTX");
 	FIND(ctx_get_store, real_ssl, "SSL_CTX_get_cert_store");
 	usable = real.write && real.ctrl && real.get_servername && real.get_fd &&
@@ -124,7 +130,8 @@ static void setup(void)
 		 real.get0_param && real.set_alpn && real.set_verify &&
 		 real.get_ex_new_index && real.set1_host && real.set1_ip_asc &&
 		 real.store_new && real.store_default_paths && real.store_load &&
-		 real.store_free && real.get_ctx && real.ctx_get_store;
+		 real.store_free && real.cert_dir && real.cert_dir_env &&
+		 real.cert_file_env && real.get_ctx && real.ctx_get_store;
 	if (usable)
 		ex_index = real.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
 						 NULL, NULL, NULL);
@@ -136,13 +143,44 @@ static void setup(void)
  * The trust store for routed sessions: the system CAs plus RESPAN_CA_FILE.
  * The program's own CA settings were meant for the provider, not the router.
  */
+/* Does dir hold OpenSSL's subject-hash links ("1234abcd.0")? */
+static bool has_hash_links(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false;
+	bool found = false;
+	for (struct dirent *e; !found && (e = readdir(d)) != NULL;)
+		found = strlen(e->d_name) == 10 && strspn(e->d_name, "0123456789abcdef") == 8 &&
+			e->d_name[8] == '.' && e->d_name[9] == '0';
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system CAs, as OpenSSL's default paths name them. The hashed
+ * directory is looked up lazily, one certificate when it is needed; loading
+ * the whole bundle file instead costs ~17 ms and ~1.5 MiB per process
+ * (bench/README.md). When the user points SSL_CERT_FILE or SSL_CERT_DIR
+ * somewhere, or the directory has no hash links, OpenSSL's own default
+ * loading is used, exactly as a program's default store would be.
+ */
+static bool add_system_cas(X509_STORE *s)
+{
+	const char *dir = real.cert_dir();
+	if (getenv(real.cert_file_env()) == NULL && getenv(real.cert_dir_env()) == NULL &&
+	    dir && has_hash_links(dir))
+		return real.store_load(s, NULL, dir) == 1;
+	return real.store_default_paths(s) == 1;
+}
+
 static X509_STORE *get_router_store(const struct respan_state *st)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&lock);
 	if (router_store == NULL) {
 		X509_STORE *s = real.store_new();
-		if (s && real.store_default_paths(s) == 1 &&
+		if (s && add_system_cas(s) &&
 		    (st->cfg.ca_file == NULL ||
 		     real.store_load(s, st->cfg.ca_file, NULL) == 1))
 			router_store = s;
