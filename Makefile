@@ -76,7 +76,7 @@ HOOK_SRCS := \
 
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked request decode response sse usage \
-	redact jsonl origin exchange envlayer clienthello
+	redact jsonl origin exchange envlayer clienthello relay
 
 FUZZ_TARGETS := request response sse clienthello
 
@@ -113,8 +113,12 @@ $(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
 
 ifneq ($(CLI_SRCS),)
 $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
 endif
+
+# The relay's /proc/net/tcp parser and LD_PRELOAD composer live in cli/.
+$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/peer.o $(BUILD)/cli/preloadvar.o
+$(BUILD)/tests/unit/test_relay.o: ALL_CFLAGS += -Icli
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/guard.o $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) $(LDLIBS_TEST) -lbrotlienc -lcmocka
@@ -193,7 +197,7 @@ install: all
 clean:
 	rm -rf build
 
--include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)
+-include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d)
 
 $(TOOL_BIN): $(BUILD)/tests/tools/forward.o $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto

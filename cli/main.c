@@ -1,0 +1,54 @@
+/*
+ * respan: the command-line companion of librespan.so (SPEC section 7).
+ *
+ *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
+ *     respan --help | --version
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+
+#ifndef RESPAN_VERSION
+#define RESPAN_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	      "       respan --help | --version\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run     run PROGRAM with librespan.so: its LLM API calls go through the\n"
+	      "          Respan router and are logged (respan run --help)\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help     this help\n"
+	      "  --version      the version\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("respan %s\n", RESPAN_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return run_main(argc, argv);
+	if (cmd[0] == '-')
+		fprintf(stderr, "respan: unknown option %s (see respan --help)\n", cmd);
+	else
+		fprintf(stderr, "respan: '%s' is not a respan command (see respan --help)\n",
+			cmd);
+	return 2;
+}

@@ -1,0 +1,340 @@
+#include "pump.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "peer.h"
+#include "request.h"
+#include "upstream.h"
+
+#define PUMP_CHUNK 16384
+/*
+ * What one read from the program can become: the rewriters hold a head back
+ * until it is complete (at most REQRW_HEAD_MAX) and let it out rewritten,
+ * a little longer. The program is read again only when this has gone out.
+ */
+#define PUMP_OUT_MAX (4u * REQRW_HEAD_MAX + 4 * PUMP_CHUNK)
+#define PUMP_DRAIN_MS 2000		/* reading after an error answer of ours */
+#define PUMP_DRAIN_MAX (1u << 20)
+
+struct pump {
+	const struct pump_shared *sh;
+	int cfd;
+	SSL *ssl;			/* NULL until the first bytes came */
+	int rfd;
+	struct reqrw *hostrw;		/* stage 1 */
+	struct xchg *x;			/* stage 2 and the log */
+	struct buf mid;			/* stage 1's output */
+	struct buf c2r;			/* bytes for the router */
+	size_t c2r_off;
+	char r2c[PUMP_CHUNK];		/* bytes for the program */
+	size_t r2c_len, r2c_off;
+	bool client_eof, router_eof;
+	short cwant, rwant;		/* poll events the last attempts need */
+	const char *why;		/* set when the connection must end */
+	const char *refusal;		/* a head stage 1 saw must not be carried */
+	bool done;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void end(struct pump *p, const char *why)
+{
+	if (!p->done) {
+		p->done = true;
+		p->why = why;
+	}
+}
+
+/* Write all of (data, len) to the non-blocking program socket, briefly. */
+static void send_all(int fd, const char *data, size_t len, long long deadline)
+{
+	while (len) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		long long left = deadline - now_ms();
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0)
+			return;
+		struct pollfd pf = { fd, POLLOUT, 0 };
+		poll(&pf, 1, (int)left);
+	}
+}
+
+/*
+ * Answer the program with an error of ours and close gracefully: read what
+ * it still sends, within limits, so that closing does not reset the
+ * connection before it has read the answer.
+ */
+static void answer(struct pump *p, const char *status, const char *what,
+		   const char *reason)
+{
+	char body[700], msg[1000];
+	int bl = snprintf(body, sizeof(body), "respan relay: %s: %.600s\n", what, reason);
+	if (bl < 0 || (size_t)bl >= sizeof(body))
+		bl = (int)strlen(body);
+	int ml = snprintf(msg, sizeof(msg),
+			  "HTTP/1.1 %s\r\n"
+			  "Content-Type: text/plain; charset=utf-8\r\n"
+			  "Content-Length: %d\r\n"
+			  "Connection: close\r\n\r\n%s", status, bl, body);
+	if (ml < 0 || (size_t)ml >= sizeof(msg))
+		return;
+	long long deadline = now_ms() + PUMP_DRAIN_MS;
+	send_all(p->cfd, msg, (size_t)ml, deadline);
+	shutdown(p->cfd, SHUT_WR);
+	size_t drained = 0;
+	char sink[4096];
+	while (drained < PUMP_DRAIN_MAX) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd pf[2] = { { p->cfd, POLLIN, 0 }, { p->sh->stop_fd, POLLIN, 0 } };
+		if (poll(pf, 2, (int)left) <= 0 || pf[1].revents)
+			break;
+		ssize_t n = recv(p->cfd, sink, sizeof(sink), 0);
+		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+			break;
+		if (n > 0)
+			drained += (size_t)n;
+	}
+}
+
+/* Stage 1 saw a head: is it one a web page sent? (peer.h) */
+static void on_head(void *arg, const struct reqrw_head *h)
+{
+	struct pump *p = arg;
+	bool origin = false;
+	for (size_t i = 0; i < h->n_headers; i++)
+		origin |= http_token_is(h->headers[i].name, h->headers[i].name_len, "origin");
+	const char *why = peer_request_refusal(h->host, h->host_len, origin, p->sh->port);
+	if (why && p->refusal == NULL)
+		p->refusal = why;
+}
+
+static bool stopping(const struct pump_shared *sh)
+{
+	struct pollfd pf = { sh->stop_fd, POLLIN, 0 };
+	return poll(&pf, 1, 0) > 0;
+}
+
+/* The program's first bytes are here: open the router connection. */
+static bool connect_router(struct pump *p)
+{
+	char err[600];
+	const struct config *cfg = p->sh->xctx->cfg;
+	p->ssl = upstream_connect(p->sh->tls, cfg, p->sh->stop_fd,
+				  PUMP_CONNECT_TIMEOUT_MS, err, sizeof(err));
+	if (p->ssl == NULL && stopping(p->sh)) {
+		end(p, NULL);	/* nothing was sent: nothing to log */
+		return false;
+	}
+	if (p->ssl == NULL) {
+		char detail[800];
+		snprintf(detail, sizeof(detail), "%s: %s", cfg->base_url, err);
+		xchg_event(p->sh->xctx, "relay_error", cfg->router_host, detail);
+		answer(p, "502 Bad Gateway", "cannot reach the router", err);
+		end(p, NULL);
+		return false;
+	}
+	p->rfd = SSL_get_fd(p->ssl);
+	return true;
+}
+
+/* Program -> stage 1 -> stage 2 -> c2r. */
+static bool from_client(struct pump *p)
+{
+	char chunk[PUMP_CHUNK];
+	ssize_t n = recv(p->cfd, chunk, sizeof(chunk), 0);
+	if (n == 0) {
+		p->client_eof = true;
+		return true;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			p->cwant |= POLLIN;
+			return false;
+		}
+		/*
+		 * Reset: the program closed with our bytes unread, or exited.
+		 * Like an end of input: a response under way is still read, so
+		 * that its record says why it ended ("process exited" when the
+		 * program is gone, else the failed write to it).
+		 */
+		p->client_eof = true;
+		return true;
+	}
+	buf_reset(&p->mid);
+	buf_reset(&p->c2r);
+	p->c2r_off = 0;
+	if (reqrw_feed(p->hostrw, chunk, (size_t)n, &p->mid) < 0) {
+		end(p, "relay out of memory");
+		return false;
+	}
+	if (p->refusal) {
+		/* Nothing of it has gone anywhere: stage 1 only writes to mid. */
+		xchg_event(p->sh->xctx, "relay_refused", "127.0.0.1", p->refusal);
+		answer(p, "403 Forbidden", "refused", p->refusal);
+		end(p, NULL);
+		return false;
+	}
+	if (p->ssl == NULL && !connect_router(p))
+		return false;
+	if (xchg_send(p->x, p->mid.data, p->mid.len, &p->c2r) < 0)
+		end(p, "relay out of memory");
+	return true;
+}
+
+/* What an SSL call that did not complete needs before it is tried again. */
+static void ssl_wait(struct pump *p, int r, const char *failed)
+{
+	int e = SSL_get_error(p->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		p->rwant |= POLLIN;
+	else if (e == SSL_ERROR_WANT_WRITE)
+		p->rwant |= POLLOUT;
+	else if (e == SSL_ERROR_ZERO_RETURN)
+		p->router_eof = true;
+	else
+		end(p, failed);
+	ERR_clear_error();
+}
+
+static bool to_router(struct pump *p)
+{
+	ERR_clear_error();
+	int r = SSL_write(p->ssl, p->c2r.data + p->c2r_off,
+			  (int)(p->c2r.len - p->c2r_off));
+	if (r <= 0) {
+		ssl_wait(p, r, "the router connection failed while sending");
+		return false;
+	}
+	p->c2r_off += (size_t)r;
+	return true;
+}
+
+static bool from_router(struct pump *p)
+{
+	ERR_clear_error();
+	int r = SSL_read(p->ssl, p->r2c, sizeof(p->r2c));
+	if (r <= 0) {
+		bool was_eof = p->router_eof;
+		ssl_wait(p, r, "the router connection failed");
+		return p->router_eof != was_eof;
+	}
+	p->r2c_len = (size_t)r;
+	p->r2c_off = 0;
+	xchg_recv(p->x, p->r2c, (size_t)r);
+	return true;
+}
+
+static bool to_client(struct pump *p)
+{
+	ssize_t n = send(p->cfd, p->r2c + p->r2c_off, p->r2c_len - p->r2c_off,
+			 MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			p->cwant |= POLLOUT;
+		else
+			end(p, "the program closed the connection");
+		return false;
+	}
+	p->r2c_off += (size_t)n;
+	if (p->r2c_off == p->r2c_len)
+		p->r2c_len = p->r2c_off = 0;
+	return n > 0;
+}
+
+/* One pass over the four directions; true when anything moved. */
+static bool step(struct pump *p)
+{
+	bool moved = false;
+	p->cwant = p->rwant = 0;
+	bool c2r_empty = p->c2r_off == p->c2r.len;
+	if (!p->done && !p->client_eof && c2r_empty)
+		moved |= from_client(p);
+	if (!p->done && p->ssl && p->c2r_off < p->c2r.len)
+		moved |= to_router(p);
+	if (!p->done && p->ssl && !p->router_eof && p->r2c_len == 0)
+		moved |= from_router(p);
+	if (!p->done && p->r2c_len)
+		moved |= to_client(p);
+	if (p->done)
+		return false;
+	if (p->router_eof && p->r2c_len == 0)
+		end(p, NULL);	/* the router closed: so does the relay */
+	else if (p->client_eof && p->c2r_off == p->c2r.len && !xchg_waiting(p->x))
+		end(p, NULL);	/* the program closed and is owed nothing */
+	return moved && !p->done;
+}
+
+static void loop(struct pump *p)
+{
+	while (!p->done) {
+		if (step(p))
+			continue;
+		if (p->done)
+			break;
+		if (p->cwant == 0 && p->rwant == 0) {
+			end(p, "relay stalled");	/* cannot happen; never spin */
+			break;
+		}
+		struct pollfd pf[3] = {
+			{ p->cwant ? p->cfd : -1, p->cwant, 0 },
+			{ p->rwant ? p->rfd : -1, p->rwant, 0 },
+			{ p->sh->stop_fd, POLLIN, 0 },
+		};
+		if (poll(pf, 3, -1) < 0 && errno != EINTR) {
+			end(p, "relay poll failed");
+			break;
+		}
+		if (pf[2].revents)
+			end(p, atomic_load(&p->sh->stop_why));
+	}
+}
+
+void pump_run(const struct pump_shared *sh, int client_fd)
+{
+	const struct config *cfg = sh->xctx->cfg;
+	struct pump p = { .sh = sh, .cfd = client_fd, .rfd = -1 };
+	struct xchg_info info = {
+		.layer = "relay", .host = cfg->router_host, .port = cfg->router_port,
+		.provider = PROVIDER_NONE, .mode = REQRW_ROUTER,
+	};
+
+	buf_init(&p.mid, PUMP_OUT_MAX);
+	buf_init(&p.c2r, PUMP_OUT_MAX);
+	static const struct reqrw_callbacks host_cb = { .on_head = on_head };
+	p.hostrw = reqrw_new(&sh->host_cfg, REQRW_ROUTE, PROVIDER_NONE, &host_cb, &p);
+	p.x = xchg_new(sh->xctx, &info);
+	if (p.hostrw && p.x)
+		loop(&p);
+	else
+		xchg_event(sh->xctx, "relay_error", cfg->router_host, "relay out of memory");
+	if (p.x)
+		xchg_close(p.x, p.why);
+	reqrw_free(p.hostrw);
+	buf_free(&p.mid);
+	buf_free(&p.c2r);
+	upstream_close(p.ssl);
+	close(client_fd);
+}

@@ -1,0 +1,46 @@
+/*
+ * relay: the loopback relay of `respan run` (docs/relay.md).
+ *
+ * Programs with TLS compiled in (Node, Bun, Go) cannot be taken over
+ * in-process; layer 1 points their base URLs at this relay instead, which
+ * listens on 127.0.0.1 (an ephemeral port), accepts plain HTTP/1.1 from
+ * processes of respan's own user only, and carries every connection over
+ * verified TLS to the router through the engine (pump.h), so credentials
+ * are swapped and the traffic is logged with layer "relay".
+ *
+ * Threads: one acceptor, one per connection (at most RELAY_MAX_CONNS at a
+ * time). They block every signal, so signals reach the thread that waits
+ * for the program.
+ */
+#ifndef RESPAN_CLI_RELAY_H
+#define RESPAN_CLI_RELAY_H
+
+#include <stddef.h>
+
+#include "exchange.h"
+
+#define RELAY_MAX_CONNS 256
+#define RELAY_MAX_REFUSED_EVENTS 64	/* a flood of strangers cannot fill the log */
+
+struct relay;
+
+/*
+ * Start a relay for ctx (its config is the router's; route mode with a key
+ * is the caller's business). ctx and everything it points to must outlive
+ * the relay. Returns 0 and *out, or a negative errno with a one-line reason
+ * in err.
+ */
+int relay_start(const struct xchg_ctx *ctx, struct relay **out, char *err,
+		size_t errsize);
+
+/* The base URL for RESPAN_RELAY: http://127.0.0.1:PORT + the router path. */
+const char *relay_url(const struct relay *r);
+
+/*
+ * Stop accepting, end every open connection (their open exchanges are
+ * closed with the error why, e.g. "process exited"), wait for all threads
+ * and free the relay. NULL is fine.
+ */
+void relay_stop(struct relay *r, const char *why);
+
+#endif
