@@ -86,8 +86,7 @@ ENGINE_LIB  := $(BUILD)/libengine.a
 PRELOAD_LIB := $(BUILD)/librespan.so
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
-# Tools for the demo and the tests (not installed).
-TOOL_BIN := $(BUILD)/respan-forward
+# The test clients (not installed).
 E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client
 
 CLI_SRCS := $(wildcard cli/*.c)
@@ -95,8 +94,8 @@ ifneq ($(CLI_SRCS),)
 CLI_BIN := $(BUILD)/respan
 endif
 
-.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo
-all: $(PRELOAD_LIB) $(CLI_BIN) $(TOOL_BIN)
+.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo bench
+all: $(PRELOAD_LIB) $(CLI_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -189,6 +188,9 @@ valgrind: $(UNIT_BINS)
 demo: all
 	scripts/demo
 
+bench: all
+	BUILD=$(BUILD) bench/run
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/librespan.so
@@ -198,7 +200,3 @@ clean:
 	rm -rf build
 
 -include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d)
-
-$(TOOL_BIN): $(BUILD)/tests/tools/forward.o $(ENGINE_LIB)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
-.SECONDARY:
