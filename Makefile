@@ -152,7 +152,7 @@ e2e: all $(E2E_CLIENTS)
 SAN_RUNTIME = $(shell $(CC) -print-file-name=$(if $(findstring clang,$(CC)),libclang_rt.asan-x86_64.so,libasan.so))
 E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients.py \
 	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py \
-	test_threads_fork.py)))
+	test_threads_fork.py test_capture_and_safety.py)))
 
 sanitize:
 	$(MAKE) SANITIZER=address,undefined unit e2e-san
