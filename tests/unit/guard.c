@@ -52,3 +52,20 @@ void guard_free(const char *p)
 		}
 	}
 }
+
+void guard_pieces(const char *in, size_t len, size_t split, size_t step,
+		  guard_piece_fn fn, void *ctx)
+{
+	for (size_t off = 0, n; off < len; off += n) {
+		n = len - off;
+		if (off == 0 && split)
+			n = split;
+		else if (step && n > step)
+			n = step;
+		const char *g = guard_copy(in + off, n);
+		bool more = fn(ctx, g, n);
+		guard_free(g);
+		if (!more)
+			return;
+	}
+}

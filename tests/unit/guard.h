@@ -5,6 +5,7 @@
 #ifndef RESPAN_TEST_GUARD_H
 #define RESPAN_TEST_GUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -14,5 +15,17 @@
  */
 const char *guard_copy(const void *data, size_t len);
 void guard_free(const char *p);
+
+/* Takes one piece; returns false to be given no more. */
+typedef bool (*guard_piece_fn)(void *ctx, const char *piece, size_t n);
+
+/*
+ * Hand in[0..len) to fn in pieces: a first piece of split bytes (0: no such
+ * piece), then pieces of step bytes each (0: the rest in one). Each piece is
+ * a guard_copy(), freed when fn returns. No piece is empty, so an empty in
+ * gives none.
+ */
+void guard_pieces(const char *in, size_t len, size_t split, size_t step,
+		  guard_piece_fn fn, void *ctx);
 
 #endif

@@ -21,6 +21,30 @@ static void collect(void *ctx, const char *data, size_t len)
 	assert_int_equal(buf_append(out, data, len), 0);
 }
 
+/* One decoder being fed by guard_pieces(). */
+struct feed {
+	struct chunked c;
+	struct buf *out;
+	ssize_t total;	/* bytes consumed */
+	bool failed;
+};
+
+static bool feed_piece(void *ctx, const char *piece, size_t n)
+{
+	struct feed *f = ctx;
+	ssize_t r = chunked_feed(&f->c, piece, n, collect, f->out);
+	if (r < 0) {
+		f->failed = true;
+		return false;
+	}
+	assert_true((size_t)r <= n);
+	f->total += r;
+	if (f->c.done)
+		return false;
+	assert_int_equal((size_t)r, n);	/* all taken until done */
+	return true;
+}
+
 /*
  * Feed in[0..len) in pieces of `step` bytes (0: one piece, else also a first
  * piece of `split` bytes). Each piece is a guarded copy, so reading past it
@@ -29,31 +53,25 @@ static void collect(void *ctx, const char *data, size_t len)
 static ssize_t run(const char *in, size_t len, size_t split, size_t step,
 		   struct buf *out, bool *done)
 {
-	struct chunked c;
-	size_t off = 0;
-	ssize_t total = 0;
+	struct feed f = { .out = out };
+	chunked_init(&f.c);
+	guard_pieces(in, len, split, step, feed_piece, &f);
+	if (f.failed)
+		return -1;
+	*done = f.c.done;
+	return f.total;
+}
 
-	chunked_init(&c);
-	while (off < len) {
-		size_t n = len - off;
-		if (off == 0 && split)
-			n = split;
-		else if (step && n > step)
-			n = step;
-		const char *g = guard_copy(in + off, n);
-		ssize_t r = chunked_feed(&c, g, n, collect, out);
-		guard_free(g);
-		if (r < 0)
-			return -1;
-		assert_true((size_t)r <= n);
-		total += r;
-		off += n;
-		if (c.done)
-			break;
-		assert_int_equal((size_t)r, n);	/* all taken until done */
-	}
-	*done = c.done;
-	return total;
+/* run() in one piece (step 0) or byte at a time (step 1), into a scratch
+ * buffer: just the bytes consumed, or -1. */
+static ssize_t consumed(const char *in, size_t len, size_t step)
+{
+	struct buf out;
+	bool done = false;
+	buf_init(&out, 1 << 20);
+	ssize_t r = run(in, len, 0, step, &out, &done);
+	buf_free(&out);
+	return r;
 }
 
 struct ok_case {
@@ -156,15 +174,10 @@ static void test_malformed(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		for (size_t step = 0; step <= 1; step++) {
-			struct buf out;
-			bool done = false;
-			buf_init(&out, 1 << 20);
-			ssize_t r = run(bad[i], strlen(bad[i]), 0, step, &out,
-					&done);
+			ssize_t r = consumed(bad[i], strlen(bad[i]), step);
 			if (r != -1)
 				fail_msg("bad case %zu step %zu: got %zd", i,
 					 step, r);
-			buf_free(&out);
 		}
 	}
 }
@@ -173,8 +186,6 @@ static void test_line_caps(void **state)
 {
 	(void)state;
 	char in[10000];
-	struct buf out;
-	bool done;
 
 	/* A size line of exactly 4096 bytes is fine, 4097 is not. */
 	for (int extra = 0; extra <= 1; extra++) {
@@ -185,12 +196,8 @@ static void test_line_caps(void **state)
 			in[n++] = 'e';
 		memcpy(in + n, "\r\nx\r\n0\r\n\r\n", 10);
 		n += 10;
-		buf_init(&out, 1 << 20);
-		ssize_t r = run(in, n, 0, 0, &out, &done);
-		assert_int_equal(r, extra ? -1 : (ssize_t)n);
-		r = run(in, n, 0, 1, &out, &done);
-		assert_int_equal(r, extra ? -1 : (ssize_t)n);
-		buf_free(&out);
+		assert_int_equal(consumed(in, n, 0), extra ? -1 : (ssize_t)n);
+		assert_int_equal(consumed(in, n, 1), extra ? -1 : (ssize_t)n);
 	}
 
 	/* The same for a trailer line. */
@@ -202,10 +209,7 @@ static void test_line_caps(void **state)
 			in[n++] = 'v';
 		memcpy(in + n, "\r\n\r\n", 4);
 		n += 4;
-		buf_init(&out, 1 << 20);
-		ssize_t r = run(in, n, 0, 0, &out, &done);
-		assert_int_equal(r, extra ? -1 : (ssize_t)n);
-		buf_free(&out);
+		assert_int_equal(consumed(in, n, 0), extra ? -1 : (ssize_t)n);
 	}
 }
 

@@ -155,45 +155,80 @@ struct run {
 	enum provider_id provider;
 };
 
-struct result {
+/* One rewriter, what it sent and what its callbacks said. */
+struct harness {
+	struct config cfg;	/* the rewriter's; outlives it */
+	struct reqrw *rw;
 	struct buf out;
 	struct rec rec;
-	bool pass;
+	bool pass;	/* reqrw_passthrough() before the final flush */
 };
 
-static void result_free(struct result *res)
+/* A new rewriter for run; cb is &rec_cb (recording into h->rec) or NULL. */
+static void harness_init(struct harness *h, const struct run *run,
+			 const struct reqrw_callbacks *cb)
 {
-	buf_free(&res->out);
-	rec_free(&res->rec);
+	memset(h, 0, sizeof(*h));
+	h->cfg = run->cfg;
+	buf_init(&h->out, 1 << 24);
+	rec_init(&h->rec);
+	h->rw = reqrw_new(&h->cfg, run->mode, run->provider, cb, cb ? &h->rec : NULL);
+	assert_non_null(h->rw);
 }
 
-/* Feed in at the given cut points (ascending, each <= len), then flush. */
-static void run_cuts(const struct run *run, const char *in, size_t len,
-		     const size_t *cuts, size_t ncuts, struct result *res)
+/* Feed len bytes; every one is taken. */
+static void harness_feed(struct harness *h, const char *in, size_t len)
 {
-	buf_init(&res->out, 1 << 24);
-	rec_init(&res->rec);
-	struct reqrw *rw = reqrw_new(&run->cfg, run->mode, run->provider, &rec_cb,
-				     &res->rec);
-	assert_non_null(rw);
+	assert_int_equal(reqrw_feed(h->rw, in, len, &h->out), (ssize_t)len);
+}
+
+/* Flush what is held; it all goes out. */
+static void harness_finish(struct harness *h)
+{
+	h->pass = reqrw_passthrough(h->rw);
+	assert_int_equal(reqrw_flush(h->rw, &h->out), 0);
+	assert_int_equal(reqrw_pending(h->rw), 0);
+	rec_body_done(&h->rec);
+}
+
+static void harness_free(struct harness *h)
+{
+	reqrw_free(h->rw);
+	buf_free(&h->out);
+	rec_free(&h->rec);
+}
+
+/*
+ * Feed in at the given cut points (ascending, each <= len), then flush.
+ * guard: each piece is a copy that ends right before an unmapped page.
+ */
+static void run_pieces(const struct run *run, const char *in, size_t len,
+		       const size_t *cuts, size_t ncuts, bool guard,
+		       struct harness *h)
+{
+	harness_init(h, run, &rec_cb);
 	size_t at = 0;
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t end = i < ncuts ? cuts[i] : len;
-		assert_int_equal(reqrw_feed(rw, in + at, end - at, &res->out),
-				 (ssize_t)(end - at));
+		const char *piece = guard ? guard_copy(in + at, end - at) : in + at;
+		harness_feed(h, piece, end - at);
+		if (guard)
+			guard_free(piece);
 		at = end;
 	}
-	res->pass = reqrw_passthrough(rw);
-	assert_int_equal(reqrw_flush(rw, &res->out), 0);
-	assert_int_equal(reqrw_pending(rw), 0);
-	rec_body_done(&res->rec);
-	reqrw_free(rw);
+	harness_finish(h);
+}
+
+static void run_cuts(const struct run *run, const char *in, size_t len,
+		     const size_t *cuts, size_t ncuts, struct harness *h)
+{
+	run_pieces(run, in, len, cuts, ncuts, false, h);
 }
 
 static void run_once(const struct run *run, const char *in, size_t len,
-		     struct result *res)
+		     struct harness *h)
 {
-	run_cuts(run, in, len, NULL, 0, res);
+	run_cuts(run, in, len, NULL, 0, h);
 }
 
 static void assert_buf_eq(const struct buf *b, const char *want, size_t wlen,
@@ -205,12 +240,22 @@ static void assert_buf_eq(const struct buf *b, const char *want, size_t wlen,
 			 (int)wlen, want);
 }
 
-static void assert_same(const struct result *a, const struct result *b,
+static void assert_same(const struct harness *a, const struct harness *b,
 			const char *what)
 {
 	assert_buf_eq(&a->out, b->out.data, b->out.len, what);
 	assert_buf_eq(&a->rec.log, b->rec.log.data, b->rec.log.len, what);
 	assert_int_equal(a->pass, b->pass);
+}
+
+/* The callbacks seen: heads, ends and errors. */
+static void assert_counts(const struct harness *h, int heads, int ends, int errors,
+			  const char *what)
+{
+	if (h->rec.heads != heads || h->rec.ends != ends || h->rec.errors != errors)
+		fail_msg("%s: %d heads %d ends %d errors, want %d %d %d\n%s", what,
+			 h->rec.heads, h->rec.ends, h->rec.errors, heads, ends, errors,
+			 h->rec.log.data ? h->rec.log.data : "");
 }
 
 /* ---- head rewriting ---------------------------------------------------- */
@@ -417,14 +462,12 @@ static void test_rewrite_table(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run run = { make_cfg(cases[i].cf), cases[i].mode, cases[i].p };
-		struct result res;
+		struct harness res;
 		run_once(&run, cases[i].in, strlen(cases[i].in), &res);
 		assert_buf_eq(&res.out, cases[i].want, strlen(cases[i].want), cases[i].name);
-		if (res.rec.heads != 1 || res.rec.ends != 1 || res.rec.errors != 0)
-			fail_msg("%s: %d heads %d ends %d errors", cases[i].name,
-				 res.rec.heads, res.rec.ends, res.rec.errors);
+		assert_counts(&res, 1, 1, 0, cases[i].name);
 		assert_false(res.pass);
-		result_free(&res);
+		harness_free(&res);
 	}
 }
 
@@ -467,10 +510,10 @@ static void test_head_fields(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run run = { make_cfg(cases[i].cf), cases[i].mode, cases[i].p };
-		struct result res;
+		struct harness res;
 		run_once(&run, cases[i].in, strlen(cases[i].in), &res);
 		assert_buf_eq(&res.rec.log, cases[i].log, strlen(cases[i].log), "log");
-		result_free(&res);
+		harness_free(&res);
 	}
 }
 
@@ -505,24 +548,22 @@ static void test_pipelined(void **state)
 {
 	(void)state;
 	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
-	struct result res;
+	struct harness res;
 	run_once(&run, pipelined, sizeof(pipelined) - 1, &res);
 	assert_buf_eq(&res.out, pipelined_out, sizeof(pipelined_out) - 1, "pipelined");
-	assert_int_equal(res.rec.heads, 5);
-	assert_int_equal(res.rec.ends, 5);
-	assert_int_equal(res.rec.errors, 0);
+	assert_counts(&res, 5, 5, 0, "pipelined");
 	assert_non_null(strstr(res.rec.log.data, "B {\"a\":\"b\"}\r\n\nE\n"));
 	assert_non_null(strstr(res.rec.log.data, "B hello world\nE\n"));
 	assert_non_null(strstr(res.rec.log.data, "ex=1\n"));
 	assert_non_null(strstr(res.rec.log.data, "B body\nE\n"));
-	result_free(&res);
+	harness_free(&res);
 
 	/* Capture mode: the exact bytes. */
 	run.mode = REQRW_CAPTURE;
 	run_once(&run, pipelined, sizeof(pipelined) - 1, &res);
 	assert_buf_eq(&res.out, pipelined, sizeof(pipelined) - 1, "capture");
 	assert_int_equal(res.rec.heads, 5);
-	result_free(&res);
+	harness_free(&res);
 }
 
 /* Two pieces at every boundary, and byte at a time, in every mode. */
@@ -537,20 +578,20 @@ static void test_splits(void **state)
 
 	for (size_t m = 0; m < 3; m++) {
 		struct run run = { make_cfg(CF_RP | CF_PARAMS), modes[m], PROVIDER_OPENAI };
-		struct result one, split;
+		struct harness one, split;
 		run_once(&run, in, len, &one);
 		if (modes[m] == REQRW_CAPTURE)
 			assert_buf_eq(&one.out, in, len, "capture");
 		for (size_t k = 0; k <= len; k++) {
 			run_cuts(&run, in, len, &k, 1, &split);
 			assert_same(&split, &one, "two pieces");
-			result_free(&split);
+			harness_free(&split);
 		}
 		for (size_t k = 0; k < len; k++)
 			cuts[k] = k + 1;
 		run_cuts(&run, in, len, cuts, len - 1, &split);
 		assert_same(&split, &one, "byte at a time");
-		result_free(&split);
+		harness_free(&split);
 		/* Some uneven cuts, including empty pieces. */
 		unsigned seed = 7;
 		for (int r = 0; r < 200; r++) {
@@ -562,9 +603,9 @@ static void test_splits(void **state)
 			}
 			run_cuts(&run, in, len, cuts, n, &split);
 			assert_same(&split, &one, "random pieces");
-			result_free(&split);
+			harness_free(&split);
 		}
-		result_free(&one);
+		harness_free(&one);
 	}
 	free(cuts);
 }
@@ -572,66 +613,52 @@ static void test_splits(void **state)
 static void test_keepalive(void **state)
 {
 	(void)state;
-	struct config cfg = make_cfg(0);
-	struct rec rec;
-	struct buf out;
-	rec_init(&rec);
-	buf_init(&out, 1 << 20);
-	struct reqrw *rw = reqrw_new(&cfg, REQRW_ROUTE, PROVIDER_ANTHROPIC, &rec_cb, &rec);
-	assert_non_null(rw);
+	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_ANTHROPIC };
+	struct harness h;
+	harness_init(&h, &run, &rec_cb);
 
 	static const char r1[] = "POST /v1/messages HTTP/1.1\r\nHost: h\r\n"
 				 "Content-Length: 2\r\n\r\n";
-	assert_int_equal(reqrw_feed(rw, r1, sizeof(r1) - 1, &out), sizeof(r1) - 1);
-	assert_int_equal(rec.heads, 1);
-	assert_int_equal(rec.ends, 0);
-	assert_int_equal(reqrw_pending(rw), 0);
-	assert_int_equal(reqrw_feed(rw, "{", 1, &out), 1);
-	assert_int_equal(reqrw_feed(rw, "}", 1, &out), 1);
-	assert_int_equal(rec.ends, 1);
+	harness_feed(&h, r1, sizeof(r1) - 1);
+	assert_counts(&h, 1, 0, 0, "first head");
+	assert_int_equal(reqrw_pending(h.rw), 0);
+	harness_feed(&h, "{", 1);
+	harness_feed(&h, "}", 1);
+	assert_counts(&h, 1, 1, 0, "first body");
 	static const char r2[] = "GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n";
-	assert_int_equal(reqrw_feed(rw, r2, sizeof(r2) - 1, &out), sizeof(r2) - 1);
-	assert_int_equal(rec.heads, 2);
-	assert_int_equal(rec.ends, 2);
+	harness_feed(&h, r2, sizeof(r2) - 1);
+	assert_counts(&h, 2, 2, 0, "second request");
 	static const char want[] =
 		"POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		"Content-Length: 2\r\nx-api-key: " KEY "\r\n\r\n{}"
 		"GET /api/anthropic/v1/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		"x-api-key: " KEY "\r\n\r\n";
-	assert_buf_eq(&out, want, sizeof(want) - 1, "keep-alive");
-	rec_body_done(&rec);
-	assert_non_null(strstr(rec.log.data, "B {}\nE\n"));
-	reqrw_free(rw);
-	rec_free(&rec);
-	buf_free(&out);
+	assert_buf_eq(&h.out, want, sizeof(want) - 1, "keep-alive");
+	rec_body_done(&h.rec);
+	assert_non_null(strstr(h.rec.log.data, "B {}\nE\n"));
+	harness_free(&h);
 }
 
 static void test_expect_continue(void **state)
 {
 	(void)state;
-	struct config cfg = make_cfg(0);
-	struct rec rec;
-	struct buf out;
-	rec_init(&rec);
-	buf_init(&out, 1 << 20);
-	struct reqrw *rw = reqrw_new(&cfg, REQRW_ROUTE, PROVIDER_OPENAI, &rec_cb, &rec);
+	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct harness h;
+	harness_init(&h, &run, &rec_cb);
 
 	static const char head[] = "POST /v1/files HTTP/1.1\r\nHost: h\r\n"
 				   "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n";
-	assert_int_equal(reqrw_feed(rw, head, sizeof(head) - 1, &out), sizeof(head) - 1);
+	harness_feed(&h, head, sizeof(head) - 1);
 	/* The head goes at once; the body comes after the server's 100. */
-	assert_int_equal(rec.heads, 1);
-	assert_int_equal(rec.ends, 0);
-	assert_non_null(strstr(rec.log.data, " ex=1\n"));
-	assert_int_equal(reqrw_pending(rw), 0);
-	size_t head_len = out.len;
-	assert_int_equal(reqrw_feed(rw, "hello", 5, &out), 5);
-	assert_int_equal(out.len, head_len + 5);
-	assert_memory_equal(out.data + head_len, "hello", 5);
-	assert_int_equal(rec.ends, 1);
-	reqrw_free(rw);
-	rec_free(&rec);
-	buf_free(&out);
+	assert_counts(&h, 1, 0, 0, "head");
+	assert_non_null(strstr(h.rec.log.data, " ex=1\n"));
+	assert_int_equal(reqrw_pending(h.rw), 0);
+	size_t head_len = h.out.len;
+	harness_feed(&h, "hello", 5);
+	assert_int_equal(h.out.len, head_len + 5);
+	assert_memory_equal(h.out.data + head_len, "hello", 5);
+	assert_counts(&h, 1, 1, 0, "body");
+	harness_free(&h);
 }
 
 static void test_chunked_body(void **state)
@@ -657,7 +684,7 @@ static void test_chunked_body(void **state)
 		snprintf(want, sizeof(want), "%s%sGET /api/ HTTP/1.1\r\nHost: api.respan.ai"
 			 "\r\nAuthorization: Bearer " KEY "\r\n\r\n", sent_head, cases[i].body);
 		struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
-		struct result one, split;
+		struct harness one, split;
 		run_once(&run, in, (size_t)n, &one);
 		assert_buf_eq(&one.out, want, strlen(want), "chunked");
 		if (cases[i].decoded[0])
@@ -668,9 +695,9 @@ static void test_chunked_body(void **state)
 		for (size_t k = 0; k <= (size_t)n; k++) {
 			run_cuts(&run, in, (size_t)n, &k, 1, &split);
 			assert_same(&split, &one, "chunked split");
-			result_free(&split);
+			harness_free(&split);
 		}
-		result_free(&one);
+		harness_free(&one);
 	}
 }
 
@@ -693,7 +720,7 @@ static void test_content_length_bodies(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run run = { make_cfg(0), REQRW_CAPTURE, PROVIDER_OPENAI };
-		struct result res;
+		struct harness res;
 		const char *in = cases[i].in;
 		run_once(&run, in, strlen(in), &res);
 		assert_buf_eq(&res.out, in, strlen(in), "capture");
@@ -706,7 +733,7 @@ static void test_content_length_bodies(void **state)
 		} else {
 			assert_null(strstr(res.rec.log.data, "\nB "));
 		}
-		result_free(&res);
+		harness_free(&res);
 	}
 }
 
@@ -769,7 +796,7 @@ static void test_malformed_table(void **state)
 				  !strstr(in, "Content-Length") && !strstr(in, "gzip");
 		for (size_t m = 0; m < 2; m++) {
 			struct run run = { make_cfg(0), modes[m], PROVIDER_OPENAI };
-			struct result one, split;
+			struct harness one, split;
 			run_once(&run, in, len, &one);
 			if (one.rec.errors != 1 || !one.pass)
 				fail_msg("case %zu: not refused: %s", i, one.rec.log.data);
@@ -780,9 +807,9 @@ static void test_malformed_table(void **state)
 			for (size_t k = 0; k <= len; k++) {
 				run_cuts(&run, in, len, &k, 1, &split);
 				assert_same(&split, &one, "malformed split");
-				result_free(&split);
+				harness_free(&split);
 			}
-			result_free(&one);
+			harness_free(&one);
 		}
 	}
 }
@@ -801,40 +828,34 @@ static void test_malformed_after_valid(void **state)
 		"GET / HTTP/1.1\r\nX : y\r\n\r\n"
 		"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n";
 	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
-	struct result res;
+	struct harness res;
 	run_once(&run, in, sizeof(in) - 1, &res);
 	assert_buf_eq(&res.out, want, sizeof(want) - 1, "after valid");
-	assert_int_equal(res.rec.heads, 1);
-	assert_int_equal(res.rec.errors, 1);
+	assert_counts(&res, 1, 1, 1, "after valid");
 	assert_true(res.pass);
-	result_free(&res);
+	harness_free(&res);
 }
 
 /* A TLS record or other binary is let go at its first byte, not held. */
 static void test_not_http_released_at_once(void **state)
 {
 	(void)state;
-	struct config cfg = make_cfg(0);
-	struct rec rec;
-	struct buf out;
-	rec_init(&rec);
-	buf_init(&out, 1 << 20);
-	struct reqrw *rw = reqrw_new(&cfg, REQRW_ROUTE, PROVIDER_OPENAI, &rec_cb, &rec);
-	assert_int_equal(reqrw_feed(rw, "GE", 2, &out), 2);
-	assert_int_equal(reqrw_pending(rw), 2);
-	assert_int_equal(out.len, 0);
-	assert_int_equal(reqrw_feed(rw, "\x16", 1, &out), 1);
-	assert_int_equal(reqrw_pending(rw), 0);
-	assert_buf_eq(&out, "GE\x16", 3, "released");
-	assert_true(reqrw_passthrough(rw));
-	assert_int_equal(rec.errors, 1);
-	assert_int_equal(reqrw_feed(rw, "GET / HTTP/1.1\r\n\r\n", 18, &out), 18);
-	assert_buf_eq(&out, "GE\x16GET / HTTP/1.1\r\n\r\n", 21, "still passthrough");
-	assert_int_equal(rec.heads, 0);
-	assert_int_equal(rec.errors, 1);
-	reqrw_free(rw);
-	rec_free(&rec);
-	buf_free(&out);
+	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct harness h;
+	harness_init(&h, &run, &rec_cb);
+	harness_feed(&h, "GE", 2);
+	assert_int_equal(reqrw_pending(h.rw), 2);
+	assert_int_equal(h.out.len, 0);
+	harness_feed(&h, "\x16", 1);
+	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_buf_eq(&h.out, "GE\x16", 3, "released");
+	assert_true(reqrw_passthrough(h.rw));
+	assert_int_equal(h.rec.errors, 1);
+	harness_feed(&h, "GET / HTTP/1.1\r\n\r\n", 18);
+	assert_buf_eq(&h.out, "GE\x16GET / HTTP/1.1\r\n\r\n", 21, "still passthrough");
+	assert_int_equal(h.rec.heads, 0);
+	assert_int_equal(h.rec.errors, 1);
+	harness_free(&h);
 }
 
 /* Build "GET / HTTP/1.1\r\nX-Pad: aaa...\r\n\r\n" of exactly total bytes. */
@@ -861,15 +882,15 @@ static void test_head_cap(void **state)
 
 	/* Exactly the cap: accepted, in one piece and in many. */
 	char *in = big_head(REQRW_HEAD_MAX);
-	struct result res;
+	struct harness res;
 	run_once(&run, in, REQRW_HEAD_MAX, &res);
 	assert_int_equal(res.rec.heads, 1);
 	assert_int_equal(res.rec.errors, 0);
 	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX, "at cap");
-	result_free(&res);
+	harness_free(&res);
 	run_cuts(&run, in, REQRW_HEAD_MAX, cuts, 65, &res);
 	assert_int_equal(res.rec.heads, 1);
-	result_free(&res);
+	harness_free(&res);
 	free(in);
 
 	/* One byte over: refused and released unchanged. */
@@ -881,26 +902,23 @@ static void test_head_cap(void **state)
 	assert_true(res.pass);
 	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "over cap");
 	assert_non_null(strstr(res.rec.log.data, "64 KiB"));
-	result_free(&res);
+	harness_free(&res);
 	run_cuts(&run, in, REQRW_HEAD_MAX + 1, cuts, 65, &res);
 	assert_int_equal(res.rec.errors, 1);
 	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "over cap, pieces");
-	result_free(&res);
+	harness_free(&res);
 
-	/* Held up to the cap, released by the byte that goes over it. */
-	struct config cfg = make_cfg(0);
-	struct buf out;
-	buf_init(&out, 1 << 20);
-	struct reqrw *rw = reqrw_new(&cfg, REQRW_ROUTE, PROVIDER_OPENAI, NULL, NULL);
-	assert_int_equal(reqrw_feed(rw, in, REQRW_HEAD_MAX, &out), REQRW_HEAD_MAX);
-	assert_int_equal(reqrw_pending(rw), REQRW_HEAD_MAX);
-	assert_int_equal(out.len, 0);
-	assert_int_equal(reqrw_feed(rw, in + REQRW_HEAD_MAX, 1, &out), 1);
-	assert_int_equal(reqrw_pending(rw), 0);
-	assert_true(reqrw_passthrough(rw));
-	assert_buf_eq(&out, in, REQRW_HEAD_MAX + 1, "released");
-	reqrw_free(rw);
-	buf_free(&out);
+	/* Held up to the cap, released by the byte that goes over it (and no
+	 * callbacks at all). */
+	harness_init(&res, &run, NULL);
+	harness_feed(&res, in, REQRW_HEAD_MAX);
+	assert_int_equal(reqrw_pending(res.rw), REQRW_HEAD_MAX);
+	assert_int_equal(res.out.len, 0);
+	harness_feed(&res, in + REQRW_HEAD_MAX, 1);
+	assert_int_equal(reqrw_pending(res.rw), 0);
+	assert_true(reqrw_passthrough(res.rw));
+	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "released");
+	harness_free(&res);
 	free(in);
 }
 
@@ -916,7 +934,7 @@ static void test_header_count_cap(void **state)
 		buf_puts(&in, "\r\n");
 		struct run run = { make_cfg(CF_RP | CF_PARAMS), REQRW_ROUTE,
 				   PROVIDER_OPENAI };
-		struct result res;
+		struct harness res;
 		run_once(&run, in.data, in.len, &res);
 		if (n == REQRW_MAX_HEADERS) {
 			/* All 128 kept, plus Host, credential and Respan's two. */
@@ -930,7 +948,7 @@ static void test_header_count_cap(void **state)
 			assert_int_equal(res.rec.errors, 1);
 			assert_buf_eq(&res.out, in.data, in.len, "too many headers");
 		}
-		result_free(&res);
+		harness_free(&res);
 		buf_free(&in);
 	}
 }
@@ -940,38 +958,33 @@ static void test_header_count_cap(void **state)
 static void test_flush(void **state)
 {
 	(void)state;
-	struct config cfg = make_cfg(0);
-	struct rec rec;
-	struct buf out;
-	rec_init(&rec);
-	buf_init(&out, 1 << 20);
-	struct reqrw *rw = reqrw_new(&cfg, REQRW_ROUTE, PROVIDER_OPENAI, &rec_cb, &rec);
-	assert_int_equal(reqrw_flush(rw, &out), 0);	/* nothing held */
-	assert_int_equal(out.len, 0);
-	assert_false(reqrw_passthrough(rw));
+	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct harness h;
+	harness_init(&h, &run, &rec_cb);
+	assert_int_equal(reqrw_flush(h.rw, &h.out), 0);	/* nothing held */
+	assert_int_equal(h.out.len, 0);
+	assert_false(reqrw_passthrough(h.rw));
 	static const char part[] = "POST /v1/x HTTP/1.1\r\nAuthorization: Bear";
-	assert_int_equal(reqrw_feed(rw, part, sizeof(part) - 1, &out), sizeof(part) - 1);
-	assert_int_equal(reqrw_pending(rw), sizeof(part) - 1);
-	assert_int_equal(out.len, 0);
+	harness_feed(&h, part, sizeof(part) - 1);
+	assert_int_equal(reqrw_pending(h.rw), sizeof(part) - 1);
+	assert_int_equal(h.out.len, 0);
 
 	/* A full out: the held bytes stay held. */
 	struct buf tiny;
 	buf_init(&tiny, 4);
-	assert_int_equal(reqrw_flush(rw, &tiny), -E2BIG);
-	assert_int_equal(reqrw_pending(rw), sizeof(part) - 1);
+	assert_int_equal(reqrw_flush(h.rw, &tiny), -E2BIG);
+	assert_int_equal(reqrw_pending(h.rw), sizeof(part) - 1);
 	buf_free(&tiny);
 
-	assert_int_equal(reqrw_flush(rw, &out), 0);
-	assert_int_equal(reqrw_pending(rw), 0);
-	assert_buf_eq(&out, part, sizeof(part) - 1, "flushed");
+	assert_int_equal(reqrw_flush(h.rw, &h.out), 0);
+	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_buf_eq(&h.out, part, sizeof(part) - 1, "flushed");
 	/* The rest of that head cannot be rewritten now: it passes. */
-	assert_true(reqrw_passthrough(rw));
-	assert_int_equal(reqrw_feed(rw, "er x\r\n\r\n", 8, &out), 8);
-	assert_int_equal(out.len, sizeof(part) - 1 + 8);
-	assert_int_equal(rec.heads, 0);
-	reqrw_free(rw);
-	rec_free(&rec);
-	buf_free(&out);
+	assert_true(reqrw_passthrough(h.rw));
+	harness_feed(&h, "er x\r\n\r\n", 8);
+	assert_int_equal(h.out.len, sizeof(part) - 1 + 8);
+	assert_int_equal(h.rec.heads, 0);
+	harness_free(&h);
 	reqrw_free(NULL);
 }
 
@@ -993,29 +1006,15 @@ static void test_guard_pages(void **state)
 				   PROVIDER_OPENAI };
 		for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 			size_t len = strlen(inputs[i]);
-			struct result one;
+			struct harness one;
 			run_once(&run, inputs[i], len, &one);
 			for (size_t k = 0; k <= len; k++) {
-				const char *a = guard_copy(inputs[i], k);
-				const char *b = guard_copy(inputs[i] + k, len - k);
-				struct result g;
-				buf_init(&g.out, 1 << 20);
-				rec_init(&g.rec);
-				struct reqrw *rw = reqrw_new(&run.cfg, run.mode, run.provider,
-							     &rec_cb, &g.rec);
-				assert_int_equal(reqrw_feed(rw, a, k, &g.out), (ssize_t)k);
-				assert_int_equal(reqrw_feed(rw, b, len - k, &g.out),
-						 (ssize_t)(len - k));
-				g.pass = reqrw_passthrough(rw);
-				assert_int_equal(reqrw_flush(rw, &g.out), 0);
-				rec_body_done(&g.rec);
-				reqrw_free(rw);
-				guard_free(a);
-				guard_free(b);
+				struct harness g;
+				run_pieces(&run, inputs[i], len, &k, 1, true, &g);
 				assert_same(&g, &one, "guard");
-				result_free(&g);
+				harness_free(&g);
 			}
-			result_free(&one);
+			harness_free(&one);
 		}
 	}
 }
@@ -1027,43 +1026,36 @@ static void test_out_full_retry(void **state)
 	struct run run = { make_cfg(CF_PARAMS), REQRW_ROUTE, PROVIDER_OPENAI };
 	const char *in = pipelined;
 	size_t len = sizeof(pipelined) - 1;
-	struct result one;
+	struct harness one;
 	run_once(&run, in, len, &one);
 
 	static const size_t firsts[] = { 0, 10, 120 };	/* bytes fed beforehand */
 	for (size_t f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++) {
 		size_t first = firsts[f];
 		for (size_t max = 0; max <= one.out.len + 1; max += (max < 300 ? 1 : 37)) {
-			struct rec rec;
-			struct buf out;
-			rec_init(&rec);
-			buf_init(&out, 1 << 24);
-			struct reqrw *rw = reqrw_new(&run.cfg, run.mode, run.provider,
-						     &rec_cb, &rec);
-			assert_int_equal(reqrw_feed(rw, in, first, &out), (ssize_t)first);
-			size_t before = out.len, pending = reqrw_pending(rw);
-			size_t log_before = rec.log.len;
-			out.max = before + max;
-			ssize_t rc = reqrw_feed(rw, in + first, len - first, &out);
+			struct harness h;
+			harness_init(&h, &run, &rec_cb);
+			harness_feed(&h, in, first);
+			size_t before = h.out.len, pending = reqrw_pending(h.rw);
+			size_t log_before = h.rec.log.len, out_max = h.out.max;
+			h.out.max = before + max;
+			ssize_t rc = reqrw_feed(h.rw, in + first, len - first, &h.out);
 			if (rc < 0) {
 				assert_int_equal(rc, -E2BIG);
-				assert_int_equal(out.len, before);
-				assert_int_equal(rec.log.len, log_before);
-				assert_int_equal(reqrw_pending(rw), pending);
-				out.max = 1 << 24;
-				rc = reqrw_feed(rw, in + first, len - first, &out);
+				assert_int_equal(h.out.len, before);
+				assert_int_equal(h.rec.log.len, log_before);
+				assert_int_equal(reqrw_pending(h.rw), pending);
+				h.out.max = out_max;
+				rc = reqrw_feed(h.rw, in + first, len - first, &h.out);
 			}
 			assert_int_equal(rc, (ssize_t)(len - first));
-			assert_int_equal(reqrw_flush(rw, &out), 0);
-			rec_body_done(&rec);
-			assert_buf_eq(&out, one.out.data, one.out.len, "retried");
-			assert_buf_eq(&rec.log, one.rec.log.data, one.rec.log.len, "retried log");
-			reqrw_free(rw);
-			rec_free(&rec);
-			buf_free(&out);
+			harness_finish(&h);
+			assert_buf_eq(&h.out, one.out.data, one.out.len, "retried");
+			assert_buf_eq(&h.rec.log, one.rec.log.data, one.rec.log.len, "retried log");
+			harness_free(&h);
 		}
 	}
-	result_free(&one);
+	harness_free(&one);
 }
 
 int main(void)

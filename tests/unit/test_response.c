@@ -26,6 +26,7 @@ struct rec {
 	struct buf log;
 	struct buf body;	/* body data not yet written to log */
 	struct respp *p;
+	bool failed;		/* a feed returned -1 */
 };
 
 static void rec_flush(struct rec *r)
@@ -91,6 +92,34 @@ static void on_error(void *ctx, const char *why)
 
 static const struct respp_callbacks cbs = { on_head, on_body, on_end, on_error };
 
+/* A parser whose events go to r's transcript. */
+static void rec_open(struct rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->log, SIZE_MAX);
+	buf_init(&r->body, SIZE_MAX);
+	r->p = respp_new(&cbs, r);
+	assert_non_null(r->p);
+}
+
+static void rec_close(struct rec *r)
+{
+	respp_free(r->p);
+	buf_free(&r->log);
+	buf_free(&r->body);
+}
+
+/* Once a feed has failed, every later one fails too. */
+static bool feed_piece(void *ctx, const char *piece, size_t n)
+{
+	struct rec *r = ctx;
+	int rc = respp_feed(r->p, piece, n);
+	if (r->failed)
+		assert_int_equal(rc, -1);
+	r->failed = rc < 0;
+	return true;
+}
+
 /*
  * Run a response stream. expect: one letter per request sent, H for HEAD.
  * split: the first piece's length (0: none); step: later pieces' length
@@ -101,36 +130,17 @@ static char *run(const char *expect, const char *in, size_t len, size_t split,
 		 size_t step, const char *eof)
 {
 	struct rec r;
-	buf_init(&r.log, SIZE_MAX);
-	buf_init(&r.body, SIZE_MAX);
-	r.p = respp_new(&cbs, &r);
-	assert_non_null(r.p);
+	rec_open(&r);
 	for (const char *e = expect; *e; e++)
 		assert_int_equal(respp_expect(r.p, *e == 'H'), 0);
-
-	bool failed = false;
-	size_t off = 0;
-	while (off < len) {
-		size_t n = len - off;
-		if (off == 0 && split)
-			n = split;
-		else if (step && n > step)
-			n = step;
-		const char *g = guard_copy(in + off, n);
-		int rc = respp_feed(r.p, g, n);
-		guard_free(g);
-		if (failed)
-			assert_int_equal(rc, -1);	/* stays failed */
-		failed = rc < 0;
-		off += n;
-	}
+	guard_pieces(in, len, split, step, feed_piece, &r);
 	if (eof)
 		respp_eof(r.p, *eof ? eof : NULL);
 	rec_flush(&r);
-	respp_free(r.p);
-	buf_free(&r.body);
 	buf_puts(&r.log, "");
-	return buf_steal(&r.log);
+	char *log = buf_steal(&r.log);
+	rec_close(&r);
+	return log;
 }
 
 /* One-shot must match want; every split and byte-at-a-time must match it. */
@@ -289,38 +299,7 @@ static const struct tcase cases[] = {
 	  OK200 "Content-Length: 1\r\n\r\n1HTTP/1.1 2", "",
 	  "H200 1.1 r=OK n=1 cl=1\nB:1:1\nE-\n" },
 
-	/* not HTTP we can follow */
-	{ "not http", "G", "SSH-2.0-OpenSSH\r\n\r\n", NULL,
-	  "Xnot an HTTP/1.x response\n" },
-	{ "http/2 preface", "G", "PRI * HTTP/2.0\r\n", NULL,
-	  "Xnot an HTTP/1.x response\n" },
-	{ "http/2 status line", "G", "HTTP/2 200\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "two-digit status", "G", "HTTP/1.1 20 OK\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "four-digit status", "G", "HTTP/1.1 2000 OK\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "status below 100", "G", "HTTP/1.1 099 Odd\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "no space after status", "G", "HTTP/1.1 200OK\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "control byte in reason", "G", "HTTP/1.1 200 O\001K\r\n\r\n", NULL,
-	  "Xmalformed status line\n" },
-	{ "obs-fold", "G", OK200 "X-A: one\r\n two\r\n\r\n", NULL,
-	  "Xobsolete line folding in a response header\n" },
-	{ "header without colon", "G", OK200 "Content-Length 5\r\n\r\nhello",
-	  NULL, "Xmalformed response header\n" },
-	{ "space before colon", "G", OK200 "Content-Length : 5\r\n\r\nhello",
-	  NULL, "Xmalformed response header\n" },
-	{ "empty header name", "G", OK200 ": 5\r\n\r\n", NULL,
-	  "Xmalformed response header\n" },
-	{ "bare CR in a value", "G", OK200 "X-A: a\rb\r\n\r\n", NULL,
-	  "Xmalformed response header\n" },
-	{ "invalid content-length", "G", OK200 "Content-Length: 5x\r\n\r\nhello",
-	  NULL, "Xinvalid Content-Length in a response\n" },
-	{ "conflicting content-lengths", "G",
-	  OK200 "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", NULL,
-	  "Xinvalid Content-Length in a response\n" },
+	/* not HTTP we can follow (a first response refused whole: refusals) */
 	{ "malformed chunked body, then nothing", "GG",
 	  OK200 "Transfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n"
 	  OK200 "Content-Length: 0\r\n\r\n",
@@ -330,6 +309,46 @@ static const struct tcase cases[] = {
 	  "H200 1.1 r=OK n=1 cl=1\nB:1:a\nE-\nXnot an HTTP/1.x response\n" },
 };
 
+/*
+ * Responses to one GET that are refused at once, with no eof: the transcript
+ * is the one error line "X<why>\n", however the input is cut.
+ */
+#define REFUSAL_INPUTS 6
+
+static const struct {
+	const char *why;
+	struct {
+		const char *name, *in;
+	} inputs[REFUSAL_INPUTS];	/* up to the first NULL name */
+} refusals[] = {
+	{ "not an HTTP/1.x response", {
+		{ "not http", "SSH-2.0-OpenSSH\r\n\r\n" },
+		{ "http/2 preface", "PRI * HTTP/2.0\r\n" },
+	} },
+	{ "malformed status line", {
+		{ "http/2 status line", "HTTP/2 200\r\n\r\n" },
+		{ "two-digit status", "HTTP/1.1 20 OK\r\n\r\n" },
+		{ "four-digit status", "HTTP/1.1 2000 OK\r\n\r\n" },
+		{ "status below 100", "HTTP/1.1 099 Odd\r\n\r\n" },
+		{ "no space after status", "HTTP/1.1 200OK\r\n\r\n" },
+		{ "control byte in reason", "HTTP/1.1 200 O\001K\r\n\r\n" },
+	} },
+	{ "obsolete line folding in a response header", {
+		{ "obs-fold", OK200 "X-A: one\r\n two\r\n\r\n" },
+	} },
+	{ "malformed response header", {
+		{ "header without colon", OK200 "Content-Length 5\r\n\r\nhello" },
+		{ "space before colon", OK200 "Content-Length : 5\r\n\r\nhello" },
+		{ "empty header name", OK200 ": 5\r\n\r\n" },
+		{ "bare CR in a value", OK200 "X-A: a\rb\r\n\r\n" },
+	} },
+	{ "invalid Content-Length in a response", {
+		{ "invalid content-length", OK200 "Content-Length: 5x\r\n\r\nhello" },
+		{ "conflicting content-lengths",
+		  OK200 "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!" },
+	} },
+};
+
 static void test_table(void **state)
 {
 	(void)state;
@@ -337,6 +356,15 @@ static void test_table(void **state)
 		const struct tcase *c = &cases[i];
 		check_all_ways(c->name, c->expect, c->in, strlen(c->in), c->eof,
 			       c->want);
+	}
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		char want[128];
+		snprintf(want, sizeof(want), "X%s\n", refusals[i].why);
+		for (size_t k = 0; k < REFUSAL_INPUTS && refusals[i].inputs[k].name; k++) {
+			const char *in = refusals[i].inputs[k].in;
+			check_all_ways(refusals[i].inputs[k].name, "G", in, strlen(in),
+				       NULL, want);
+		}
 	}
 }
 
@@ -573,9 +601,7 @@ static void test_after_eof_and_upgrade(void **state)
 {
 	(void)state;
 	struct rec r;
-	buf_init(&r.log, SIZE_MAX);
-	buf_init(&r.body, SIZE_MAX);
-	r.p = respp_new(&cbs, &r);
+	rec_open(&r);
 	const char *one = OK200 "Content-Length: 1\r\n\r\nx";
 	assert_int_equal(respp_feed(r.p, one, strlen(one)), 0);
 	respp_eof(r.p, NULL);
@@ -583,7 +609,7 @@ static void test_after_eof_and_upgrade(void **state)
 	respp_eof(r.p, "again");					/* ignored */
 	rec_flush(&r);
 	assert_string_equal(r.log.data, "H200 1.1 r=OK n=1 cl=1\nB:1:x\nE-\n");
-	respp_free(r.p);
+	rec_close(&r);
 
 	/* NULL callbacks are allowed */
 	struct respp *p = respp_new(NULL, NULL);
@@ -593,8 +619,6 @@ static void test_after_eof_and_upgrade(void **state)
 	respp_eof(p, NULL);
 	respp_free(p);
 	respp_free(NULL);
-	buf_free(&r.log);
-	buf_free(&r.body);
 }
 
 static void test_in_response(void **state)
