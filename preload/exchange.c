@@ -78,10 +78,45 @@ void xchg_new_id(char *out, size_t size)
 	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
 }
 
+/* Records that could not be written since the last one that could. */
+static atomic_ulong log_dropped;
+static atomic_int log_last_error;
+static atomic_flag log_warned = ATOMIC_FLAG_INIT;
+
 static void log_line(const struct xchg_ctx *ctx, const struct buf *line)
 {
-	if (ctx->log && line->len)
-		jsonl_write(ctx->log, line->data, line->len);
+	if (ctx->log == NULL || line->len == 0)
+		return;
+	int rc = jsonl_write(ctx->log, line->data, line->len);
+	if (rc < 0) {
+		/* A full disk, a file gone read-only: the program goes on, the
+		 * records are counted, and stderr says so once per process. */
+		atomic_fetch_add(&log_dropped, 1);
+		atomic_store(&log_last_error, -rc);
+		if (!atomic_flag_test_and_set(&log_warned)) {
+			char msg[600];
+			int n = snprintf(msg, sizeof(msg),
+					 "respan: RESPAN_LOG=%.400s: %s: records are "
+					 "being lost\n",
+					 ctx->cfg && ctx->cfg->log_path ? ctx->cfg->log_path : "?",
+					 strerror(-rc));
+			if (n > 0) {
+				ssize_t ignored = write(STDERR_FILENO, msg,
+							(size_t)n < sizeof(msg) ? (size_t)n :
+										   sizeof(msg) - 1);
+				(void)ignored;
+			}
+		}
+		return;
+	}
+	unsigned long lost = atomic_exchange(&log_dropped, 0);
+	if (lost) {
+		/* Writing works again: the log itself says what it is missing. */
+		char detail[160];
+		snprintf(detail, sizeof(detail), "%lu records were lost: %s", lost,
+			 strerror(atomic_load(&log_last_error)));
+		xchg_event(ctx, "log_error", NULL, detail);
+	}
 }
 
 static void proc_of(const struct xchg_ctx *ctx, struct log_proc *proc)

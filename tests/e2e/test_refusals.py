@@ -22,3 +22,28 @@ def test_malformed_request_never_reaches_router(respan_env, router, client_bin, 
     assert {"http_error", "blocked"} <= events
     assert read_log(respan_env["RESPAN_LOG"], type="request") == []
     assert_no_secrets(respan_env["RESPAN_LOG"], provider_key, respan_env["RESPAN_API_KEY"])
+
+
+PY_TWO_CALLS = r"""
+import http.client, ssl
+c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+for _ in range(2):
+    c.request("POST", "/v1/chat/completions", '{"model": "m", "messages": []}',
+              {"Authorization": "Bearer sk-ignored", "Content-Type": "application/json"})
+    r = c.getresponse()
+    print(r.status, r.read().count(b"Hello from the stand-in router"))
+"""
+
+
+def test_full_disk_log_never_breaks_the_program(respan_env, router, tmp_path):
+    """A log that cannot be written (/dev/full: ENOSPC on every write): the
+    calls still go through and are routed, and stderr says so once."""
+    script = tmp_path / "two.py"
+    script.write_text(PY_TWO_CALLS)
+    respan_env["RESPAN_LOG"] = "/dev/full"
+    proc = run(["/usr/bin/python3", script], env=respan_env, check=True)
+    assert proc.stdout.split() == [b"200", b"1", b"200", b"1"]
+    assert len(router.requests()) == 2
+    lines = proc.stderr.decode().splitlines()
+    assert lines == ["respan: RESPAN_LOG=/dev/full: No space left on device: "
+                     "records are being lost"], lines

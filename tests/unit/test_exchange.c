@@ -4,6 +4,9 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -261,6 +264,41 @@ static void test_event(void **state)
 	cJSON_Delete(log);
 }
 
+/*
+ * A log that cannot be written (here: RLIMIT_FSIZE, as a full disk would
+ * be): the caller goes on, records are counted, and once writing works
+ * again the log gets a log_error event saying how many were lost.
+ */
+static void test_log_write_failure(void **state)
+{
+	struct fixture *f = *state;
+	xchg_event(&f->ctx, "bypass", "api.openai.com", "first");
+	struct stat st;
+	assert_int_equal(stat(f->path, &st), 0);
+
+	struct rlimit saved, small;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = (rlim_t)st.st_size;	/* not one byte more */
+	void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	xchg_event(&f->ctx, "bypass", "api.openai.com", "lost 1");
+	xchg_event(&f->ctx, "bypass", "api.openai.com", "lost 2");
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old);
+
+	xchg_event(&f->ctx, "bypass", "api.openai.com", "after");
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 3);
+	assert_string_equal(str(cJSON_GetArrayItem(log, 0), "detail"), "first");
+	/* The first record that could be written, then what was missed. */
+	assert_string_equal(str(cJSON_GetArrayItem(log, 1), "detail"), "after");
+	const cJSON *err = cJSON_GetArrayItem(log, 2);
+	assert_string_equal(str(err, "event"), "log_error");
+	assert_non_null(strstr(str(err, "detail"), "2 records were lost"));
+	cJSON_Delete(log);
+}
+
 static void test_ids_unique(void **state)
 {
 	(void)state;
@@ -327,6 +365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_request_is_not_sent, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_log_write_failure, setup, teardown),
 		cmocka_unit_test(test_ids_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
