@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from conftest_node import claude_code  # noqa: F401  (fixture)
-from standin.helpers import assert_no_secrets, make_secret, read_log
+from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -47,18 +47,7 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 
 def run_claude(argv: list, env: dict, cwd: Path):
     """Run Claude Code with exactly ENV; (CompletedProcess, pid)."""
-    proc = subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"claude timed out after {TIMEOUT} s\nstdout:\n"
-                             f"{out.decode(errors='replace')[-2000:]}\nstderr:\n"
-                             f"{err.decode(errors='replace')[-3000:]}") from None
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err), proc.pid
+    return run_with_pid(argv, env, cwd=cwd, timeout=TIMEOUT)
 
 
 def answer(done: subprocess.CompletedProcess) -> str:

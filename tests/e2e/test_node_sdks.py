@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest_node import node_sdks  # noqa: F401  (fixture)
-from standin.helpers import assert_no_secrets, make_secret, read_log
+from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
 SIMULATE = os.environ.get("RESPAN_E2E_SIMULATE_LAYER1") == "1"
@@ -107,18 +107,7 @@ def run_node(argv: list, env: dict, cwd, timeout: float = NODE_TIMEOUT):
     """Run a Node client with exactly ENV; (CompletedProcess, pid)."""
     if SIMULATE:
         env = simulate_layer1(env)
-    proc = subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"{argv} timed out after {timeout} s\nstderr:\n"
-                             f"{err.decode(errors='replace')[-3000:]}") from None
-    done = subprocess.CompletedProcess(argv, proc.returncode, out, err)
-    return done, proc.pid
+    return run_with_pid(argv, env, cwd=cwd, timeout=timeout)
 
 
 def text_of(done: subprocess.CompletedProcess) -> str:

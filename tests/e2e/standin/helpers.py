@@ -98,6 +98,26 @@ def run(argv: list, env: dict, timeout: float = 30, check: bool = False,
     return proc
 
 
+def run_with_pid(argv: list, env: dict, cwd=None, timeout: float = 60):
+    """Run a program with exactly ENV and return (CompletedProcess, pid): the
+    pid is what its log records carry. On a timeout the program is killed and
+    the test fails with the end of its output."""
+    if env is None:
+        raise ValueError("run_with_pid(): pass an explicit environment")
+    proc = subprocess.Popen([str(a) for a in argv], env=env, cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{argv[0]} timed out after {timeout} s\nstdout:\n"
+                             f"{out.decode(errors='replace')[-2000:]}\nstderr:\n"
+                             f"{err.decode(errors='replace')[-3000:]}") from None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err), proc.pid
+
+
 # --------------------------------------------------------------------------
 # The traffic log
 
