@@ -95,6 +95,8 @@ CLI_BIN := $(BUILD)/respan
 endif
 
 .PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo bench
+# Keep test objects between runs (they are intermediates of the pattern rules).
+.SECONDARY:
 all: $(PRELOAD_LIB) $(CLI_BIN)
 
 $(BUILD)/%.o: %.c
