@@ -101,11 +101,10 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		respan_debug("connect fd %d: port 443 -> router port", fd);
 	errno = saved_errno;
 	int rc = real_connect(fd, fix ? (struct sockaddr *)&fixed : addr, len);
-	if ((rc == 0 || errno == EINPROGRESS) && audited(fd, addr)) {
-		saved_errno = errno;
+	int connect_errno = errno;	/* what the program must see */
+	if ((rc == 0 || connect_errno == EINPROGRESS) && audited(fd, addr))
 		netstate_fd_fresh(fd);
-		errno = saved_errno;
-	}
+	errno = connect_errno;
 	return rc;
 }
 
