@@ -69,12 +69,12 @@ unsigned short netstate_port(const struct sockaddr *sa)
 	return 0;
 }
 
-/* ---- not_routed, once per host and reason ---- */
+/* ---- reports made once per host and kind ---- */
 
 static struct {
 	char host[256];
-	enum not_routed_reason why;
-} reported[16];
+	int kind;
+} reported[32];
 static unsigned n_reported;
 static pthread_mutex_t reported_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -92,24 +92,29 @@ const char *netstate_reason_text(enum not_routed_reason why)
 	return "unknown";
 }
 
-void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
-			 enum not_routed_reason why)
+bool netstate_first_report(const char *host, int kind)
 {
 	pthread_mutex_lock(&reported_lock);
 	for (unsigned i = 0; i < n_reported; i++) {
-		if (reported[i].why == why && strcasecmp(reported[i].host, host) == 0) {
+		if (reported[i].kind == kind && strcasecmp(reported[i].host, host) == 0) {
 			pthread_mutex_unlock(&reported_lock);
-			return;
+			return false;
 		}
 	}
 	bool full = n_reported == sizeof(reported) / sizeof(reported[0]);
 	if (!full) {
 		snprintf(reported[n_reported].host, sizeof(reported[0].host), "%s", host);
-		reported[n_reported].why = why;
+		reported[n_reported].kind = kind;
 		n_reported++;
 	}
 	pthread_mutex_unlock(&reported_lock);
-	if (!full)
+	return !full;
+}
+
+void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
+			 enum not_routed_reason why)
+{
+	if (netstate_first_report(host, (int)why))
 		xchg_event(ctx, "not_routed", host, netstate_reason_text(why));
 }
 

@@ -38,6 +38,16 @@ void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
 			 enum not_routed_reason why);
 const char *netstate_reason_text(enum not_routed_reason why);
 
+/* Kinds of report besides the not_routed reasons. */
+#define NETSTATE_REPORT_BLOCKED_LOOKUP 100
+
+/*
+ * True the first time (host, kind) is asked about, so a report is made once
+ * per host, not on every retry of a program. Remembers 32 pairs; past that
+ * nothing new is reported.
+ */
+bool netstate_first_report(const char *host, int kind);
+
 /*
  * The egress audit's view of TCP sockets: a connection the program opened
  * (connect() on an AF_INET/AF_INET6 stream socket) is "fresh" until its

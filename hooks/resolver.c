@@ -1,14 +1,13 @@
 /*
  * resolver: provider names resolve to the router (SPEC section 4, layer 3),
  * but only where the OpenSSL layer will take the session over; otherwise the
- * name resolves as usual and a not_routed event says why, once per host.
+ * name resolves as usual and a not_routed event says why, once per host
+ * (under RESPAN_FAIL=closed it does not resolve: a blocked event, once).
  */
 #include <errno.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "guard.h"
 #include "init.h"
@@ -56,11 +55,11 @@ static enum verdict name_verdict(const char *name)
 		return REDIRECT;
 	int saved = guard_enter();
 	bool closed = st->cfg.fail == RESPAN_FAIL_CLOSED;
-	if (closed)
+	if (closed && netstate_first_report(name, NETSTATE_REPORT_BLOCKED_LOOKUP))
 		xchg_event(&st->xctx, "blocked", name,
 			   "RESPAN_FAIL=closed: name lookup refused, TLS in this "
 			   "program cannot be routed (no libssl loaded)");
-	else
+	else if (!closed)
 		netstate_not_routed(&st->xctx, name, NOT_ROUTED_NO_LIBSSL);
 	guard_leave(saved);
 	return closed ? REFUSE : PASS;

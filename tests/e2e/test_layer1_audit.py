@@ -183,10 +183,14 @@ def test_closed_refuses_unroutable_names(respan_env, tmp_path):
         pytest.skip("node is not installed")
     respan_env["RESPAN_FAIL"] = "closed"
     script = tmp_path / "lookup.js"
-    script.write_text("require('node:dns').lookup('api.anthropic.com', (e, a) => "
-                      "{ console.log(e ? e.code : 'resolved ' + a); });")
+    # Three lookups, as a retrying program makes: refused each time, reported once.
+    script.write_text("const dns = require('node:dns');"
+                      "const go = n => dns.lookup('api.anthropic.com', (e, a) => {"
+                      " console.log(e ? e.code : 'resolved ' + a); if (n > 1) go(n - 1); });"
+                      "go(3);")
     proc = run([node, script], env=respan_env, check=True)
-    assert proc.stdout.strip() != b"" and not proc.stdout.startswith(b"resolved")
+    lines = proc.stdout.split()
+    assert len(lines) == 3 and not any(x.startswith(b"resolved") for x in lines), lines
     [ev] = [e for e in read_log(respan_env["RESPAN_LOG"], type="event")
             if e["event"] == "blocked"]
     assert ev["host"] == "api.anthropic.com"
