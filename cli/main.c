@@ -2,11 +2,13 @@
  * respan: the command-line companion of librespan.so (SPEC section 7).
  *
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
+ *     respan log show|har|summary [FILE]
  *     respan --help | --version
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "run.h"
 
 #ifndef RESPAN_VERSION
@@ -16,11 +18,14 @@
 static void usage(FILE *out)
 {
 	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	      "       respan log show|har|summary [FILE]\n"
 	      "       respan --help | --version\n"
 	      "\n"
 	      "Commands:\n"
 	      "  run     run PROGRAM with librespan.so: its LLM API calls go through the\n"
 	      "          Respan router and are logged (respan run --help)\n"
+	      "  log     read the traffic log: show [-f] [-v], har, summary\n"
+	      "          (respan log --help)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help     this help\n"
@@ -45,6 +50,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc, argv);
+	if (strcmp(cmd, "log") == 0)
+		return log_main(argc, argv);
 	if (cmd[0] == '-')
 		fprintf(stderr, "respan: unknown option %s (see respan --help)\n", cmd);
 	else

@@ -1,0 +1,335 @@
+/*
+ * respan log summary: counts, errors, tokens and latency per provider and
+ * model (format in docs/respan-log.md). Records are cut down to the fields
+ * counted here as they are read; what grows with the log is one duration
+ * per exchange, for the median and the 95th percentile.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "logcmd.h"
+#include "logpair.h"
+
+#define MODEL_MAX 200
+
+struct lat {
+	double *v;
+	size_t n, cap;
+};
+
+struct group {
+	char *provider, *model;
+	unsigned long exchanges, errors;
+	double in_tokens, out_tokens;
+	struct lat lat;
+};
+
+struct evcount {
+	char *name;
+	unsigned long n;
+};
+
+struct summary {
+	struct group *g;
+	size_t n, cap;
+	struct group total;
+	struct evcount *ev;
+	size_t n_ev, cap_ev;
+	char first[40], last[40];	/* timestamps seen, as written */
+	bool failed;
+};
+
+static bool grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p;
+	if (n < *cap)
+		return true;
+	if ((p = realloc(*v, c * size)) == NULL)
+		return false;
+	*v = p;
+	*cap = c;
+	return true;
+}
+
+static struct group *group_for(struct summary *s, const char *provider, const char *model)
+{
+	struct group *g;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->g[i].provider, provider) == 0 && strcmp(s->g[i].model, model) == 0)
+			return &s->g[i];
+	if (!grow((void **)&s->g, &s->cap, s->n, sizeof(*s->g)))
+		return NULL;
+	g = &s->g[s->n];
+	memset(g, 0, sizeof(*g));
+	g->provider = strdup(provider);
+	g->model = strdup(model);
+	if (!g->provider || !g->model) {
+		free(g->provider);
+		free(g->model);
+		return NULL;
+	}
+	s->n++;
+	return g;
+}
+
+static void count(struct summary *s, struct group *g, bool error, const cJSON *usage,
+		  const cJSON *resp)
+{
+	double v;
+	g->exchanges++;
+	g->errors += error;
+	if (rec_num(usage, "input_tokens", &v))
+		g->in_tokens += v;
+	if (rec_num(usage, "output_tokens", &v))
+		g->out_tokens += v;
+	if (resp && rec_num(resp, "duration_ms", &v)) {
+		if (grow((void **)&g->lat.v, &g->lat.cap, g->lat.n, sizeof(double)))
+			g->lat.v[g->lat.n++] = v;
+		else
+			s->failed = true;
+	}
+}
+
+static void note_ts(struct summary *s, const cJSON *rec)
+{
+	const char *ts = rec_str(rec, "ts");
+	if (ts == NULL || strlen(ts) >= sizeof(s->first))
+		return;
+	/* RFC 3339 UTC with fixed digits: text order is time order */
+	if (s->first[0] == '\0' || strcmp(ts, s->first) < 0)
+		strcpy(s->first, ts);
+	if (strcmp(ts, s->last) > 0)
+		strcpy(s->last, ts);
+}
+
+static void count_event(struct summary *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_ev; i++)
+		if (strcmp(s->ev[i].name, name) == 0) {
+			s->ev[i].n++;
+			return;
+		}
+	if (!grow((void **)&s->ev, &s->cap_ev, s->n_ev, sizeof(*s->ev)) ||
+	    (s->ev[s->n_ev].name = strdup(name)) == NULL) {
+		s->failed = true;
+		return;
+	}
+	s->ev[s->n_ev++].n = 1;
+}
+
+static void emit(void *ctx, const struct logitem *it)
+{
+	struct summary *s = ctx;
+	const cJSON *req = it->req, *resp = it->resp, *usage;
+	const char *provider, *model;
+	double status = 0;
+	bool error;
+	struct group *g;
+
+	if (it->event) {
+		note_ts(s, it->event);
+		count_event(s, rec_str(it->event, "event") ? rec_str(it->event, "event") : "?");
+		return;
+	}
+	if (req)
+		note_ts(s, req);
+	if (resp)
+		note_ts(s, resp);
+	usage = resp ? cJSON_GetObjectItemCaseSensitive(resp, "usage") : NULL;
+	provider = req ? rec_str(req, "provider") : NULL;
+	if (provider == NULL || provider[0] == '\0')
+		provider = "-";
+	model = rec_str(usage, "model");
+	if (model == NULL || model[0] == '\0')
+		model = req ? rec_str(req, "_model") : NULL;
+	if (model == NULL || model[0] == '\0')
+		model = "-";
+	if (resp)
+		rec_num(resp, "status", &status);
+	error = resp == NULL || status < 100 || status >= 400 || rec_str(resp, "error");
+	if ((g = group_for(s, provider, model)) == NULL) {
+		s->failed = true;
+		return;
+	}
+	count(s, g, error, usage, resp);
+	count(s, &s->total, error, usage, resp);
+}
+
+/* The model a request names: "model" in its JSON body, or .../models/NAME:... in its url. */
+static void request_model(cJSON *req)
+{
+	const char *body = rec_str(req, "body"), *url = rec_str(req, "url"), *m;
+	char name[MODEL_MAX + 1] = "";
+	cJSON *parsed = body ? cJSON_Parse(body) : NULL;
+
+	if (rec_str(parsed, "model") && strlen(rec_str(parsed, "model")) <= MODEL_MAX)
+		strcpy(name, rec_str(parsed, "model"));
+	cJSON_Delete(parsed);
+	if (name[0] == '\0' && url && (m = strstr(url, "/models/")) != NULL) {
+		size_t n = strcspn(m + 8, ":?/#");
+		if (n > 0 && n <= MODEL_MAX) {
+			memcpy(name, m + 8, n);
+			name[n] = '\0';
+		}
+	}
+	if (name[0])
+		cJSON_AddStringToObject(req, "_model", name);
+}
+
+/* Keep what is counted: a record waiting for its pair stays small. */
+static void trim(cJSON *rec)
+{
+	static const char *const drop[] = { "headers", "body", "body_base64", "output_text" };
+	const char *type = rec_str(rec, "type");
+	if (type && strcmp(type, "request") == 0)
+		request_model(rec);
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(rec, drop[i]);
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank: the smallest value with at least pct % of them at or below it. */
+static double percentile(const double *sorted, size_t n, unsigned pct)
+{
+	size_t rank = (n * pct + 99) / 100;
+	return sorted[rank > 0 ? rank - 1 : 0];
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	int c = strcmp(x->provider, y->provider);
+	return c ? c : strcmp(x->model, y->model);
+}
+
+#define N_COLS 10
+static const char *const col_names[N_COLS] = {
+	"provider", "model", "exchanges", "errors", "in_tokens", "out_tokens",
+	"timed", "median_ms", "p95_ms", "max_ms",
+};
+
+/* The cells of one row; numbers are right-aligned. */
+static void row_cells(struct group *g, const char *provider, const char *model,
+		      char cells[N_COLS][MODEL_MAX + 24])
+{
+	struct lat *l = &g->lat;
+	snprintf(cells[0], sizeof(cells[0]), "%s", provider);
+	snprintf(cells[1], sizeof(cells[1]), "%s", model);
+	for (int c = 0; c < 2; c++)	/* text from the log cannot drive the terminal */
+		for (char *t = cells[c]; *t; t++)
+			if ((unsigned char)*t < 0x20 || *t == 0x7f)
+				*t = '?';
+	snprintf(cells[2], sizeof(cells[2]), "%lu", g->exchanges);
+	snprintf(cells[3], sizeof(cells[3]), "%lu", g->errors);
+	snprintf(cells[4], sizeof(cells[4]), "%s", LOG_NUM(g->in_tokens));
+	snprintf(cells[5], sizeof(cells[5]), "%s", LOG_NUM(g->out_tokens));
+	snprintf(cells[6], sizeof(cells[6]), "%zu", l->n);
+	if (l->n == 0) {
+		strcpy(cells[7], "-");
+		strcpy(cells[8], "-");
+		strcpy(cells[9], "-");
+		return;
+	}
+	qsort(l->v, l->n, sizeof(double), cmp_double);
+	snprintf(cells[7], sizeof(cells[7]), "%s", LOG_NUM(percentile(l->v, l->n, 50)));
+	snprintf(cells[8], sizeof(cells[8]), "%s", LOG_NUM(percentile(l->v, l->n, 95)));
+	snprintf(cells[9], sizeof(cells[9]), "%s", LOG_NUM(l->v[l->n - 1]));
+}
+
+static void print_table(struct summary *s, FILE *out)
+{
+	size_t rows = s->n + 2, width[N_COLS];
+	char (*cells)[N_COLS][MODEL_MAX + 24] = calloc(rows, sizeof(*cells));
+	if (cells == NULL) {
+		s->failed = true;
+		return;
+	}
+	if (s->n > 1)
+		qsort(s->g, s->n, sizeof(*s->g), cmp_group);
+	for (size_t c = 0; c < N_COLS; c++)
+		snprintf(cells[0][c], sizeof(cells[0][c]), "%s", col_names[c]);
+	for (size_t i = 0; i < s->n; i++)
+		row_cells(&s->g[i], s->g[i].provider, s->g[i].model, cells[i + 1]);
+	row_cells(&s->total, "total", "all", cells[rows - 1]);
+	for (size_t c = 0; c < N_COLS; c++) {
+		width[c] = 0;
+		for (size_t i = 0; i < rows; i++)
+			if (strlen(cells[i][c]) > width[c])
+				width[c] = strlen(cells[i][c]);
+	}
+	for (size_t i = 0; i < rows; i++) {
+		for (size_t c = 0; c < N_COLS; c++) {
+			if (c < 2)
+				fprintf(out, "%s%-*s", c ? "  " : "", (int)width[c], cells[i][c]);
+			else
+				fprintf(out, "  %*s", (int)width[c], cells[i][c]);
+		}
+		fputc('\n', out);
+	}
+	free(cells);
+}
+
+static void free_summary(struct summary *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->g[i].provider);
+		free(s->g[i].model);
+		free(s->g[i].lat.v);
+	}
+	free(s->g);
+	free(s->total.lat.v);
+	for (size_t i = 0; i < s->n_ev; i++)
+		free(s->ev[i].name);
+	free(s->ev);
+}
+
+int log_summary(struct logread *r)
+{
+	struct summary s;
+	struct logpair *p;
+	cJSON *rec;
+	int rc, status = 0;
+
+	memset(&s, 0, sizeof(s));
+	/* Order does not matter here: each exchange is counted when complete. */
+	if ((p = logpair_new(emit, &s, LOGPAIR_MAX_BYTES, false)) == NULL) {
+		fputs("respan: out of memory\n", stderr);
+		return 1;
+	}
+	while ((rc = logread_next(r, &rec)) > 0) {
+		trim(rec);
+		if (logpair_add(p, rec) < 0) {
+			s.failed = true;
+			break;
+		}
+	}
+	if (rc < 0)
+		status = log_read_error(r, rc);
+	logpair_finish(p);
+	logpair_free(p);
+
+	print_table(&s, stdout);
+	fputs("\nevents:", stdout);
+	for (size_t i = 0; i < s.n_ev; i++) {
+		fputs(i ? ", " : " ", stdout);
+		log_put_text(stdout, s.ev[i].name, NULL);
+		printf(" %lu", s.ev[i].n);
+	}
+	puts(s.n_ev ? "" : " none");
+	if (s.first[0])
+		printf("from %s to %s\n", s.first, s.last);
+	if (s.failed) {
+		fputs("respan: out of memory: the counts are incomplete\n", stderr);
+		status = 1;
+	}
+	free_summary(&s);
+	return status;
+}
