@@ -3,11 +3,13 @@
  *
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
  *     respan log show|har|summary [FILE]
+ *     respan doctor [--check-router] [--run] [PROGRAM]
  *     respan --help | --version
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "doctor.h"
 #include "log.h"
 #include "run.h"
 
@@ -19,6 +21,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 	      "       respan log show|har|summary [FILE]\n"
+	      "       respan doctor [--check-router] [--run] [PROGRAM]\n"
 	      "       respan --help | --version\n"
 	      "\n"
 	      "Commands:\n"
@@ -26,6 +29,8 @@ static void usage(FILE *out)
 	      "          Respan router and are logged (respan run --help)\n"
 	      "  log     read the traffic log: show [-f] [-v], har, summary\n"
 	      "          (respan log --help)\n"
+	      "  doctor  the effective configuration, and which layers can act on\n"
+	      "          PROGRAM (respan doctor --help)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help     this help\n"
@@ -52,6 +57,8 @@ int main(int argc, char **argv)
 		return run_main(argc, argv);
 	if (strcmp(cmd, "log") == 0)
 		return log_main(argc, argv);
+	if (strcmp(cmd, "doctor") == 0)
+		return doctor_main(argc, argv);
 	if (cmd[0] == '-')
 		fprintf(stderr, "respan: unknown option %s (see respan --help)\n", cmd);
 	else

@@ -1,0 +1,460 @@
+#include "assess.h"
+
+#include <elf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* What was found about TLS in the program, in one place. */
+struct tls {
+	const struct libdeps *deps;	/* where ssl was found */
+	int ssl;		/* index in deps of libssl, or -1 */
+	bool ssl_ok;		/* a libssl the OpenSSL layer hooks, present */
+	bool via_python;	/* loaded with Python's _ssl module */
+	int curl;		/* index in f->deps of libcurl, or -1 */
+	bool inside;		/* TLS compiled into the program */
+	bool others;		/* a TLS library the library does not hook */
+	int other;		/* index in f->deps of the first of those, or -1 */
+	bool go, node, bun;
+};
+
+static void put(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(char *dst, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, ASSESS_TEXT, fmt, ap);
+	va_end(ap);
+}
+
+/* Append "; text" (or text) to dst. */
+static void add(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(char *dst, const char *fmt, ...)
+{
+	size_t len = strlen(dst);
+	va_list ap;
+	if (len + 3 >= ASSESS_TEXT)
+		return;
+	if (len)
+		len += (size_t)snprintf(dst + len, ASSESS_TEXT - len, "; ");
+	va_start(ap, fmt);
+	vsnprintf(dst + len, ASSESS_TEXT - len, fmt, ap);
+	va_end(ap);
+}
+
+static void note(struct assessment *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct assessment *a, const char *fmt, ...)
+{
+	va_list ap;
+	if (a->n_notes == ASSESS_MAX_NOTES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->notes[a->n_notes++], ASSESS_TEXT, fmt, ap);
+	va_end(ap);
+}
+
+/* "libssl.so.3 (/lib/.../libssl.so.3, via libcurl.so.4)" */
+static void describe(const struct libdeps *d, int i, const char *root, char *out, size_t size)
+{
+	const struct libdep *l = &d->v[i];
+	snprintf(out, size, "%.100s (%.240s, %s %.100s)", l->name, l->path ? l->path : "NOT FOUND",
+		 l->parent < 0 ? "needed by" : "via",
+		 l->parent < 0 ? root : d->v[l->parent].name);
+}
+
+static int find_any(const struct libdeps *d, const char *const *prefixes)
+{
+	for (; *prefixes; prefixes++) {
+		int i = libdeps_find(d, *prefixes);
+		if (i >= 0)
+			return i;
+	}
+	return -1;
+}
+
+static bool hooked_ssl(const struct libdeps *d, int i)
+{
+	return i >= 0 && d->v[i].path &&
+	       (strcmp(d->v[i].name, "libssl.so.3") == 0 ||
+		strcmp(d->v[i].name, "libssl.so.1.1") == 0);
+}
+
+/* ---- the facts, in words -------------------------------------------------------- */
+
+static void kind_of(const struct prog_facts *f, struct assessment *a)
+{
+	const struct elfinfo *e = &f->elf;
+	char m[32];
+	const char *machine = elfinfo_machine_name(e->machine, m, sizeof(m));
+
+	if (e->type != ET_EXEC && e->type != ET_DYN)
+		put(a->kind, "ELF %d-bit %s %s", e->bits, machine,
+		    e->type == ET_REL ? "object file" : e->type == ET_CORE ? "core dump" :
+		    "file of an unknown type");
+	else if (e->interp)
+		put(a->kind, "ELF %d-bit %s, dynamically linked%s (interpreter %s)", e->bits,
+		    machine, e->pie ? ", PIE" : "", e->interp);
+	else if (e->type == ET_EXEC)
+		put(a->kind, "ELF %d-bit %s, statically linked", e->bits, machine);
+	else if (e->pie)
+		put(a->kind, "ELF %d-bit %s, statically linked (static-pie)", e->bits, machine);
+	else
+		put(a->kind, "ELF %d-bit %s shared library without an interpreter", e->bits,
+		    machine);
+}
+
+static void tls_facts(const struct prog_facts *f, struct assessment *a, struct tls *t)
+{
+	static const char *const curls[] = { "libcurl.so.", "libcurl-gnutls.so.",
+					     "libcurl-nss.so.", NULL };
+	static const char *const others[] = { "libgnutls.so.", "libnss3.so", "libwolfssl.so.",
+					      "libmbedtls.so.", NULL };
+	const struct elfinfo *e = &f->elf;
+	const struct libdeps *d = f->have_deps ? &f->deps : NULL;
+	char text[ASSESS_TEXT];
+
+	t->ssl = d ? libdeps_find(d, "libssl.so") : -1;
+	t->deps = d;
+	t->curl = d ? find_any(d, curls) : -1;
+	t->go = e->go;
+	t->node = (e->syms & ELFSYM_NODE) != 0;
+	t->bun = (e->strs & ELFSTR_BUN) != 0;
+	if (t->ssl >= 0) {
+		describe(d, t->ssl, "the program", text, sizeof(text));
+		add(a->tls_libs, "%s", text);
+	}
+	if (t->ssl < 0 && f->have_py) {
+		int i = libdeps_find(&f->py_deps, "libssl.so");
+		const char *base = strrchr(f->py_ssl, '/');
+		if (i >= 0) {
+			t->ssl = i;
+			t->deps = &f->py_deps;
+			t->via_python = true;
+			describe(&f->py_deps, i, base ? base + 1 : f->py_ssl, text, sizeof(text));
+			add(a->tls_libs, "%s, loaded when Python imports ssl", text);
+		}
+	}
+	t->ssl_ok = t->ssl >= 0 && hooked_ssl(t->deps, t->ssl);
+	for (int k = 0; d && others[k]; k++) {
+		int i = libdeps_find(d, others[k]);
+		if (i < 0)
+			continue;
+		if (!t->others)
+			t->other = i;
+		t->others = true;
+		describe(d, i, "the program", text, sizeof(text));
+		add(a->tls_libs, "%s", text);
+	}
+	if (a->tls_libs[0] == '\0')
+		put(a->tls_libs, "none");
+
+	/* Text markers of a version mean little in a program that links OpenSSL. */
+	bool links_ossl = t->ssl >= 0 || (d && libdeps_find(d, "libcrypto.so") >= 0);
+	const struct elfinfo *py = f->have_py ? &f->py_elf : NULL;
+	if (t->go)
+		add(a->tls_inside, "Go's crypto/tls (a Go program)");
+	if (t->bun)
+		add(a->tls_inside, "looks like BoringSSL inside Bun");
+	else if (e->strs & ELFSTR_BORINGSSL)
+		add(a->tls_inside, "looks like BoringSSL (its name is in the file)");
+	if (!links_ossl && (e->syms & ELFSYM_SSL_EXPORT))
+		add(a->tls_inside, "%s (the program exports SSL_write)",
+		    e->openssl_text[0] ? e->openssl_text : "OpenSSL");
+	else if (!links_ossl && (e->strs & (ELFSTR_OPENSSL | ELFSTR_LIBRESSL)))
+		add(a->tls_inside, "looks like %s (its version text is in the file)",
+		    e->openssl_text);
+	if (py && !t->ssl_ok && (py->strs & ELFSTR_OPENSSL))
+		add(a->tls_inside, "looks like %s inside the _ssl module", py->openssl_text);
+	if (e->strs & ELFSTR_RUSTLS)
+		add(a->tls_inside, "looks like rustls (its name is in the file)");
+	if (e->strs & ELFSTR_MBEDTLS)
+		add(a->tls_inside, "looks like mbed TLS (its name is in the file)");
+	if (e->strs & ELFSTR_WOLFSSL)
+		add(a->tls_inside, "looks like wolfSSL (its name is in the file)");
+	t->inside = a->tls_inside[0] != '\0';
+	if (!t->inside)
+		put(a->tls_inside, "none recognised");
+
+	if (f->python)
+		put(a->runtime, "Python %s", f->py_version[0] ? f->py_version : "3");
+	else if (t->go)
+		put(a->runtime, "Go%s%s (%s)", e->go_version[0] ? " " : "", e->go_version,
+		    e->go_how);
+	else if (t->bun)
+		put(a->runtime, "looks like Bun (bun:ffi and bun:jsc are in the file)");
+	else if (t->node)
+		put(a->runtime, "looks like Node.js (it exports node:: symbols)");
+	else if (e->strs & ELFSTR_RUSTLS)
+		put(a->runtime, "looks like Rust (rustls is in the file)");
+}
+
+/* ---- why librespan.so would never act ------------------------------------------- */
+
+/* The reason (into a->blocked) and a short form for the verdict; false: none. */
+static bool blocked(const struct prog_facts *f, const struct elfinfo *lib,
+		    struct assessment *a, char *shrt, size_t size)
+{
+	const struct elfinfo *e = &f->elf;
+	char m1[32], m2[32];
+
+	if (f->chain_error[0]) {
+		put(a->blocked, "it cannot start: %s", f->chain_error);
+		snprintf(shrt, size, "its #! interpreter cannot be run");
+	} else if (f->env_drops_preload) {
+		put(a->blocked, "its #! line runs env with -i or -u LD_PRELOAD: the program "
+		    "starts without LD_PRELOAD");
+		snprintf(shrt, size, "env in its #! line removes LD_PRELOAD");
+	} else if (f->elf_rc < 0) {
+		put(a->blocked, "%s cannot be read: %s", f->exe, e->error);
+		snprintf(shrt, size, "unreadable");
+	} else if (f->elf_rc != ELF_OK) {
+		put(a->blocked, "%s: %s%s", f->exe, e->error,
+		    f->elf_rc == ELF_NOT_ELF ? ", and it has no #! line" : "");
+		snprintf(shrt, size, "%s", f->elf_rc == ELF_NOT_ELF ? "not an ELF executable" :
+			 f->elf_rc == ELF_TRUNCATED ? "truncated ELF file" :
+			 f->elf_rc == ELF_CORRUPT ? "corrupt ELF file" : "unsupported ELF file");
+	} else if (e->type != ET_EXEC && e->type != ET_DYN) {
+		put(a->blocked, "it is not a program (%s)", a->kind);
+		snprintf(shrt, size, "not a program");
+	} else if (e->interp == NULL && e->type == ET_DYN && !e->pie) {
+		put(a->blocked, "a shared library without an interpreter is not a program");
+		snprintf(shrt, size, "not a program");
+	} else if (e->interp == NULL) {
+		put(a->blocked, "a static %sbinary: ld.so is not involved, so LD_PRELOAD is "
+		    "never loaded", e->go ? "Go " : "");
+		snprintf(shrt, size, "static %sbinary", e->go ? "Go " : "");
+	} else if (!f->executable) {
+		put(a->blocked, "%s is not executable by you: it cannot be started", f->exe);
+		snprintf(shrt, size, "not executable");
+	} else if (lib && (lib->bits != e->bits || lib->machine != e->machine)) {
+		const char *pm = elfinfo_machine_name(e->machine, m1, sizeof(m1));
+		const char *lm = elfinfo_machine_name(lib->machine, m2, sizeof(m2));
+		put(a->blocked, "a %d-bit %s program, and librespan.so is %d-bit %s: ld.so skips "
+		    "it (\"wrong ELF class\")", e->bits, pm, lib->bits, lm);
+		snprintf(shrt, size, "%d-bit %s program, %d-bit %s librespan.so", e->bits, pm,
+			 lib->bits, lm);
+	} else if (f->secure) {
+		const char *what = f->setuid ? "setuid" : f->setgid ? "setgid" :
+				   "file capabilities";
+		put(a->blocked, "%s: it runs in secure-execution mode, where librespan does "
+		    "nothing (and ld.so loads only trusted preloads)", what);
+		snprintf(shrt, size, "%s: secure execution, librespan does nothing", what);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* ---- layers and verdict ------------------------------------------------------------ */
+
+static void layers(const struct config *cfg, const struct prog_facts *f,
+		   const struct tls *t, struct assessment *a)
+{
+	const char *off = cfg->mode == RESPAN_MODE_OFF ? "RESPAN_MODE=off" :
+			  cfg->mode == RESPAN_MODE_CAPTURE ? "capture mode changes nothing" :
+			  cfg->api_key == NULL ? "RESPAN_API_KEY is not set" : NULL;
+	bool dl = (f->elf.syms & ELFSYM_DLOPEN) != 0;
+	char text[ASSESS_TEXT];
+
+	/* 1: environment */
+	if (off) {
+		put(a->layer[LAYER_ENV].why, "%s", off);
+	} else if (t->go) {
+		put(a->layer[LAYER_ENV].why, "only under respan run: Go copies its environment "
+		    "from the process's initial stack, so variables librespan.so adds inside "
+		    "the process are likely not seen; respan run sets them before PROGRAM "
+		    "starts");
+	} else {
+		a->layer[LAYER_ENV].can = true;
+		put(a->layer[LAYER_ENV].why, "the SDK base-URL and key variables are set "
+		    "before main(); they matter to programs that read them (OpenAI, "
+		    "Anthropic and Google SDKs, Claude Code)");
+	}
+
+	/* 2: libcurl */
+	if (t->curl >= 0) {
+		describe(&f->deps, t->curl, "the program", text, sizeof(text));
+		bool plain = strncmp(f->deps.v[t->curl].name, "libcurl.so.", 11) == 0;
+		if (off && cfg->mode != RESPAN_MODE_ROUTE) {
+			put(a->layer[LAYER_CURL].why, "%s", off);
+		} else if (off) {
+			put(a->layer[LAYER_CURL].why, "%s (%s)", off, text);
+		} else if (!plain || !t->ssl_ok) {
+			a->layer[LAYER_CURL].can = true;
+			put(a->layer[LAYER_CURL].why, "%s: provider URLs are rewritten to the router, "
+			    "but its TLS is not a libssl the OpenSSL layer hooks, so the router gets "
+			    "the program's own credential and nothing is logged", text);
+		} else {
+			a->layer[LAYER_CURL].can = true;
+			put(a->layer[LAYER_CURL].why, "%s: provider URLs become router URLs", text);
+		}
+	} else if (f->elf.syms & ELFSYM_CURL_EXPORT) {
+		put(a->layer[LAYER_CURL].why, "libcurl is compiled into the program (it exports "
+		    "curl_easy_setopt): its calls do not go through the hook");
+	} else {
+		put(a->layer[LAYER_CURL].why, "libcurl is not linked%s", dl ?
+		    " (a libcurl loaded later with dlopen would be covered)" : "");
+	}
+
+	/* 3: resolver, 4: OpenSSL */
+	if (t->ssl_ok) {
+		describe(t->deps, t->ssl, t->via_python ? "the _ssl module" : "the program",
+			 text, sizeof(text));
+		if (off) {
+			put(a->layer[LAYER_RESOLVER].why, "%s", off);
+		} else {
+			a->layer[LAYER_RESOLVER].can = true;
+			put(a->layer[LAYER_RESOLVER].why, "libssl is loaded%s, so provider names "
+			    "resolve to the router", t->via_python ? " once Python imports ssl "
+			    "(http.client, urllib, requests, httpx, aiohttp all do)" : "");
+		}
+		a->layer[LAYER_OPENSSL].can = cfg->mode != RESPAN_MODE_OFF;
+		if (cfg->mode == RESPAN_MODE_OFF)
+			put(a->layer[LAYER_OPENSSL].why, "RESPAN_MODE=off");
+		else
+			put(a->layer[LAYER_OPENSSL].why, "%s%s%s%s%s", text, t->via_python ?
+			    ": dlopen'ed RTLD_LOCAL with _ssl, found by handle" : "",
+			    off ? "; it logs, but does not route (" : "", off ? off : "",
+			    off ? ")" : "");
+		return;
+	}
+	put(a->layer[LAYER_RESOLVER].why, "no libssl the OpenSSL layer hooks is loaded, so "
+	    "provider names resolve as usual");
+	if (t->ssl >= 0 && t->deps->v[t->ssl].path == NULL)
+		put(a->layer[LAYER_OPENSSL].why, "%s is needed, but ld.so would not find it",
+		    t->deps->v[t->ssl].name);
+	else if (t->ssl >= 0)
+		put(a->layer[LAYER_OPENSSL].why, "%s is not a libssl it hooks (libssl.so.3, "
+		    "libssl.so.1.1)", t->deps->v[t->ssl].name);
+	else if (t->inside)
+		put(a->layer[LAYER_OPENSSL].why, "TLS is compiled in: %s", a->tls_inside);
+	else if (t->others)
+		put(a->layer[LAYER_OPENSSL].why, "its TLS library is not OpenSSL: %s",
+		    a->tls_libs);
+	else
+		put(a->layer[LAYER_OPENSSL].why, "no libssl is linked%s", dl ?
+		    " (a libssl loaded later with dlopen would be covered)" : "");
+}
+
+/* A shell runs a script's real work as other programs. */
+static bool is_shell(const struct prog_facts *f)
+{
+	static const char *const shells[] = { "sh", "bash", "dash", "zsh", "ksh", "mksh",
+					      "ash", "busybox", "fish", NULL };
+	const char *path = f->exe_real[0] ? f->exe_real : f->exe;
+	const char *base = strrchr(path, '/');
+	for (int i = 0; shells[i]; i++)
+		if (strcmp(base ? base + 1 : path, shells[i]) == 0)
+			return true;
+	return false;
+}
+
+static void verdict(const struct config *cfg, const struct prog_facts *f,
+		    const struct tls *t, struct assessment *a)
+{
+	bool routing = cfg->mode == RESPAN_MODE_ROUTE && cfg->api_key;
+	const char *why = cfg->mode == RESPAN_MODE_CAPTURE ? "RESPAN_MODE=capture" :
+			  "RESPAN_API_KEY is not set";
+
+	if (cfg->mode == RESPAN_MODE_OFF) {
+		put(a->verdict, "nothing routed or logged (RESPAN_MODE=off)");
+	} else if (t->ssl_ok) {
+		if (!routing)
+			put(a->verdict, "logged in-process, not routed (%s)", why);
+		else if (t->via_python)
+			put(a->verdict, "routed in-process (OpenSSL layer, libssl loaded by "
+			    "Python's _ssl module)");
+		else
+			put(a->verdict, "routed in-process (%s)", a->layer[LAYER_CURL].can ?
+			    "libcurl and OpenSSL layers" : "OpenSSL layer");
+	} else if (routing && t->curl >= 0) {
+		put(a->verdict, "cannot be routed correctly (%s rewrites provider URLs to the "
+		    "router, but its TLS is not OpenSSL: the program's own credential is sent, "
+		    "nothing is logged)", f->deps.v[t->curl].name);
+	} else if (t->inside || t->others || t->ssl >= 0) {
+		const char *what = t->inside ? "TLS compiled in" : "TLS not through a hooked libssl";
+		if (routing && t->go)
+			put(a->verdict, "routed via environment only, and only under respan run "
+			    "(%s; Go does not see variables set inside the process)", what);
+		else if (routing)
+			put(a->verdict, "routed via environment only (%s); use respan run for a "
+			    "log copy", what);
+		else
+			put(a->verdict, "not routed (%s; %s): the environment layer needs route "
+			    "mode and a key", what, why);
+	} else if (f->n_hops && is_shell(f)) {
+		put(a->verdict, "nothing to route in the shell itself: run respan doctor on the "
+		    "programs the script starts (LD_PRELOAD reaches them)");
+	} else {
+		put(a->verdict, "nothing to route found (no TLS library linked, no TLS compiled "
+		    "in recognised)%s", (f->elf.syms & ELFSYM_DLOPEN) ?
+		    "; a libssl it loads later with dlopen would be covered" : "");
+	}
+}
+
+void assess_program(const struct config *cfg, const struct prog_facts *f,
+		    const struct elfinfo *lib, struct assessment *a)
+{
+	struct tls t = { NULL, -1, false, false, -1, false, false, -1, false, false, false };
+	char shrt[200];
+
+	memset(a, 0, sizeof(*a));
+	if (f->elf_rc == ELF_OK)
+		kind_of(f, a);
+	if (blocked(f, lib, a, shrt, sizeof(shrt))) {
+		bool routing = cfg->mode == RESPAN_MODE_ROUTE && cfg->api_key;
+		for (int i = 0; i < LAYER_COUNT; i++)
+			put(a->layer[i].why, "librespan.so never acts here");
+		bool is_static = f->elf_rc == ELF_OK && f->elf.interp == NULL &&
+				 (f->elf.type == ET_EXEC || f->elf.pie) && !f->chain_error[0] &&
+				 !f->env_drops_preload;
+		if (is_static && routing)
+			put(a->layer[LAYER_ENV].why, "librespan.so is not loaded; respan run sets "
+			    "the same variables itself before PROGRAM starts");
+		if (is_static)
+			put(a->verdict, "cannot be routed (%s): LD_PRELOAD is not loaded%s", shrt,
+			    routing ? "; respan run sets the base-URL variables for it" : "");
+		else
+			put(a->verdict, "cannot be routed (%s)", shrt);
+		if (f->elf_rc == ELF_OK)
+			tls_facts(f, a, &t);
+		return;
+	}
+	tls_facts(f, a, &t);
+	layers(cfg, f, &t, a);
+	verdict(cfg, f, &t, a);
+
+	for (size_t i = 0; f->have_deps && i < f->deps.n; i++)
+		if (f->deps.v[i].path == NULL) {
+			note(a, "ld.so may not find %s (not in its search path as doctor reads "
+			     "it): the program would not start", f->deps.v[i].name);
+			break;
+		}
+	if (f->deps.capped)
+		note(a, "more than %d libraries: the rest were not looked at", LIBDEPS_MAX);
+	if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !t.ssl_ok && t.go)
+		note(a, "egress audit: Go writes to sockets with its own system calls, so "
+		     "calls that ignore the base URL are likely not seen (no bypass event)");
+	else if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !t.ssl_ok)
+		note(a, "egress audit: a call to a provider that ignores the base URL shows up "
+		     "as a bypass event%s", cfg->fail == RESPAN_FAIL_CLOSED ?
+		     ", and is refused (RESPAN_FAIL=closed)" : " (refused with RESPAN_FAIL=closed)");
+	if (t.ssl_ok && t.inside)
+		note(a, "it also has TLS compiled in, which the library cannot see: %s",
+		     a->tls_inside);
+	if (t.ssl_ok && t.others) {
+		const struct libdep *o = &f->deps.v[t.other];
+		note(a, "%s is loaded too (%s %s): connections made through it are not seen, "
+		     "only libssl's", o->name, o->parent < 0 ? "needed by" : "via",
+		     o->parent < 0 ? "the program" : f->deps.v[o->parent].name);
+	}
+}
+
+const char *assess_layer_name(int layer)
+{
+	static const char *const names[] = { "environment", "libcurl", "resolver", "OpenSSL" };
+	return layer >= 0 && layer < LAYER_COUNT ? names[layer] : "?";
+}

@@ -1,0 +1,90 @@
+/*
+ * progcheck: what `respan doctor PROGRAM` learns about a program without
+ * running it: where PROGRAM is (a PATH search like execvp's), the #!
+ * interpreters a script goes through (including `/usr/bin/env NAME`), and
+ * for the ELF file that finally runs: its ELF facts (elfinfo.h), the
+ * libraries ld.so would load for it (libdeps.h), whether it would run in
+ * secure-execution mode, and for a Python interpreter where its _ssl module
+ * is and what that module loads. Facts only; doctor.c says what they mean
+ * for each layer.
+ *
+ * The one exception to "never runs it": with run_python, a Python
+ * interpreter is asked where its _ssl module is (`-c 'import _ssl; ...'`,
+ * without LD_PRELOAD, 10 s at most).
+ */
+#ifndef RESPAN_CLI_PROGCHECK_H
+#define RESPAN_CLI_PROGCHECK_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "elfinfo.h"
+#include "libdeps.h"
+
+#define PROG_MAX_HOPS 4		/* #! levels followed (Linux allows 4) */
+
+/* One script of the #! chain. */
+struct prog_hop {
+	char script[PATH_MAX];	/* the script */
+	char line[256];		/* its #! line, without "#!" and trimmed */
+	char interp[PATH_MAX];	/* the interpreter that runs it (after env's PATH search) */
+	char env_name[256];	/* for "#!/usr/bin/env NAME": NAME, else "" */
+};
+
+enum py_how { PY_NOT_FOUND, PY_LOOKED, PY_ASKED };
+
+struct prog_facts {
+	char path[PATH_MAX];	/* PROGRAM as found */
+	struct prog_hop hops[PROG_MAX_HOPS];
+	size_t n_hops;
+	char chain_error[PATH_MAX + 128];	/* a #! line that cannot be followed */
+	bool env_drops_preload;	/* "#!/usr/bin/env -S -i ...": LD_PRELOAD removed */
+
+	/* The file that finally runs: PROGRAM, or the last interpreter. */
+	char exe[PATH_MAX];
+	char exe_real[PATH_MAX];	/* its real path ("" when unknown) */
+	struct stat st;
+	bool executable;	/* executable by the caller */
+	int elf_rc;		/* elfinfo_load's result (an elf_status, or -errno) */
+	struct elfinfo elf;
+	struct libdeps deps;	/* when the file is a dynamic ELF program */
+	bool have_deps;
+
+	/* Secure execution (AT_SECURE): librespan does nothing there. */
+	bool setuid, setgid, caps, nosuid, secure;
+
+	/* Python: its _ssl module. */
+	bool python;
+	char py_version[16];	/* "3.11", or "" */
+	enum py_how py_how;
+	char py_ssl[PATH_MAX];	/* the _ssl extension, or "built-in" (asked), or "" */
+	char py_note[300];	/* what the lookup or the question said */
+	char py_openssl[128];	/* _ssl.OPENSSL_VERSION (asked only) */
+	struct elfinfo py_elf;	/* of py_ssl */
+	struct libdeps py_deps;
+	bool have_py;
+};
+
+/*
+ * Find arg as execvp would (PATH from path_var; "/bin:/usr/bin" when
+ * NULL) and follow its #! lines into f (zeroed here). Returns 0, or
+ * -ENOENT / -EACCES / -EISDIR ... with a one-line reason in err: PROGRAM
+ * cannot be looked at. A chain that breaks later (a missing interpreter)
+ * is not an error: f->chain_error says so.
+ */
+int progcheck_find(const char *arg, const char *path_var, struct prog_facts *f,
+		   char *err, size_t errsize);
+
+/*
+ * Look at f->exe (after progcheck_find): ELF facts, libraries (searched
+ * with env's LD_LIBRARY_PATH), secure execution, Python's _ssl (asked when
+ * run_python; env is the interpreter's environment without LD_PRELOAD).
+ * Returns 0 or -ENOMEM.
+ */
+int progcheck_analyse(struct prog_facts *f, char *const *env, bool run_python);
+
+void progcheck_free(struct prog_facts *f);
+
+#endif
