@@ -97,6 +97,12 @@ def librespan(build_dir) -> Path:
     return _built(build_dir / "librespan.so", "librespan.so")
 
 
+@pytest.fixture(scope="session")
+def respan_cli(build_dir) -> Path:
+    """Path of the respan command."""
+    return _built(build_dir / "respan", "respan")
+
+
 @pytest.fixture
 def client_bin(build_dir):
     """client_bin(NAME) -> path of a test client built from tests/e2e/clients."""

@@ -19,7 +19,6 @@ import random
 import re
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,17 +29,6 @@ PYTHON = "/usr/bin/python3"
 CURL = "/usr/bin/curl"
 NODE = "/usr/bin/node"
 NOBODY = 65534
-
-
-@pytest.fixture(scope="session")
-def respan_cli(build_dir) -> Path:
-    path = build_dir / "respan"
-    if not path.exists():
-        msg = f"respan not built: {path} is missing (run make)"
-        if os.environ.get("RESPAN_BUILD"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
 
 
 @pytest.fixture

@@ -102,17 +102,6 @@ ctx.wrap_socket(s, server_hostname="api.openai.com").close()
 # Fixtures
 
 
-@pytest.fixture(scope="session")
-def respan_cli(build_dir) -> Path:
-    path = build_dir / "respan"
-    if not path.exists():
-        msg = f"respan not built: {path} is missing (run make)"
-        if os.environ.get("RESPAN_BUILD"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
-
-
 class Keys:
     def __init__(self):
         self.openai = make_secret("sk-proj-")

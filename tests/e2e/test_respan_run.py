@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,17 +28,6 @@ from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
 PYTHON = "/usr/bin/python3"
 RELAY_RE = re.compile(r"^http://127\.0\.0\.1:(\d+)/api/$")
-
-
-@pytest.fixture(scope="session")
-def respan_cli(build_dir) -> Path:
-    path = build_dir / "respan"
-    if not path.exists():
-        msg = f"respan not built: {path} is missing (run make)"
-        if os.environ.get("RESPAN_BUILD"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
 
 
 @pytest.fixture
