@@ -832,10 +832,16 @@ class Router:
                 self._lock.wait(left)
             return list(self._requests)
 
-    def clear(self) -> None:
+    def clear(self, settle: float = 5.0) -> None:
         """Forget the requests and errors so far (the record file is truncated)
-        and drop the override."""
+        and drop the override. Connections still being served (a previous
+        test's client may have exited before this thread noted its failed
+        handshake) are waited for, up to SETTLE seconds, so that nothing of
+        theirs lands in the next test's records."""
+        deadline = time.monotonic() + settle
         with self._lock:
+            while self._live and time.monotonic() < deadline:
+                self._lock.wait(deadline - time.monotonic())
             self._requests.clear()
             self._errors.clear()
             self._index = 0
@@ -904,6 +910,7 @@ class Router:
         finally:
             with self._lock:
                 self._live.pop(conn, None)
+                self._lock.notify_all()
             if sock is not None:
                 sock.close()
             else:
