@@ -87,7 +87,8 @@ PRELOAD_LIB := $(BUILD)/librespan.so
 UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
 # The test clients (not installed).
-E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client
+E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client \
+	       $(BUILD)/tests/clients/curl_gnutls_client
 
 CLI_SRCS := $(wildcard cli/*.c)
 ifneq ($(CLI_SRCS),)
@@ -138,6 +139,12 @@ $(BUILD)/tests/clients/ossl_client: tests/e2e/clients/ossl_client.c
 $(BUILD)/tests/clients/curl_client: tests/e2e/clients/curl_client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lcurl
+
+# The same program on Debian's libcurl built with GnuTLS (libcurl3-gnutls,
+# the same API and headers): a libcurl whose TLS the library cannot see.
+$(BUILD)/tests/clients/curl_gnutls_client: tests/e2e/clients/curl_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -l:libcurl-gnutls.so.4
 
 e2e: all $(E2E_CLIENTS)
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \

@@ -283,10 +283,9 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		} else if (off) {
 			put(a->layer[LAYER_CURL].why, "%s (%s)", off, text);
 		} else if (!plain || !t->ssl_ok) {
-			a->layer[LAYER_CURL].can = true;
-			put(a->layer[LAYER_CURL].why, "%s: provider URLs are rewritten to the router, "
-			    "but its TLS is not a libssl the OpenSSL layer hooks, so the router gets "
-			    "the program's own credential and nothing is logged", text);
+			put(a->layer[LAYER_CURL].why, "%s: its TLS is not a libssl the OpenSSL layer "
+			    "hooks, so its URLs are left alone (nothing could swap the credential or "
+			    "log the exchange); a not_routed event says so", text);
 		} else {
 			a->layer[LAYER_CURL].can = true;
 			put(a->layer[LAYER_CURL].why, "%s: provider URLs become router URLs", text);
@@ -370,10 +369,6 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 		else
 			put(a->verdict, "routed in-process (%s)", a->layer[LAYER_CURL].can ?
 			    "libcurl and OpenSSL layers" : "OpenSSL layer");
-	} else if (routing && t->curl >= 0) {
-		put(a->verdict, "cannot be routed correctly (%s rewrites provider URLs to the "
-		    "router, but its TLS is not OpenSSL: the program's own credential is sent, "
-		    "nothing is logged)", f->deps.v[t->curl].name);
 	} else if (t->inside || t->others || t->ssl >= 0) {
 		const char *what = t->inside ? "TLS compiled in" : "TLS not through a hooked libssl";
 		if (routing && t->go)

@@ -19,6 +19,7 @@
 
 #include "guard.h"
 #include "init.h"
+#include "netstate.h"
 #include "origin.h"
 #include "real.h"
 #include "route.h"
@@ -174,6 +175,44 @@ static bool router_is_address(const struct respan_state *st)
 	return h && (inet_pton(AF_INET, h, tmp) == 1 || inet_pton(AF_INET6, h, tmp) == 1);
 }
 
+/*
+ * The layer acts only for a libcurl whose TLS is OpenSSL, a libssl the
+ * OpenSSL layer hooks (real_have_libssl, asked once libcurl, and so its
+ * libssl, is loaded). libcurl built on
+ * GnuTLS or NSS (Debian's libcurl-gnutls.so.4) would connect to the router
+ * with no OpenSSL session behind it: nothing would swap the provider key for
+ * the Respan key, nor log the exchange. Its URLs are left alone; the egress
+ * audit and RESPAN_FAIL=closed apply to its connections as to any TLS the
+ * library cannot see.
+ */
+typedef curl_version_info_data *(*version_fn)(CURLversion);
+static version_fn real_version;
+
+static bool curl_tls_is_openssl(void)
+{
+	static int known;	/* 0 not asked yet, 1 OpenSSL, -1 not */
+	int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
+	if (v == 0) {
+		REAL(real_version, real_libc, "curl_version_info");
+		const curl_version_info_data *d = real_version ?
+			real_version(CURLVERSION_NOW) : NULL;
+		v = d && d->ssl_version &&
+		    strncmp(d->ssl_version, "OpenSSL/", 8) == 0 &&
+		    real_have_libssl() ? 1 : -1;
+		__atomic_store_n(&known, v, __ATOMIC_RELEASE);
+	}
+	return v > 0;
+}
+
+/* A provider URL handed to a libcurl the layer leaves alone: said once. */
+static void note_foreign_tls(const struct respan_state *st, CURLU *h)
+{
+	char *host = url_part(h, CURLUPART_HOST);
+	if (host && route_lookup_host(&st->cfg, host, strlen(host)) != PROVIDER_NONE)
+		netstate_not_routed(&st->xctx, host, NOT_ROUTED_CURL_TLS);
+	free(host);
+}
+
 static bool curl_layer_on(const struct respan_state **st)
 {
 	if (guard_busy())
@@ -206,18 +245,32 @@ HOOK CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)
 	void *p = va_arg(ap, void *);
 	va_end(ap);
 
-	if (option == CURLOPT_URL && p && curl_layer_on(&st)) {
-		int saved = guard_enter();
-		char *to = reroute_string(st, p);
+	if ((option != CURLOPT_URL && option != CURLOPT_CURLU) || p == NULL ||
+	    !curl_layer_on(&st))
+		return real.setopt(handle, option, p);
+
+	int saved = guard_enter();
+	bool ours = curl_tls_is_openssl();
+	if (option == CURLOPT_URL) {
+		char *to = NULL;
+		CURLU *h = ours ? NULL : real.url();
+		if (ours)
+			to = reroute_string(st, p);
+		else if (h && real.url_set(h, CURLUPART_URL, p, 0) == CURLUE_OK)
+			note_foreign_tls(st, h);
+		if (h)
+			real.url_cleanup(h);
 		guard_leave(saved);
 		if (to) {
 			CURLcode rc = real.setopt(handle, option, to);
 			free(to);	/* libcurl keeps its own copy */
 			return rc;
 		}
-	} else if (option == CURLOPT_CURLU && p && curl_layer_on(&st)) {
-		int saved = guard_enter();
-		reroute_handle(st, p);
+	} else {
+		if (ours)
+			reroute_handle(st, p);
+		else
+			note_foreign_tls(st, p);
 		guard_leave(saved);
 	}
 	return real.setopt(handle, option, p);

@@ -88,6 +88,10 @@ const char *netstate_reason_text(enum not_routed_reason why)
 		return "libssl is loaded, but this connection was not made to an "
 		       "address the library handed out for the provider name (the "
 		       "program resolved it itself, or its TLS is not libssl)";
+	case NOT_ROUTED_CURL_TLS:
+		return "libcurl in this program does its TLS with another library "
+		       "than OpenSSL (GnuTLS, NSS, ...): its provider URLs are left "
+		       "alone, only the base-URL variables can route it";
 	}
 	return "unknown";
 }

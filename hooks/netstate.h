@@ -28,6 +28,7 @@ unsigned short netstate_port(const struct sockaddr *sa);
 enum not_routed_reason {
 	NOT_ROUTED_NO_LIBSSL,	/* TLS compiled in: only layer 1 can act */
 	NOT_ROUTED_UNSEEN,	/* libssl is loaded, this TLS did not use it */
+	NOT_ROUTED_CURL_TLS,	/* libcurl's TLS is GnuTLS, NSS, ...: URLs left alone */
 };
 
 /*

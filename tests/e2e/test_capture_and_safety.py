@@ -113,6 +113,63 @@ def test_no_key_changes_nothing_but_warns_once(client, router, respan_env, clien
 
 
 # --------------------------------------------------------------------------
+# A libcurl whose TLS is GnuTLS (Debian's libcurl-gnutls.so.4): the library
+# cannot see its sessions, so it must not rewrite its URLs either (the router
+# would get the program's own key, and nothing would be logged). The call
+# goes where the program sent it, unchanged, and the log says why.
+
+GNUTLS_REASON = ("libcurl in this program does its TLS with another library than OpenSSL "
+                 "(GnuTLS, NSS, ...): its provider URLs are left alone, only the "
+                 "base-URL variables can route it")
+
+
+@pytest.mark.parametrize("flags", ["", "-u"])
+@pytest.mark.parametrize("call", ["openai", "anthropic", "gemini-query"])
+def test_libcurl_on_gnutls_is_left_alone_and_reported(call, flags, router, provider_standin,
+                                                      respan_env, pki, client_bin, tmp_path):
+    call = CALLS[call]
+    key = CURL_CLIENT_KEYS[call.provider]
+    run_call(f"curl_gnutls_client {flags}", call, respan_env, key, tmp_path, client_bin,
+             connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"])
+    assert router.requests() == [] and router.errors() == []
+    [req] = provider_standin.requests()
+    assert req.sni == call.host
+    check_unchanged(req, call, key, respan_env["RESPAN_API_KEY"])
+    log = read_log(respan_env["RESPAN_LOG"])
+    assert [r for r in log if r["type"] != "event"] == []
+    events = {(e["event"], e.get("host"), e.get("detail")) for e in log}
+    assert ("not_routed", call.host, GNUTLS_REASON) in events
+    assert [e for e in log if e["event"] == "bypass" and e["host"] == call.host]
+    assert_no_secrets(respan_env["RESPAN_LOG"], respan_env["RESPAN_API_KEY"], key)
+
+
+def test_libcurl_on_gnutls_is_refused_when_failing_closed(router, provider_standin, respan_env,
+                                                          pki, client_bin, tmp_path):
+    respan_env["RESPAN_FAIL"] = "closed"
+    call = CALLS["openai"]
+    key = CURL_CLIENT_KEYS["openai"]
+    res = run_call("curl_gnutls_client", call, respan_env, key, tmp_path, client_bin,
+                   connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"],
+                   check=False)
+    assert res.proc.returncode != 0
+    assert provider_standin.requests() == [] and router.requests() == []
+    log = read_log(respan_env["RESPAN_LOG"])
+    assert [e["event"] for e in log if e.get("host") == call.host].count("blocked") == 1
+    assert [r for r in log if r["type"] != "event"] == []
+
+
+def test_libcurl_on_openssl_is_still_routed_beside_it(router, respan_env, client_bin,
+                                                      tmp_path):
+    """The check is of the libcurl in use, not a global switch."""
+    call = CALLS["openai"]
+    key = CURL_CLIENT_KEYS["openai"]
+    run_call("curl_client", call, respan_env, key, tmp_path, client_bin)
+    [req] = router.requests()
+    assert req.header("authorization") == f"Bearer {respan_env['RESPAN_API_KEY']}"
+    assert not [e for e in read_log(respan_env["RESPAN_LOG"]) if e["type"] == "event"]
+
+
+# --------------------------------------------------------------------------
 # Programs that never call an LLM
 
 

@@ -287,8 +287,8 @@ def test_shell_script(respan_cli, env, tmp_path):
 
 
 def test_libcurl_built_on_gnutls(respan_cli, env, tmp_path):
-    """libcurl-gnutls has its URLs rewritten by layer 2, but no OpenSSL session
-    exists to swap the credential in: doctor must not call that routed."""
+    """libcurl-gnutls: no OpenSSL session would carry the Respan key, so layer
+    2 leaves its URLs alone (test_capture_and_safety proves the library does)."""
     lib = Path("/usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4")
     if not lib.exists() or not Path("/usr/include/x86_64-linux-gnu/curl/curl.h").exists() \
             and not Path("/usr/include/curl/curl.h").exists():
@@ -301,9 +301,11 @@ def test_libcurl_built_on_gnutls(respan_cli, env, tmp_path):
     run(["cc", "-o", exe, src, lib], env=env, check=True)
     out = doctor(respan_cli, [exe], env)
     assert "libgnutls.so.30" in field(out, "TLS libraries")
-    assert "the router gets the program's own credential" in layers(out)[2]
+    assert layers(out)[2].startswith("cannot act")
+    assert "its URLs are left alone" in layers(out)[2]
     assert not layers(out)[4].startswith("can act")
-    assert verdict(out).startswith("cannot be routed correctly (libcurl-gnutls.so.4 rewrites")
+    assert verdict(out) == ("routed via environment only (TLS not through a hooked libssl); "
+                            "use respan run for a log copy")
 
 
 # --------------------------------------------------------------------------

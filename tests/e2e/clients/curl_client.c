@@ -2,13 +2,16 @@
  * curl_client: a "legacy" program with a hard-coded provider URL, using
  * libcurl the ordinary way (system CAs, verification on).
  *
- *     curl_client [-u] PROVIDER BODY
+ *     curl_client [-u] [-c ADDR:PORT -a CAFILE] PROVIDER BODY
  *
  * PROVIDER is openai, anthropic or gemini; the URL, the credential (header,
  * or key= for gemini) and the other headers (Content-Type, User-Agent
  * legacy-app/1.0, anthropic-version) are hard-coded as a program that never
  * heard of base URLs would have them.
- * -u hands the URL over as a CURLU handle (CURLOPT_CURLU). Prints the
+ * -u hands the URL over as a CURLU handle (CURLOPT_CURLU). -c connects to
+ * ADDR:PORT instead of the provider's address (CURLOPT_CONNECT_TO, the name
+ * and its certificate check unchanged) and -a trusts CAFILE: how the tests
+ * reach a stand-in for the provider itself. Prints the
  * response body; exit status 0 when the transfer succeeded with HTTP 200.
  */
 #include <curl/curl.h>
@@ -19,8 +22,21 @@
 int main(int argc, char **argv)
 {
 	int use_curlu = 0;
-	if (argc > 1 && strcmp(argv[1], "-u") == 0) {
-		use_curlu = 1;
+	const char *connect_to = NULL, *cafile = NULL;
+	for (;;) {
+		if (argc > 1 && strcmp(argv[1], "-u") == 0) {
+			use_curlu = 1;
+		} else if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+			connect_to = argv[2];
+			argv++;
+			argc--;
+		} else if (argc > 2 && strcmp(argv[1], "-a") == 0) {
+			cafile = argv[2];
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
 		argv++;
 		argc--;
 	}
@@ -60,6 +76,15 @@ int main(int argc, char **argv)
 		curl_easy_setopt(h, CURLOPT_URL, url);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	struct curl_slist *redirect = NULL;
+	if (connect_to) {
+		char rule[300];
+		snprintf(rule, sizeof(rule), "::%s", connect_to);
+		redirect = curl_slist_append(NULL, rule);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, redirect);
+	}
+	if (cafile)
+		curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, argv[2]);
 	CURLcode rc = curl_easy_perform(h);
 	long status = 0;
@@ -67,6 +92,7 @@ int main(int argc, char **argv)
 	if (rc != CURLE_OK)
 		fprintf(stderr, "curl_client: %s\n", curl_easy_strerror(rc));
 	curl_slist_free_all(headers);
+	curl_slist_free_all(redirect);
 	curl_easy_cleanup(h);
 	if (u)
 		curl_url_cleanup(u);

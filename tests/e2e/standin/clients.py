@@ -398,10 +398,10 @@ def run_call(client: str, call: Call, env: dict, key: str, tmp_path, client_bin=
         "curl [FLAGS]"          the curl command, URL hard-coded as a user would
         "curl_client [-u]"      libcurl with hard-coded URLs and keys: CALL must be
                                 one of CURL_CLIENT_CALLS, KEY CURL_CLIENT_KEYS[...]
+        "curl_gnutls_client"    the same program on libcurl-gnutls
         "py:LIB [--insecure]"   clients.py LIB (http.client, urllib, requests, ...)
 
-    CONNECT/CAFILE (not for curl_client) reach a stand-in serving the
-    provider name. With CHECK, a failing client fails the test with its stderr."""
+    CONNECT/CAFILE reach a stand-in serving the provider name. With CHECK, a failing client fails the test with its stderr."""
     from standin.helpers import run
     body = call.body_bytes() if body is None else body
     headers = call.headers(key) + list(extra)
@@ -440,9 +440,13 @@ def run_call(client: str, call: Call, env: dict, key: str, tmp_path, client_bin=
         codes = proc.stdout.decode().split()
         answers = [(int(c), o.read_bytes()) for c, o in zip(codes, outs)] \
             if proc.returncode == 0 else []
-    elif name == "curl_client":
+    elif name in ("curl_client", "curl_gnutls_client"):
         assert CURL_CLIENT_KEYS[call.provider] == key, "curl_client's keys are its own"
-        proc = run([client_bin("curl_client"), *flags, call.provider, body.decode()], env=env)
+        if connect:
+            flags += ["-c", connect]
+        if cafile:
+            flags += ["-a", cafile]
+        proc = run([client_bin(name), *flags, call.provider, body.decode()], env=env)
         answers = [(200, proc.stdout)] if proc.returncode == 0 else []
     elif name.startswith("py:"):
         proc = run(python_client(name[3:], call.url(key), headers, data, repeat,
