@@ -78,7 +78,8 @@ UNIT_TESTS := \
 	buf http b64 config route reqhead chunked request decode response sse usage \
 	redact jsonl origin exchange envlayer clienthello relay
 
-FUZZ_TARGETS := request response sse clienthello
+# elfinfo is respan doctor's ELF reader (cli/elfinfo.c).
+FUZZ_TARGETS := request response sse clienthello elfinfo
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 HOOK_OBJS   := $(HOOK_SRCS:%.c=$(BUILD)/%.o)
@@ -180,9 +181,9 @@ FUZZ_DIR := build/fuzz
 fuzz:
 	@mkdir -p $(FUZZ_DIR)
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload \
+		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) \
+			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) cli/elfinfo.c \
 			$(LDLIBS_ENGINE); \
 		mkdir -p $(FUZZ_DIR)/corpus_$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
