@@ -65,11 +65,15 @@ static enum verdict name_verdict(const char *name)
 	return closed ? REFUSE : PASS;
 }
 
-/* Only HTTPS is routed: no service, 443 or "https". */
+/*
+ * Only HTTPS is routed: no service, 443 or "https"; or "0", "any port",
+ * which Bun asks for before it puts 443 in itself (the socket layer then
+ * takes a connection to a router address on 443 on to the router's port).
+ */
 static bool https_service(const char *service)
 {
 	return service == NULL || strcmp(service, "443") == 0 ||
-	       strcmp(service, "https") == 0;
+	       strcmp(service, "https") == 0 || strcmp(service, "0") == 0;
 }
 
 HOOK int getaddrinfo(const char *node, const char *service,
@@ -88,8 +92,9 @@ HOOK int getaddrinfo(const char *node, const char *service,
 	char port[8];
 	snprintf(port, sizeof(port), "%u", st->cfg.router_port);
 	int saved = guard_enter();
-	int rc = real_getaddrinfo(st->cfg.router_host, service ? port : NULL,
-				  hints, res);
+	int rc = real_getaddrinfo(st->cfg.router_host,
+				  service == NULL || strcmp(service, "0") == 0 ?
+				  service : port, hints, res);
 	if (rc == 0)
 		for (struct addrinfo *ai = *res; ai; ai = ai->ai_next)
 			if (ai->ai_addr)

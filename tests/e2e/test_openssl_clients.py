@@ -59,11 +59,12 @@ def test_c_client_with_router_by_ipv6_address(client, router6, pki, librespan, c
     check_log(env, call, key, layer="openssl", sent=[req])
 
 
-# Older programs look names up with the gethostbyname family and connect to
-# port 443 themselves: the socket layer takes the connection on to the
-# router's port.
+# Older programs look names up with the gethostbyname family, others with
+# getaddrinfo and no service or "0" (Bun), and connect to port 443
+# themselves: the socket layer takes the connection on to the router's port.
 @pytest.mark.parametrize("how,address", [("4", "localhost"), ("r", "localhost"),
-                                         ("6", "::1"), ("r6", "::1")])
+                                         ("6", "::1"), ("r6", "::1"), ("null", "localhost"),
+                                         ("0", "localhost"), ("0", "::1")])
 @pytest.mark.parametrize("flags", ["", "-n"], ids=["blocking", "nonblocking"])
 def test_ossl_client_gethostbyname(how, address, flags, request, pki, librespan, client_bin,
                                    tmp_path):

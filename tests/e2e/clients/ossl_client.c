@@ -16,7 +16,8 @@
  * exit at once, closing nothing, as a program that stops mid-stream.
  * -g: look HOST up with gethostbyname (4), gethostbyname2 AF_INET6 (6),
  * gethostbyname_r (r) or gethostbyname2_r AF_INET6 (r6), then connect to
- * the address on port 443 as older programs do.
+ * the address on port 443 as older programs do; or with getaddrinfo and no
+ * service (null) or service "0" (0, as Bun does), putting 443 in itself.
  * Exit status 0 on success, 2 on usage, 3 on a TLS or network failure.
  */
 #include <arpa/inet.h>
@@ -113,9 +114,21 @@ static int dial(const char *host, const char *port, const char *hostent_how)
 {
 	struct sockaddr_storage addrs[MAX_ADDRS];
 	int fd = -1;
-	int n = hostent_how
-		? lookup_hostent(host, hostent_how, (unsigned short)atoi(port), addrs)
-		: lookup_getaddrinfo(host, port, addrs);
+	int n;
+	if (hostent_how && (strcmp(hostent_how, "0") == 0 || strcmp(hostent_how, "null") == 0)) {
+		n = lookup_getaddrinfo(host, hostent_how[0] == '0' ? "0" : NULL, addrs);
+		for (int i = 0; i < n; i++) {
+			in_port_t p = htons((unsigned short)atoi(port));
+			if (addrs[i].ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&addrs[i])->sin6_port = p;
+			else
+				((struct sockaddr_in *)&addrs[i])->sin_port = p;
+		}
+	} else if (hostent_how) {
+		n = lookup_hostent(host, hostent_how, (unsigned short)atoi(port), addrs);
+	} else {
+		n = lookup_getaddrinfo(host, port, addrs);
+	}
 	for (int i = 0; i < n; i++) {
 		socklen_t alen = addrs[i].ss_family == AF_INET6
 			? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
