@@ -12,12 +12,18 @@ trust dialog and onboarding, HOME is a fresh directory (Claude Code writes
 and the environment is built from scratch (no TERM, no CI variables).
 
 Besides its API calls, Claude Code makes background calls that ignore the
-base URL (the MCP registry and its own event logging go to
-api.anthropic.com). Offline its name does not resolve, so no ClientHello is
-ever sent: the library notes the look-up as a `not_routed` event (TLS
-compiled in), and there is nothing for the egress audit to see. Where the
-name resolves those connections would be `bypass` events (`blocked` under
-RESPAN_FAIL=closed). CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
+base URL: `GET /api/directory/server-urls` (the MCP registry) and `POST
+/api/event_logging/v2/batch` (its own event logging, ~200 KB), both to
+api.anthropic.com, without credentials. Offline that name does not resolve,
+so no ClientHello is sent: the library notes the look-up as a `not_routed`
+event (TLS compiled in). To see the egress audit at work, one pair of tests
+makes the name resolve for Claude Code alone: an /etc/hosts of the test's,
+bind-mounted in a mount namespace of Claude Code's own (`unshare -m`),
+names 127.55.0.1, where a stand-in for api.anthropic.com listens on port
+443 (root only; skipped otherwise). There each of those connections is a
+`bypass` event, and under RESPAN_FAIL=closed the look-up is refused
+(`blocked`) and nothing reaches the provider, while the answer still comes
+from the router. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
 traffic off (and the HEAD {base}api/hello it sends to warm the connection).
 
 Claude Code is installed once from node/claude-code/package.json into
@@ -28,12 +34,16 @@ skipped.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest_node import claude_code  # noqa: F401  (fixture)
+from standin.certs import make_named_cert
+from standin.router import Router
 from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
@@ -179,12 +189,73 @@ def test_claude_background_lookups_are_noted(claude_code, claude_env, router, tm
     assert egress_events(quiet["RESPAN_LOG"]) == []
 
 
+# Where api.anthropic.com resolves (see the module's docstring).
+PROVIDER_ADDR = "127.55.0.1"
+
+
 @pytest.fixture
-def respan_cli(build_dir) -> Path:
-    path = build_dir / "respan"
-    if not path.exists():
-        pytest.skip(f"respan command not built: {path} is missing")
-    return path
+def resolving_anthropic(pki, tmp_path):
+    """(stand-in for api.anthropic.com on PROVIDER_ADDR:443, argv prefix that
+    runs a program with an /etc/hosts naming it)."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1): a mount namespace and port 443")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(Path("/etc/hosts").read_text() + f"\n{PROVIDER_ADDR} api.anthropic.com\n")
+    prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts]
+    probe = subprocess.run([*prefix, "getent", "hosts", "api.anthropic.com"], env={},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if probe.returncode != 0 or PROVIDER_ADDR.encode() not in probe.stdout:
+        pytest.skip(f"no mount namespace here: {probe.stdout.decode(errors='replace')[:200]}")
+    cert, key = make_named_cert(pki, "providers")
+    try:
+        provider = Router(cert, key, host=PROVIDER_ADDR, port=443).start()
+    except OSError as e:
+        pytest.skip(f"cannot listen on {PROVIDER_ADDR}:443: {e}")
+    try:
+        yield provider, prefix
+    finally:
+        provider.stop()
+
+
+def test_claude_background_calls_are_bypass_events_where_the_name_resolves(
+        claude_code, claude_env, router, resolving_anthropic, tmp_path):
+    provider, prefix = resolving_anthropic
+    done, pid = run_claude([*prefix, *claude_argv(claude_code)], claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    print("\n".join(f"provider: {r.method} {r.path} -> {r.status}" for r in provider.requests()))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    background = provider.requests()
+    assert background, "Claude Code made no background call to api.anthropic.com"
+    respan_key = claude_env["RESPAN_API_KEY"].encode()
+    for req in background:
+        assert req.sni == "api.anthropic.com"
+        blob = json.dumps(req.headers).encode() + req.path.encode() + req.body
+        assert respan_key not in blob, f"the Respan key went to {req.path}"
+    events = egress_events(claude_env["RESPAN_LOG"])
+    bypass = [e for e in events if e["event"] == "bypass"]
+    assert bypass and all(e["host"] == "api.anthropic.com" and e["pid"] == pid
+                          for e in bypass), events
+    # One per connection: at least one, at most one per request.
+    assert len(bypass) <= len(background)
+    assert {e["event"] for e in events} <= {"bypass", "not_routed"}
+    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
+
+
+def test_claude_background_calls_are_refused_when_failing_closed(
+        claude_code, claude_env, router, resolving_anthropic, tmp_path):
+    provider, prefix = resolving_anthropic
+    claude_env["RESPAN_FAIL"] = "closed"
+    done, pid = run_claude([*prefix, *claude_argv(claude_code)], claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    # Refused at the look-up (Bun asks getaddrinfo for service "0" first):
+    # no connection is even attempted.
+    assert provider.requests() == [] and provider.errors() == []
+    events = egress_events(claude_env["RESPAN_LOG"])
+    assert [(e["event"], e["host"], e["pid"]) for e in events] == \
+        [("blocked", "api.anthropic.com", pid)]
 
 
 def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_env, router,

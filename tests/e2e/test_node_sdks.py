@@ -375,12 +375,10 @@ def test_raw_tls_to_other_sni_is_not_an_event(node_sdks, env, router):
 
 
 @pytest.fixture
-def respan_cli(build_dir) -> Path:
+def respan_cli(respan_cli) -> Path:
+    """conftest's, where the library is in use (not under the sanitizer run)."""
     needs_library("respan run")
-    path = build_dir / "respan"
-    if not path.exists():
-        pytest.skip(f"respan command not built: {path} is missing")
-    return path
+    return respan_cli
 
 
 @pytest.mark.parametrize("sdk,mode", CASES, ids=CASE_IDS)
