@@ -324,7 +324,7 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 	buf_init(&p.mid, PUMP_OUT_MAX);
 	buf_init(&p.c2r, PUMP_OUT_MAX);
 	static const struct reqrw_callbacks host_cb = { .on_head = on_head };
-	p.hostrw = reqrw_new(&sh->host_cfg, REQRW_ROUTE, PROVIDER_NONE, &host_cb, &p);
+	p.hostrw = reqrw_new(sh->xctx->cfg, REQRW_HOST, PROVIDER_NONE, &host_cb, &p);
 	p.x = xchg_new(sh->xctx, &info);
 	if (p.hostrw && p.x)
 		loop(&p);

@@ -5,17 +5,14 @@
  * in its requests (layer 1 set its base URLs to the relay). Each request
  * head goes through two rewriters before it is sent over TLS:
  *
- *   1. a request rewriter in REQRW_ROUTE mode for no provider, with a
- *      configuration that has no Respan headers: it changes only Host (to
- *      the router's authority) and the credentials; the request-target is
- *      kept (no provider, no router path);
- *   2. the connection's exchange (xchg) in REQRW_ROUTER mode: credentials,
- *      X-Respan-Route-Provider for the provider the path names,
- *      X-Data-Respan-Params, and the request and response records
- *      (layer "relay").
- *
- * Stage 1 exists because REQRW_ROUTER leaves Host alone (a program that
- * talks to the router itself already names it).
+ *   1. a request rewriter in REQRW_HOST mode: it changes only Host, to the
+ *      router's authority (the program named the relay), and runs the
+ *      web-page check below before anything is sent or logged;
+ *   2. the connection's exchange (xchg) in REQRW_ROUTER mode: credentials
+ *      in the style the program used, or, with none, the one the provider
+ *      that the path names uses (x-goog-api-key for Gemini),
+ *      X-Respan-Route-Provider, X-Data-Respan-Params, and the request and
+ *      response records (layer "relay").
  *
  * A head that a web page could have sent (an Origin header, or a Host
  * other than the relay's own address: peer_request_refusal) is answered
@@ -40,7 +37,6 @@
 /* What every connection of one relay shares (read-only while they run). */
 struct pump_shared {
 	const struct xchg_ctx *xctx;	/* cfg, log, redactor, exe */
-	struct config host_cfg;		/* stage 1: xctx->cfg without Respan headers */
 	SSL_CTX *tls;			/* from upstream_tls_new */
 	int stop_fd;			/* readable or hung up: the relay stops */
 	unsigned short port;		/* the relay's, for the Host check */

@@ -201,12 +201,6 @@ int relay_start(const struct xchg_ctx *ctx, struct relay **out, char *err,
 	r->listen_fd = r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	r->shared.xctx = ctx;
 	r->shared.stop_fd = -1;
-	/* Stage 1 of the pump: Host and credentials only (see pump.h). */
-	r->shared.host_cfg = *cfg;
-	r->shared.host_cfg.route_provider = NULL;
-	memset(r->shared.host_cfg.route_provider_by_id, 0,
-	       sizeof(r->shared.host_cfg.route_provider_by_id));
-	r->shared.host_cfg.params_b64 = NULL;
 	atomic_store(&r->shared.stop_why, "relay stopped");
 
 	r->shared.tls = upstream_tls_new(cfg, err, errsize);

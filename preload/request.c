@@ -161,9 +161,38 @@ static void put_field(struct writer *w, const char *name, size_t nlen,
  * Host in REQRW_ROUTE, the Respan key in every credential, Respan's headers.
  * Everything else is copied byte for byte. Returns 0 or buf_append's error.
  */
+/* REQRW_HOST: the head with Host set to the router's authority. */
+static int build_host_only(struct reqrw *rw, const struct reqhead *ph,
+			   struct buf *out)
+{
+	struct writer w = { out, 0 };
+	const char *authority = rw->cfg->router_authority;
+
+	put(&w, ph->method, ph->method_len);
+	put(&w, " ", 1);
+	put(&w, ph->target, ph->target_len);
+	puts_(&w, ph->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	if (ph->host < 0)
+		put_field(&w, "Host", 4, NULL, 0, authority);
+	for (size_t i = 0; i < ph->n; i++) {
+		const struct http_header *h = &ph->h[i];
+		if ((int)i == ph->host) {
+			put_field(&w, h->name, h->name_len, NULL, 0, authority);
+		} else {
+			put(&w, h->name, ph->line_len[i]);
+			put(&w, "\r\n", 2);
+		}
+	}
+	put(&w, "\r\n", 2);
+	return w.rc;
+}
+
 static int build_head(struct reqrw *rw, const struct reqhead *ph,
 		      enum provider_id prov, struct buf *out)
 {
+	if (rw->mode == REQRW_HOST)
+		return build_host_only(rw, ph, out);
+
 	const struct config *cfg = rw->cfg;
 	const char *key = cfg->api_key;
 	bool route = rw->mode == REQRW_ROUTE, had_cred = false;
@@ -479,11 +508,14 @@ struct reqrw *reqrw_new(const struct config *cfg, enum reqrw_mode mode,
 	 * nothing to put in: behave as REQRW_CAPTURE rather than send a
 	 * broken request.
 	 */
-	rw->rewrite = mode != REQRW_CAPTURE && cfg &&
-		      reqhead_value_ok(cfg->api_key) &&
-		      (mode == REQRW_ROUTER ||
-		       (reqhead_value_ok(cfg->router_authority) &&
-			reqhead_path_ok(cfg->router_path)));
+	if (mode == REQRW_HOST)
+		rw->rewrite = cfg && reqhead_value_ok(cfg->router_authority);
+	else
+		rw->rewrite = mode != REQRW_CAPTURE && cfg &&
+			      reqhead_value_ok(cfg->api_key) &&
+			      (mode == REQRW_ROUTER ||
+			       (reqhead_value_ok(cfg->router_authority) &&
+				reqhead_path_ok(cfg->router_path)));
 	rw->st.state = ST_HEAD;
 	reqhead_scan_reset(&rw->st.scan);
 	/* Twice the cap: reqrw_feed appends the new tail before dropping the old. */

@@ -20,6 +20,10 @@
  *   REQRW_ROUTER   the program already talks to the router: the same, but
  *                  the request-target and Host are left alone.
  *   REQRW_CAPTURE  nothing is changed; requests are only parsed for the log.
+ *   REQRW_HOST     only Host is set to the router's authority (added when
+ *                  absent); nothing else changes. For a relay that the
+ *                  program names as its server, before a REQRW_ROUTER
+ *                  stage (respan run's relay, cli/pump.c).
  *
  * A request that is not valid HTTP/1.1 (a bad request line, a bad header, a
  * head over the cap, conflicting framing, HTTP/2's preface) is never
@@ -42,7 +46,7 @@
 #define REQRW_HEAD_MAX (64 * 1024)
 #define REQRW_MAX_HEADERS 128
 
-enum reqrw_mode { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE };
+enum reqrw_mode { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE, REQRW_HOST };
 
 /* A parsed and (maybe) rewritten request head, valid during on_head only. */
 struct reqrw_head {

@@ -355,6 +355,30 @@ def test_relay_adds_respan_headers(respan_cli, env, router, tmp_path):
         assert params and json.loads(base64.b64decode(params)) == {"customer_identifier": "c-1"}
 
 
+def test_relay_request_without_credential_gets_the_providers_style(respan_cli, env, router,
+                                                                   tmp_path):
+    """A request with no key at all (hand-made): the Respan key goes in the
+    style of the provider the path names, as in-process (x-goog-api-key for
+    Gemini, not a Bearer token)."""
+    calls = [
+        {"path": "chat/completions", "headers": {},
+         "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}},
+        {"path": "anthropic/v1/messages", "headers": {"anthropic-version": "2023-06-01"},
+         "body": {"model": "claude-sonnet-4-5", "max_tokens": 64,
+                  "messages": [{"role": "user", "content": "hi"}]}},
+        {"path": "google/gemini/v1beta/models/gemini-2.0-flash:generateContent", "headers": {},
+         "body": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}},
+    ]
+    answers = run_relay_client(respan_cli, env, tmp_path, calls)
+    assert [a["status"] for a in answers] == [200, 200, 200], answers
+    key = env["RESPAN_API_KEY"]
+    creds = [[(n.lower(), v) for n, v in r.headers
+              if n.lower() in ("authorization", "x-api-key", "x-goog-api-key")]
+             for r in router.requests()]
+    assert creds == [[("authorization", f"Bearer {key}")], [("x-api-key", key)],
+                     [("x-goog-api-key", key)]]
+
+
 def test_relay_with_librespan_already_preloaded(respan_cli, env, router, librespan, tmp_path):
     """LD_PRELOAD=librespan.so respan run ...: respan runs itself again
     without the library, so the relay's own TLS is not hooked (no second

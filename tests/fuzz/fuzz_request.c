@@ -98,7 +98,7 @@ static void run(const struct config *cfg, enum reqrw_mode mode,
 		const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts,
 		size_t tight, struct buf *out, struct rec *rec)
 {
-	rec->check_creds = mode != REQRW_CAPTURE;
+	rec->check_creds = mode == REQRW_ROUTE || mode == REQRW_ROUTER;
 	struct reqrw *rw = reqrw_new(cfg, mode, PROVIDER_ANTHROPIC, &cb, rec);
 	must(rw != NULL, "reqrw_new");
 	size_t at = 0;
@@ -170,8 +170,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (opt & 2)
 		cfg.params_b64 = s_params;
 
-	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE };
-	for (size_t m = 0; m < 3; m++) {
+	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE,
+						 REQRW_HOST };
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 		struct buf out1, out2;
 		struct rec rec1, rec2;
 		buf_init(&out1, (size_t)1 << 26);

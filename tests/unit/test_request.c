@@ -450,6 +450,25 @@ static void test_rewrite_table(void **state)
 		{ "router: key= replaced", 0, REQRW_ROUTER, PROVIDER_NONE,
 		  "GET /api/google/gemini/v1/models?key=AIza HTTP/1.1\r\nHost: r\r\n\r\n",
 		  "GET /api/google/gemini/v1/models?key=" KEY " HTTP/1.1\r\nHost: r\r\n\r\n" },
+		{ "host only: credentials and headers kept", CF_RP | CF_PARAMS | CF_PORT,
+		  REQRW_HOST, PROVIDER_NONE,
+		  "POST /api/google/gemini/v1beta/models/m:generateContent HTTP/1.1\r\n"
+		  "Host: 127.0.0.1:40123\r\nx-goog-api-key: AIza\r\n"
+		  "X-Respan-Route-Provider: mine\r\n\r\n",
+		  "POST /api/google/gemini/v1beta/models/m:generateContent HTTP/1.1\r\n"
+		  "Host: localhost:8443\r\nx-goog-api-key: AIza\r\n"
+		  "X-Respan-Route-Provider: mine\r\n\r\n" },
+		{ "host only: added, no credential added", 0, REQRW_HOST, PROVIDER_NONE,
+		  "GET /api/google/gemini/v1beta/models HTTP/1.0\r\nAccept: */*\r\n\r\n",
+		  "GET /api/google/gemini/v1beta/models HTTP/1.0\r\nHost: api.respan.ai\r\n"
+		  "Accept: */*\r\n\r\n" },
+		{ "host only, then router: gemini style", 0, REQRW_ROUTER, PROVIDER_NONE,
+		  "GET /api/google/gemini/v1beta/models HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n",
+		  "GET /api/google/gemini/v1beta/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
+		  "x-goog-api-key: " KEY "\r\n\r\n" },
+		{ "host only without a key", CF_NOKEY, REQRW_HOST, PROVIDER_NONE,
+		  "GET /api/models HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n",
+		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n" },
 		{ "capture", CF_RP | CF_PARAMS, REQRW_CAPTURE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\nHost: api.openai.com\nAuthorization: Bearer sk\n\n",
 		  "GET /v1/models HTTP/1.1\nHost: api.openai.com\nAuthorization: Bearer sk\n\n" },
