@@ -762,7 +762,7 @@ class Router:
         sock = socket.socket(info[0], socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(info[4])
-        sock.listen(128)
+        sock.listen(1024)
         sock.settimeout(0.1)   # so the accept loop notices stop()
         self._listener = sock
         self.port = sock.getsockname()[1]
