@@ -75,13 +75,17 @@ def credentials(req) -> list:
 
 def check_router_traffic(router, key: str, *other_secrets: str) -> list:
     """Every request Claude Code sent the router is under the Anthropic
-    passthrough and carries the Respan key, as a Bearer token, or nothing;
-    at least one streamed Messages call. Returns the Messages calls."""
+    passthrough and carries the Respan key, as a Bearer token, or nothing
+    (its HEAD api/hello; through respan run's relay that one gets the key as
+    x-api-key, the Anthropic style SPEC section 3 gives a request with no
+    credential); at least one streamed Messages call. Returns the Messages
+    calls."""
     reqs = router.requests()
     assert reqs, "Claude Code sent the router nothing"
     for req in reqs:
         assert req.url_path.startswith("/api/anthropic/"), req.path
-        assert credentials(req) in ([], [("authorization", f"Bearer {key}")]), \
+        assert credentials(req) in ([], [("authorization", f"Bearer {key}")],
+                                    [("x-api-key", key)]), \
             (req.method, req.path, credentials(req))
         blob = json.dumps(req.headers).encode() + req.path.encode() + req.body
         for s in other_secrets:
