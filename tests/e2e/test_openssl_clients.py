@@ -11,6 +11,9 @@ names up with the gethostbyname family instead of getaddrinfo."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from standin.clients import (CALLS, CURL_CLIENT_CALLS, CURL_CLIENT_KEYS, check_log,
@@ -77,3 +80,25 @@ def test_ossl_client_gethostbyname(how, address, flags, request, pki, librespan,
     authority = f"[{address}]:{router.port}" if ":" in address else f"{address}:{router.port}"
     check_routed(req, call, env, key, host=authority)
     check_log(env, call, key, layer="openssl", sent=[req])
+
+
+# SSL_MODE_ENABLE_PARTIAL_WRITE (+ ACCEPT_MOVING_WRITE_BUFFER, the retry
+# passing the same bytes from another address) on a non-blocking socket with
+# a 4 KiB send buffer and a 1.5 MiB body: SSL_write must stop part-way and be
+# retried many times. The program's counts stay its own (the library answers
+# for all of its bytes once the rewritten ones are out), and the body
+# arrives byte for byte.
+@pytest.mark.parametrize("flags", ["-n -p", "-n -p -x", "-n -p -c 65536"])
+def test_ossl_client_partial_write_mode(flags, router, respan_env, client_bin, tmp_path):
+    call = CALLS["openai"]
+    key = provider_key(call)
+    filler = "".join(chr(0x20 + (i * 7919) % 95) for i in range(1500 * 1024))
+    body = json.dumps(dict(call.body, user=filler)).encode()
+    res = run_call(f"ossl_client {flags}", call, respan_env, key, tmp_path, client_bin,
+                   body=body)
+    short, retried = map(int, re.search(r"writes: (\d+) short, (\d+) retried",
+                                        res.stderr).groups())
+    assert retried > 0, res.stderr
+    [req] = router.requests()
+    check_routed(req, call, respan_env, key, body=body)
+    check_log(respan_env, call, key, body=body, sent=[req])

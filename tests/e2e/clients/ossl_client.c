@@ -1,8 +1,8 @@
 /*
  * ossl_client: a "legacy" program that talks HTTPS with OpenSSL directly.
  *
- *     ossl_client [-n] [-x] [-c CHUNK] [-a ADDR:PORT] [-C CAFILE] [-e BYTES]
- *                 [-g 4|6|r|r6] HOST REQUEST_FILE
+ *     ossl_client [-n] [-x] [-p] [-c CHUNK] [-a ADDR:PORT] [-C CAFILE] [-e BYTES]
+ *                 [-g 4|6|r|r6|null|0] HOST REQUEST_FILE
  *
  * Connects to HOST:443 by name, verifies the peer against the system CAs
  * and HOST's name like any careful program, writes REQUEST_FILE with
@@ -10,6 +10,10 @@
  * everything it reads until the server closes. -n: non-blocking socket,
  * connect/handshake/write/read driven by poll(), retrying SSL_write with the
  * same arguments as OpenSSL requires. -x: SSL_write_ex / SSL_read_ex.
+ * -p: SSL_MODE_ENABLE_PARTIAL_WRITE and ACCEPT_MOVING_WRITE_BUFFER, with a
+ * 4 KiB socket send buffer so that writes really stop part-way; the number
+ * of SSL_write calls that returned less than asked, or had to be retried,
+ * is printed to stderr ("writes: N short, M retried").
  * -a: connect to ADDR:PORT instead (no name lookup), still naming HOST in
  * SNI and verification; -C: trust CAFILE instead of the system CAs (with
  * -a, a test server serving HOST). -e BYTES: once BYTES have been read,
@@ -34,7 +38,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static bool nonblocking, use_ex;
+static bool nonblocking, use_ex, partial;
+static unsigned long short_writes, retried_writes;
 
 static void wait_for(int fd, SSL *ssl, int rc)
 {
@@ -154,26 +159,40 @@ static int dial(const char *host, const char *port, const char *hostent_how)
 	return fd;
 }
 
+/*
+ * With -p, a retry passes the same bytes from another address (what
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
+ */
 static int write_all(SSL *ssl, int fd, const char *p, size_t n)
 {
+	static char moved[4 << 20];
+	bool move = false;
 	while (n > 0) {
+		const char *arg = move ? moved : p;
 		size_t done = 0;
 		int rc;
 		if (use_ex) {
-			rc = SSL_write_ex(ssl, p, n, &done);
+			rc = SSL_write_ex(ssl, arg, n, &done);
 			if (rc == 1)
 				rc = (int)done;
 		} else {
-			rc = SSL_write(ssl, p, (int)n);
+			rc = SSL_write(ssl, arg, (int)n);
 		}
+		move = false;
 		if (rc > 0) {
+			short_writes += (size_t)rc < n;
 			p += rc;
 			n -= (size_t)rc;
 			continue;
 		}
 		if (!nonblocking || !retryable(ssl, rc))
 			return -1;
-		wait_for(fd, ssl, rc);	/* then retry with the same arguments */
+		retried_writes++;
+		if (partial && n <= sizeof(moved)) {
+			memcpy(moved, p, n);
+			move = true;
+		}
+		wait_for(fd, ssl, rc);	/* then retry with the same bytes */
 	}
 	return 0;
 }
@@ -186,9 +205,11 @@ int main(int argc, char **argv)
 	int opt;
 	size_t exit_after = 0, got_total = 0;
 	const char *hostent_how = NULL;
-	while ((opt = getopt(argc, argv, "nxc:a:C:e:g:")) != -1) {
+	while ((opt = getopt(argc, argv, "nxpc:a:C:e:g:")) != -1) {
 		if (opt == 'n') {
 			nonblocking = true;
+		} else if (opt == 'p') {
+			partial = true;
 		} else if (opt == 'x') {
 			use_ex = true;
 		} else if (opt == 'c') {
@@ -213,8 +234,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ossl_client [-n] [-x] [-c CHUNK] [-a ADDR:PORT] "
-			"[-C CAFILE] [-e BYTES] [-g 4|6|r|r6] HOST REQUEST_FILE\n");
+		fprintf(stderr, "usage: ossl_client [-n] [-x] [-p] [-c CHUNK] [-a ADDR:PORT] "
+			"[-C CAFILE] [-e BYTES] [-g 4|6|r|r6|null|0] HOST REQUEST_FILE\n");
 		return 2;
 	}
 	const char *host = argv[optind];
@@ -236,6 +257,12 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 3;
 	SSL *ssl = SSL_new(ctx);
+	if (partial) {
+		int sndbuf = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
 	SSL_set_tlsext_host_name(ssl, host);
 	SSL_set1_host(ssl, host);
 	SSL_set_fd(ssl, fd);
@@ -256,6 +283,8 @@ int main(int argc, char **argv)
 			return 3;
 		}
 	}
+	if (partial)
+		fprintf(stderr, "writes: %lu short, %lu retried\n", short_writes, retried_writes);
 	char buf[16384];
 	for (;;) {
 		size_t got = 0;
