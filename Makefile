@@ -89,7 +89,7 @@ UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 
 # The test clients (not installed).
 E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client \
-	       $(BUILD)/tests/clients/curl_gnutls_client
+	       $(BUILD)/tests/clients/curl_gnutls_client $(BUILD)/tests/clients/edge_client
 
 CLI_SRCS := $(wildcard cli/*.c)
 ifneq ($(CLI_SRCS),)
@@ -141,6 +141,10 @@ $(BUILD)/tests/clients/curl_client: tests/e2e/clients/curl_client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lcurl
 
+$(BUILD)/tests/clients/edge_client: tests/e2e/clients/edge_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lssl -lcrypto -lcurl
+
 # The same program on Debian's libcurl built with GnuTLS (libcurl3-gnutls,
 # the same API and headers): a libcurl whose TLS the library cannot see.
 $(BUILD)/tests/clients/curl_gnutls_client: tests/e2e/clients/curl_client.c
@@ -162,7 +166,7 @@ e2e: all $(E2E_CLIENTS)
 SAN_RUNTIME = $(shell $(CC) -print-file-name=$(if $(findstring clang,$(CC)),libclang_rt.asan-x86_64.so,libasan.so))
 E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients.py \
 	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py \
-	test_threads_fork.py test_capture_and_safety.py)))
+	test_threads_fork.py test_capture_and_safety.py test_edge_arguments.py)))
 
 sanitize:
 	$(MAKE) SANITIZER=address,undefined unit e2e-san
