@@ -1,0 +1,3 @@
+module librespan.test/go_client
+
+go 1.19

@@ -1,0 +1,94 @@
+"""A static Go program (clients/go_client: Go's own TLS, no libc, base URLs
+and keys from the environment as the official SDKs read them).
+
+LD_PRELOAD cannot load into it, so `LD_PRELOAD=librespan.so go_client`
+changes nothing (the call goes to the provider, here unreachable, exactly
+as without the library); `respan run -- go_client` sets the base URLs to
+its loopback relay before the program starts, and the call reaches the
+router with the Respan key only, with a full record in the log (SPEC
+section 4: Go is reached by layer 1 only, and respan run gives it a log
+copy). Needs Debian's golang-go (scripts/install-deps installs it); the
+tests are skipped, with the reason, where there is no go."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from standin.clients import CALLS
+from standin.helpers import assert_no_secrets, make_secret, read_log, run
+from standin.router import ASSISTANT_TEXT
+
+SRC = Path(__file__).parent / "clients" / "go_client"
+
+
+@pytest.fixture(scope="session")
+def go_client(build_dir) -> Path:
+    go = shutil.which("go", path="/usr/lib/go/bin:/usr/local/go/bin:/usr/bin:/bin")
+    if go is None:
+        pytest.skip("go is not installed (Debian package golang-go)")
+    out = build_dir / "tests" / "clients" / "go_client"
+    cache = build_dir / "tests" / "go"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cache), "CGO_ENABLED": "0",
+           "GOCACHE": str(cache / "cache"), "GOPATH": str(cache / "path"),
+           "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
+    cache.mkdir(parents=True, exist_ok=True)
+    run([go, "build", "-o", out, "."], env=env, cwd=SRC, check=True, timeout=300)
+    return out
+
+
+def call_args(provider: str, stream: bool) -> list:
+    call = CALLS["openai" if provider == "openai" else "anthropic"]
+    body = dict(call.body, stream=True) if stream else call.body
+    if stream and provider == "openai":
+        body["stream_options"] = {"include_usage": True}   # else no usage in the stream
+    return [provider, json.dumps(body)]
+
+
+@pytest.mark.parametrize("provider,stream", [("openai", False), ("openai", True),
+                                             ("anthropic", False), ("anthropic", True)])
+def test_go_program_under_respan_run(provider, stream, go_client, respan_cli, respan_env,
+                                     router):
+    env = dict(respan_env)
+    env.pop("LD_PRELOAD")                 # respan run sets it (it cannot load here)
+    own_key = make_secret("sk-proj-" if provider == "openai" else "sk-ant-api03-")
+    env["OPENAI_API_KEY" if provider == "openai" else "ANTHROPIC_API_KEY"] = own_key
+    done = run([respan_cli, "run", "--", go_client, *call_args(provider, stream)], env=env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.startswith(b"200 OK\n")
+    [req] = router.requests()
+    key = env["RESPAN_API_KEY"]
+    if provider == "openai":
+        assert req.path == "/api/chat/completions"
+        assert req.header_all("authorization") == [f"Bearer {key}"]
+    else:
+        assert req.path == "/api/anthropic/v1/messages"
+        creds = [(n.lower(), v) for n, v in req.headers
+                 if n.lower() in ("authorization", "x-api-key")]
+        assert creds in ([("authorization", f"Bearer {key}")], [("x-api-key", key)])
+    assert req.header("user-agent") == "go-legacy/1.0"
+    assert own_key.encode() not in json.dumps(req.headers).encode() + req.body
+    [rq] = read_log(env["RESPAN_LOG"], type="request")
+    [rs] = read_log(env["RESPAN_LOG"], type="response")
+    assert rq["layer"] == "relay" and rq["exe"] == str(go_client)
+    assert rq["provider"] == provider and rq["routed"] is True
+    assert rs["id"] == rq["id"] and rs["status"] == 200 and rs["sse"] is stream
+    assert rs["output_text"] == ASSISTANT_TEXT
+    assert rs["usage"]["input_tokens"] > 0
+    assert_no_secrets(env["RESPAN_LOG"], key, own_key)
+
+
+def test_go_program_is_beyond_ld_preload(go_client, respan_env, router):
+    """Static: the library never loads. Same outcome as without it, nothing
+    at the router, nothing in the log."""
+    args = [go_client, *call_args("openai", False)]
+    env = dict(respan_env, OPENAI_API_KEY=make_secret("sk-proj-"))
+    bare = run(args, env={k: v for k, v in env.items() if k != "LD_PRELOAD"})
+    with_lib = run(args, env=env)
+    assert bare.returncode != 0, "api.openai.com must be unreachable here"
+    assert (with_lib.returncode, with_lib.stdout) == (bare.returncode, bare.stdout)
+    assert router.requests() == []
+    assert read_log(env["RESPAN_LOG"]) == []
