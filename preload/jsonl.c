@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,31 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	return need;
 }
 
+/* Bytes from u[i] on that are ASCII other than NUL; returns where they end. */
+static size_t ascii_run(const unsigned char *u, size_t i, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	/* Eight at a time: no high bit set, and no zero byte. */
+	while (n - i >= 8) {
+		uint64_t v;
+		memcpy(&v, u + i, 8);
+		if ((v & highs) != 0 || ((v - ones) & ~v & highs) != 0)
+			break;
+		i += 8;
+	}
+	while (i < n && (unsigned)u[i] - 1u < 0x7fu)
+		i++;
+	return i;
+}
+
 /* Text for the log: valid UTF-8 without NUL bytes. */
 static bool is_text(const char *p, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)p;
 	for (size_t i = 0; i < n;) {
+		i = ascii_run(u, i, n);
+		if (i == n)
+			break;
 		if (u[i] == 0)
 			return false;
 		size_t k = utf8_seq(u + i, n - i);
@@ -77,6 +98,12 @@ static cJSON *json_str(const char *p, size_t n)
 	const unsigned char *u = (const unsigned char *)p;
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
+		size_t run = ascii_run(u, i, n);
+		memcpy(s + o, u + i, run - i);	/* the usual case, in one piece */
+		o += run - i;
+		i = run;
+		if (i == n)
+			break;
 		size_t k = u[i] ? utf8_seq(u + i, n - i) : 0;
 		if (k > 0) {
 			memcpy(s + o, u + i, k);

@@ -133,6 +133,59 @@ static void test_binary_body_is_base64(void **state)
 	}
 }
 
+/* Text or not, wherever in a body the odd byte is (the scan goes by eight). */
+static void test_text_or_base64_at_every_offset(void **state)
+{
+	(void)state;
+	const char *ascii = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t n = strlen(ascii);
+	for (size_t at = 0; at + 1 < n; at++) {
+		for (int kind = 0; kind < 4; kind++) {
+			char body[64], want[128];
+			memcpy(body, ascii, n);
+			if (kind == 0)
+				body[at] = '\0';		/* NUL: not text */
+			else if (kind == 1)
+				body[at] = (char)0xff;		/* never UTF-8 */
+			else if (kind == 2)
+				memcpy(body + at, "\xc3\xa9", 2);	/* é: text */
+			else
+				body[at] = '\x7f';		/* DEL: text */
+			struct http_header h = { "X-Odd", 5, body, n };
+			struct log_request r = {
+				.id = "1-1", .method = "POST", .url = "https://x/",
+				.headers = &h, .n_headers = kind == 0 ? 0 : 1,
+				.body = { body, n, n, false },
+			};
+			struct buf out;
+			buf_init(&out, 1 << 20);
+			assert_int_equal(jsonl_format_request(&proc, &r, NULL, &out), 0);
+			cJSON *j = parse_line(&out);
+			const cJSON *text = cJSON_GetObjectItem(j, "body");
+			if (kind < 2) {
+				assert_null(text);
+				assert_non_null(cJSON_GetObjectItem(j, "body_base64"));
+			} else {
+				assert_non_null(text);
+				assert_int_equal(strlen(text->valuestring), n);
+				assert_memory_equal(text->valuestring, body, n);
+			}
+			if (kind == 1) {
+				/* A header's odd byte is taken as Latin-1: U+00FF. */
+				memcpy(want, ascii, at);
+				memcpy(want + at, "\xc3\xbf", 2);
+				memcpy(want + at + 2, ascii + at + 1, n - at - 1);
+				want[n + 1] = '\0';
+				const cJSON *v = cJSON_GetArrayItem(
+					cJSON_GetArrayItem(cJSON_GetObjectItem(j, "headers"), 0), 1);
+				assert_string_equal(v->valuestring, want);
+			}
+			cJSON_Delete(j);
+			buf_free(&out);
+		}
+	}
+}
+
 static void test_response_record(void **state)
 {
 	(void)state;
@@ -279,6 +332,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_record),
 		cmocka_unit_test(test_binary_body_is_base64),
+		cmocka_unit_test(test_text_or_base64_at_every_offset),
 		cmocka_unit_test(test_response_record),
 		cmocka_unit_test(test_event_record),
 		cmocka_unit_test(test_cap_leaves_nothing_half_written),
