@@ -12,10 +12,7 @@
 #include "doctor.h"
 #include "log.h"
 #include "run.h"
-
-#ifndef RESPAN_VERSION
-#define RESPAN_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static void usage(FILE *out)
 {
