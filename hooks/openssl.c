@@ -23,6 +23,8 @@ static struct {
 	ssl_read_fn read, peek;
 	ssl_read_ex_fn read_ex, peek_ex;
 	ssl_free_fn free;
+	ssl_fn clear;
+	int (*in_before)(const SSL *);
 } real;
 
 HOOK int SSL_connect(SSL *ssl)
@@ -121,4 +123,21 @@ HOOK void SSL_free(SSL *ssl)
 		return;
 	tls_free(ssl);
 	real.free(ssl);
+}
+
+/*
+ * SSL_clear makes the object ready for a new connection, to any host: what
+ * was decided for the old one (routed, and how) must not carry over.
+ * OpenSSL itself calls SSL_clear as a handshake starts (the object is still
+ * "before" then): that call belongs to the session just decided, and keeps it.
+ */
+HOOK int SSL_clear(SSL *ssl)
+{
+	REAL(real.clear, real_ssl, "SSL_clear");
+	REAL(real.in_before, real_ssl, "SSL_in_before");
+	if (real.clear == NULL)
+		return 0;
+	if (real.in_before == NULL || !real.in_before(ssl))
+		tls_free(ssl);
+	return real.clear(ssl);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -44,12 +45,25 @@ typedef X509_STORE *(*ctx_get_store_fn)(const SSL_CTX *);
 
 typedef X509 *(*ssl_peer_cert_fn)(const SSL *);
 typedef long (*ssl_verify_result_fn)(const SSL *);
+typedef int (*ssl_fn)(SSL *);
+typedef int (*ssl_const_fn)(const SSL *);
+typedef void (*x509_free_fn)(X509 *);
+typedef void (*err_new_fn)(void);
+typedef void (*err_set_error_fn)(int, int, const char *, ...);
+typedef void (*err_put_error_fn)(int, int, int, const char *, int);
 
 static struct {
 	ssl_write_fn write;
 	ssl_ctrl_fn ctrl;
 	ssl_peer_cert_fn peer_cert;
+	bool peer_cert_counted;		/* 1.1's getter: X509_free the result */
+	x509_free_fn x509_free;
 	ssl_verify_result_fn verify_result;
+	ssl_fn do_handshake;
+	ssl_const_fn is_init_finished;
+	err_new_fn err_new;		/* 3.x: ERR_new + ERR_set_error */
+	err_set_error_fn err_set_error;
+	err_put_error_fn err_put_error;	/* 1.1 */
 	ssl_get_servername_fn get_servername;
 	ssl_get_fd_fn get_fd;
 	ssl_is_server_fn is_server;
@@ -82,6 +96,13 @@ struct session {
 	struct buf pending;	/* rewritten bytes not yet taken by SSL_write */
 	size_t pending_off;
 	size_t owed;		/* the program's byte count to return once sent */
+	bool peer_checked;	/* the router's certificate was seen verified */
+	/*
+	 * x is used by the program's thread (read, write, free) and ended by
+	 * the exit destructor, which may run while another thread is still
+	 * streaming: the lock keeps x alive while it is in use.
+	 */
+	pthread_mutex_t lock;
 };
 
 static char not_ours;		/* ex_data marker: looked at, not ours */
@@ -103,7 +124,14 @@ static void setup(void)
 	FIND(verify_result, real_ssl, "SSL_get_verify_result");
 	/* OpenSSL 3 has the non-counting getter; 1.1 only the counting one. */
 	if (FIND(peer_cert, real_ssl, "SSL_get0_peer_certificate") == NULL)
-		FIND(peer_cert, real_ssl, "SSL_get_peer_certificate");
+		real.peer_cert_counted =
+			FIND(peer_cert, real_ssl, "SSL_get_peer_certificate") != NULL;
+	FIND(x509_free, real_crypto, "X509_free");
+	FIND(do_handshake, real_ssl, "SSL_do_handshake");
+	FIND(is_init_finished, real_ssl, "SSL_is_init_finished");
+	if (FIND(err_new, real_crypto, "ERR_new") != NULL)
+		FIND(err_set_error, real_crypto, "ERR_set_error");
+	FIND(err_put_error, real_crypto, "ERR_put_error");
 	FIND(get_servername, real_ssl, "SSL_get_servername");
 	FIND(get_fd, real_ssl, "SSL_get_fd");
 	FIND(is_server, real_ssl, "SSL_is_server");
@@ -131,7 +159,9 @@ static void setup(void)
 		 real.get_ex_new_index && real.set1_host && real.set1_ip_asc &&
 		 real.store_new && real.store_default_paths && real.store_load &&
 		 real.store_free && real.cert_dir && real.cert_dir_env &&
-		 real.cert_file_env && real.get_ctx && real.ctx_get_store;
+		 real.cert_file_env && real.get_ctx && real.ctx_get_store &&
+		 real.peer_cert && real.verify_result && real.do_handshake &&
+		 real.is_init_finished && real.x509_free;
 	if (usable)
 		ex_index = real.get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
 						 NULL, NULL, NULL);
@@ -174,10 +204,12 @@ static bool add_system_cas(X509_STORE *s)
 	return real.store_default_paths(s) == 1;
 }
 
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static X509_STORE *get_router_store(const struct respan_state *st)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&store_lock);
 	if (router_store == NULL) {
 		X509_STORE *s = real.store_new();
 		if (s && add_system_cas(s) &&
@@ -187,7 +219,7 @@ static X509_STORE *get_router_store(const struct respan_state *st)
 		else if (s)
 			real.store_free(s);
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&store_lock);
 	return router_store;
 }
 
@@ -202,14 +234,13 @@ static void trust_router_ca(SSL *ssl, const struct respan_state *st)
 {
 	static SSL_CTX *done[64];
 	static unsigned n_done;
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 	if (st->cfg.ca_file == NULL)
 		return;
 	SSL_CTX *ctx = real.get_ctx(ssl);
 	if (ctx == NULL)
 		return;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&ca_lock);
 	bool seen = false;
 	for (unsigned i = 0; i < n_done && !seen; i++)
 		seen = done[i] == ctx;
@@ -218,13 +249,24 @@ static void trust_router_ca(SSL *ssl, const struct respan_state *st)
 		if (store && real.store_load(store, st->cfg.ca_file, NULL) == 1)
 			done[n_done++] = ctx;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&ca_lock);
 }
 
 static bool is_ip_literal(const char *host)
 {
 	unsigned char tmp[16];
 	return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+/*
+ * The router's certificate decides: OpenSSL's own verdict, never a callback
+ * of the program's that says yes to everything (SSL_set_verify with a NULL
+ * callback would keep the program's one).
+ */
+static int router_verdict(int preverify_ok, X509_STORE_CTX *ctx)
+{
+	(void)ctx;
+	return preverify_ok;
 }
 
 /* Point the session's TLS at the router. Returns false when it could not be. */
@@ -251,7 +293,7 @@ static bool retarget_tls(SSL *ssl, const struct respan_state *st)
 	}
 	if (real.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store) != 1)
 		return false;
-	real.set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	real.set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 	return real.set_alpn(ssl, alpn, sizeof(alpn) - 1) == 0;
 }
 
@@ -276,12 +318,15 @@ static bool verify_router(SSL *ssl, const struct respan_state *st)
 	} else if (real.set1_host(param, host, 0) != 1) {
 		return false;
 	}
-	if (real.get_verify_mode && (real.get_verify_mode(ssl) & SSL_VERIFY_PEER))
+	if (real.get_verify_mode && (real.get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+		/* Its own store, but OpenSSL's verdict, not its callback's. */
+		real.set_verify(ssl, real.get_verify_mode(ssl), router_verdict);
 		return true;
+	}
 	X509_STORE *store = get_router_store(st);
 	if (store == NULL || real.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store) != 1)
 		return false;
-	real.set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	real.set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 	return true;
 }
 
@@ -390,6 +435,7 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	s->ssl = ssl;
 	snprintf(s->host, sizeof(s->host), "%s", sni);
 	buf_init(&s->pending, SIZE_MAX);
+	pthread_mutex_init(&s->lock, NULL);
 	s->x = xchg_new(&st->xctx, &info);
 	if (s->x == NULL) {
 		free(s);
@@ -399,7 +445,7 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 		/* Half-retargeted TLS must not go out: fail the handshake. */
 		xchg_event(&st->xctx, "not_routed", sni,
 			   "could not point the TLS session at the router");
-		real.set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		real.set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 	} else if (kind == SESSION_ROUTER) {
 		static const unsigned char alpn[] = "\x08http/1.1";
 		real.set_alpn(ssl, alpn, sizeof(alpn) - 1);
@@ -438,9 +484,12 @@ struct session *tls_session(SSL *ssl)
 static void session_close_exchange(struct session *s, const char *why)
 {
 	int saved = guard_enter();
-	struct xchg *x = __atomic_exchange_n(&s->x, NULL, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&s->lock);
+	struct xchg *x = s->x;
+	s->x = NULL;
 	if (x)
 		xchg_close(x, why);
+	pthread_mutex_unlock(&s->lock);
 	guard_leave(saved);
 }
 
@@ -449,7 +498,55 @@ static void session_end(struct session *s)
 	session_unlink(s);
 	session_close_exchange(s, NULL);
 	buf_free(&s->pending);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/*
+ * Make the program's failing SSL_write look like OpenSSL's own: an error on
+ * the queue, so SSL_get_error() says SSL_ERROR_SYSCALL (lib ERR_LIB_SYS,
+ * errno) or SSL_ERROR_SSL rather than whatever an earlier call left behind
+ * (a stale WANT_READ would have the program wait and retry for ever).
+ */
+static void raise_error(int lib, int reason)
+{
+	if (real.err_new && real.err_set_error) {
+		real.err_new();
+		real.err_set_error(lib, reason, NULL);
+	} else if (real.err_put_error) {
+		real.err_put_error(lib, 0, reason, "librespan", 0);
+	}
+}
+
+/*
+ * Before the first bytes that will carry the Respan key: the handshake is
+ * complete and the router's certificate verified for its name. The
+ * handshake's own check (router_verdict) already refuses a bad one; this
+ * is the last word whatever the program did to the session. Returns 1, or
+ * what the program's SSL_write returns (the handshake's WANT_READ/WRITE).
+ */
+static int check_router_peer(SSL *ssl, struct session *s)
+{
+	if (!real.is_init_finished(ssl)) {
+		int r = real.do_handshake(ssl);
+		if (r <= 0)
+			return r;
+	}
+	X509 *peer = real.peer_cert(ssl);
+	bool ok = peer != NULL && real.verify_result(ssl) == X509_V_OK;
+	if (peer && real.peer_cert_counted)
+		real.x509_free(peer);
+	if (!ok) {
+		int saved = guard_enter();
+		xchg_event(&respan_state()->xctx, "blocked", s->host,
+			   "the router's certificate was not verified: nothing was sent");
+		guard_leave(saved);
+		raise_error(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED);
+		errno = EACCES;
+		return -1;
+	}
+	s->peer_checked = true;
+	return 1;
 }
 
 /* Send what the rewriter produced; 1 when all is out, else SSL_write's return. */
@@ -471,17 +568,33 @@ static int flush_pending(SSL *ssl, struct session *s)
 int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 	      size_t *written)
 {
+	bool keyed = s->kind != SESSION_CAPTURE;	/* the key goes in */
 	if (s->owed == 0) {
-		if (s->x == NULL) {	/* closed at exit: nothing to rewrite with */
+		if (keyed && !s->peer_checked) {
+			int r = check_router_peer(ssl, s);
+			if (r <= 0)
+				return r;
+		}
+		int saved = guard_enter();
+		pthread_mutex_lock(&s->lock);
+		bool open = s->x != NULL;
+		ssize_t rc = open ? xchg_send(s->x, buf, num, &s->pending) : 0;
+		pthread_mutex_unlock(&s->lock);
+		guard_leave(saved);
+		if (!open && keyed) {
+			/* Ended at exit: unrewritten bytes must not reach the router. */
+			raise_error(ERR_LIB_SYS, EPIPE);
+			errno = EPIPE;
+			return -1;
+		}
+		if (!open) {	/* a captured session ended at exit: a plain pipe */
 			int n = real.write(ssl, buf, (int)(num > INT_MAX ? INT_MAX : num));
 			if (n > 0)
 				*written = (size_t)n;
 			return n <= 0 ? n : 1;
 		}
-		int saved = guard_enter();
-		ssize_t rc = xchg_send(s->x, buf, num, &s->pending);
-		guard_leave(saved);
 		if (rc < 0) {
+			raise_error(ERR_LIB_SYS, (int)-rc);
 			errno = (int)-rc;
 			return -1;
 		}
@@ -497,10 +610,11 @@ int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 
 void tls_read(struct session *s, const void *buf, size_t n)
 {
-	if (s->x == NULL)
-		return;
 	int saved = guard_enter();
-	xchg_recv(s->x, buf, n);
+	pthread_mutex_lock(&s->lock);
+	if (s->x)
+		xchg_recv(s->x, buf, n);
+	pthread_mutex_unlock(&s->lock);
 	guard_leave(saved);
 }
 
@@ -523,7 +637,12 @@ bool tls_routed_peer_name(const X509 *x, char *host, size_t size)
 		return false;
 	pthread_mutex_lock(&sessions_lock);
 	for (struct session *s = sessions; s && !found; s = s->next) {
-		if (s->kind != SESSION_ROUTED || real.peer_cert(s->ssl) != x)
+		if (s->kind != SESSION_ROUTED)
+			continue;
+		X509 *peer = real.peer_cert(s->ssl);
+		if (peer && real.peer_cert_counted)
+			real.x509_free(peer);	/* only compared, never used */
+		if (peer != x)
 			continue;
 		if (real.verify_result(s->ssl) == X509_V_OK) {
 			snprintf(host, size, "%s", s->host);
@@ -548,20 +667,22 @@ __attribute__((destructor)) static void tls_at_exit(void)
 }
 
 /*
- * fork() while another thread holds the session list would leave the child
- * a lock nobody releases: hold it across fork, release it on both sides.
+ * Held across fork in this order (nothing takes the session list while
+ * holding the others). A session's own lock may be held by a thread that
+ * does not exist in the child: there it is made anew.
  */
-static void fork_prepare(void)
+void tls_fork(enum fork_phase phase)
 {
-	pthread_mutex_lock(&sessions_lock);
-}
-
-static void fork_done(void)
-{
+	if (phase == FORK_PREPARE) {
+		pthread_mutex_lock(&sessions_lock);
+		pthread_mutex_lock(&store_lock);
+		pthread_mutex_lock(&ca_lock);
+		return;
+	}
+	if (phase == FORK_CHILD)
+		for (struct session *s = sessions; s; s = s->next)
+			pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_unlock(&ca_lock);
+	pthread_mutex_unlock(&store_lock);
 	pthread_mutex_unlock(&sessions_lock);
-}
-
-__attribute__((constructor)) static void tls_atfork(void)
-{
-	pthread_atfork(fork_prepare, fork_done, fork_done);
 }

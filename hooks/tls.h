@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "forkphase.h"
+
 struct session;
 
 /* The session of ssl, deciding it on first sight; NULL when not ours. */
@@ -42,7 +44,7 @@ int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 /* Bytes the program read from a session of ours. */
 void tls_read(struct session *s, const void *buf, size_t n);
 
-/* The program frees ssl: end its exchange and drop our state. */
+/* The program frees or clears ssl: end its exchange and drop our state. */
 void tls_free(SSL *ssl);
 
 /*
@@ -51,5 +53,8 @@ void tls_free(SSL *ssl);
  * in host. For certname.c.
  */
 bool tls_routed_peer_name(const X509 *x, char *host, size_t size);
+
+/* Around fork(): see forkphase.h. The outermost locks of the library. */
+void tls_fork(enum fork_phase phase);
 
 #endif

@@ -233,7 +233,7 @@ BAD_CERT_CLIENTS = [OSSL, OSSL + " -n -x", "curl_client", "curl_client -u", "cur
                     "py:httpx", "py:aiohttp"]
 # Programs that verify nothing themselves: the router is still verified.
 CARELESS_CLIENTS = ["curl -k", "py:requests --insecure", "py:aiohttp --insecure",
-                    "py:http.client --insecure"]
+                    "py:http.client --insecure", OSSL + " -y"]
 
 
 @pytest.fixture(scope="module", params=["wrong_ca", "badname"])

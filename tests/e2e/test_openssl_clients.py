@@ -102,3 +102,28 @@ def test_ossl_client_partial_write_mode(flags, router, respan_env, client_bin, t
     [req] = router.requests()
     check_routed(req, call, respan_env, key, body=body)
     check_log(respan_env, call, key, body=body, sent=[req])
+
+
+def test_ssl_object_reused_for_another_host_is_not_routed(router, respan_env, pki, client_bin,
+                                                          tmp_path):
+    """SSL_shutdown, SSL_clear, and the same SSL object for a second
+    connection to a host that is no provider (router.test, served by the
+    same stand-in): nothing decided for the first connection (routed,
+    rewritten, the Respan key) may carry over to the second."""
+    call = CALLS["openai"]
+    key = provider_key(call)
+    res = run_call(f"ossl_client -R 127.0.0.1:{router.port}:router.test", call, respan_env, key,
+                   tmp_path, client_bin, cafile=pki["ca"], check=False)
+    assert res.proc.returncode == 0, res.stderr
+    assert len(res.answers) == 2
+    first, second = router.requests()
+    assert first.sni == "localhost"
+    check_routed(first, call, respan_env, key)
+    assert second.sni == "router.test"
+    assert second.path == call.target.format(key=key)
+    assert second.header_all("host") == [call.host]
+    assert second.header_all(call.cred[0]) == [call.cred[1].format(key=key)]
+    assert respan_env["RESPAN_API_KEY"] not in repr(second.headers)
+    assert second.header("x-respan-route-provider") is None
+    assert second.body == first.body
+    check_log(respan_env, call, key, layer="openssl", sent=[first])

@@ -5,18 +5,30 @@ SSL_write through a real session."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from standin.helpers import assert_no_secrets, make_secret, read_log, run
 
 
-def test_malformed_request_never_reaches_router(respan_env, router, client_bin, tmp_path):
+@pytest.mark.parametrize("flags", [[], ["-n", "-k"]], ids=["blocking", "nonblocking-read-first"])
+def test_malformed_request_never_reaches_router(flags, respan_env, router, client_bin, tmp_path):
+    """-n -k: an SSL_read that found nothing (WANT_READ) came first; the
+    refused write must still look like an error, not "try again"."""
     provider_key = make_secret("sk-proj-")
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
                b"Authorization: Bearer " + provider_key.encode() + b"\r\n"
                b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
     req_file = tmp_path / "request.http"
     req_file.write_bytes(request)
-    proc = run([client_bin("ossl_client"), "api.openai.com", req_file], env=respan_env)
+    proc = run([client_bin("ossl_client"), *flags, "api.openai.com", req_file], env=respan_env)
     assert proc.returncode == 3, proc.stderr  # the write failed, as a TLS error would
+    err = proc.stderr.decode()
+    if flags:
+        assert "first read: SSL_get_error 2" in err, err   # SSL_ERROR_WANT_READ
+    # SSL_ERROR_SSL (1) or SSL_ERROR_SYSCALL (5): not a WANT_* a program retries.
+    assert re.search(r"SSL_write failed: SSL_get_error [15]\b", err), err
     assert router.requests() == []
     events = {e["event"] for e in read_log(respan_env["RESPAN_LOG"], type="event")}
     assert {"http_error", "blocked"} <= events

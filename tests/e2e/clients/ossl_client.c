@@ -1,8 +1,9 @@
 /*
  * ossl_client: a "legacy" program that talks HTTPS with OpenSSL directly.
  *
- *     ossl_client [-n] [-x] [-p] [-c CHUNK] [-a ADDR:PORT] [-C CAFILE] [-e BYTES]
- *                 [-g 4|6|r|r6|null|0] HOST REQUEST_FILE
+ *     ossl_client [-n] [-x] [-p] [-y] [-k] [-c CHUNK] [-a ADDR:PORT] [-C CAFILE]
+ *                 [-e BYTES] [-g 4|6|r|r6|null|0] [-R ADDR:PORT:HOST2]
+ *                 HOST REQUEST_FILE
  *
  * Connects to HOST:443 by name, verifies the peer against the system CAs
  * and HOST's name like any careful program, writes REQUEST_FILE with
@@ -22,6 +23,15 @@
  * gethostbyname_r (r) or gethostbyname2_r AF_INET6 (r6), then connect to
  * the address on port 443 as older programs do; or with getaddrinfo and no
  * service (null) or service "0" (0, as Bun does), putting 443 in itself.
+ * -y: a careless program: its verify callback says yes to every certificate.
+ * -k: with -n, one SSL_read before writing, which finds nothing yet
+ * (SSL_ERROR_WANT_READ), as a program that polls both ways does; a write
+ * that fails afterwards must not look like WANT_READ again (the client
+ * would wait for ever), so it prints the SSL_get_error value it got.
+ * -R: after the first connection, SSL_shutdown, SSL_clear and the same SSL
+ * object for a second connection to ADDR:PORT named HOST2 (SNI and
+ * verification), writing the same request again, as programs that reuse
+ * their SSL objects do.
  * Exit status 0 on success, 2 on usage, 3 on a TLS or network failure.
  */
 #include <arpa/inet.h>
@@ -38,7 +48,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static bool nonblocking, use_ex, partial;
+static bool nonblocking, use_ex, partial, read_first;
 static unsigned long short_writes, retried_writes;
 
 static void wait_for(int fd, SSL *ssl, int rc)
@@ -159,6 +169,30 @@ static int dial(const char *host, const char *port, const char *hostent_how)
 	return fd;
 }
 
+static int yes_to_everything(int preverify_ok, X509_STORE_CTX *ctx)
+{
+	(void)preverify_ok;
+	(void)ctx;
+	return 1;
+}
+
+/* Split ADDR:PORT (or [V6]:PORT) in place; false when there is no port. */
+static bool split_addr(char *arg, char **addr, const char **port)
+{
+	char *colon = strrchr(arg, ':');
+	if (colon == NULL)
+		return false;
+	*colon = '\0';
+	*port = colon + 1;
+	*addr = arg;
+	size_t n = strlen(arg);
+	if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
+		arg[n - 1] = '\0';
+		(*addr)++;
+	}
+	return true;
+}
+
 /*
  * With -p, a retry passes the same bytes from another address (what
  * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
@@ -185,8 +219,11 @@ static int write_all(SSL *ssl, int fd, const char *p, size_t n)
 			n -= (size_t)rc;
 			continue;
 		}
-		if (!nonblocking || !retryable(ssl, rc))
+		if (!nonblocking || !retryable(ssl, rc)) {
+			fprintf(stderr, "SSL_write failed: SSL_get_error %d\n",
+				SSL_get_error(ssl, rc));
 			return -1;
+		}
 		retried_writes++;
 		if (partial && n <= sizeof(moved)) {
 			memcpy(moved, p, n);
@@ -197,72 +234,14 @@ static int write_all(SSL *ssl, int fd, const char *p, size_t n)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * One connection on ssl over fd to host: handshake, the request, and
+ * everything the server sends until it closes. Returns the exit status.
+ */
+static int session(SSL *ssl, int fd, const char *host, const char *req, size_t req_len,
+		   size_t chunk, size_t exit_after)
 {
-	size_t chunk = 0;
-	char *addr = NULL;
-	const char *port = "443", *cafile = NULL;
-	int opt;
-	size_t exit_after = 0, got_total = 0;
-	const char *hostent_how = NULL;
-	while ((opt = getopt(argc, argv, "nxpc:a:C:e:g:")) != -1) {
-		if (opt == 'n') {
-			nonblocking = true;
-		} else if (opt == 'p') {
-			partial = true;
-		} else if (opt == 'x') {
-			use_ex = true;
-		} else if (opt == 'c') {
-			chunk = strtoul(optarg, NULL, 10);
-		} else if (opt == 'a' && strrchr(optarg, ':')) {
-			char *colon = strrchr(optarg, ':');
-			*colon = '\0';	/* ADDR:PORT, [V6]:PORT */
-			port = colon + 1;
-			addr = optarg;
-			if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
-				addr[strlen(addr) - 1] = '\0';
-				addr++;
-			}
-		} else if (opt == 'C') {
-			cafile = optarg;
-		} else if (opt == 'g') {
-			hostent_how = optarg;
-		} else if (opt == 'e') {
-			exit_after = strtoul(optarg, NULL, 10);
-		} else {
-			return 2;
-		}
-	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ossl_client [-n] [-x] [-p] [-c CHUNK] [-a ADDR:PORT] "
-			"[-C CAFILE] [-e BYTES] [-g 4|6|r|r6|null|0] HOST REQUEST_FILE\n");
-		return 2;
-	}
-	const char *host = argv[optind];
-	FILE *f = fopen(argv[optind + 1], "rb");
-	if (f == NULL)
-		return 2;
-	static char req[4 << 20];
-	size_t req_len = fread(req, 1, sizeof(req), f);
-	fclose(f);
-
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
-		   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		ERR_print_errors_fp(stderr);
-		return 3;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	int fd = dial(addr ? addr : host, port, hostent_how);
-	if (fd < 0)
-		return 3;
-	SSL *ssl = SSL_new(ctx);
-	if (partial) {
-		int sndbuf = 4096;
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	}
+	static size_t got_total;
 	SSL_set_tlsext_host_name(ssl, host);
 	SSL_set1_host(ssl, host);
 	SSL_set_fd(ssl, fd);
@@ -275,6 +254,11 @@ int main(int argc, char **argv)
 		}
 		wait_for(fd, ssl, rc);
 	}
+	char buf[16384];
+	if (read_first && nonblocking) {
+		rc = SSL_read(ssl, buf, sizeof(buf));
+		fprintf(stderr, "first read: SSL_get_error %d\n", SSL_get_error(ssl, rc));
+	}
 	size_t step = chunk ? chunk : req_len;
 	for (size_t off = 0; off < req_len; off += step) {
 		size_t n = req_len - off < step ? req_len - off : step;
@@ -285,7 +269,6 @@ int main(int argc, char **argv)
 	}
 	if (partial)
 		fprintf(stderr, "writes: %lu short, %lu retried\n", short_writes, retried_writes);
-	char buf[16384];
 	for (;;) {
 		size_t got = 0;
 		if (use_ex) {
@@ -308,11 +291,100 @@ int main(int argc, char **argv)
 			wait_for(fd, ssl, rc);
 			continue;
 		}
-		break;
+		return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	size_t chunk = 0;
+	char *addr = NULL;
+	const char *port = "443", *cafile = NULL;
+	int opt;
+	size_t exit_after = 0;
+	const char *hostent_how = NULL;
+	bool careless = false;
+	char *addr2 = NULL;
+	const char *port2 = NULL, *host2 = NULL;
+	while ((opt = getopt(argc, argv, "nxpykc:a:C:e:g:R:")) != -1) {
+		if (opt == 'n') {
+			nonblocking = true;
+		} else if (opt == 'p') {
+			partial = true;
+		} else if (opt == 'x') {
+			use_ex = true;
+		} else if (opt == 'c') {
+			chunk = strtoul(optarg, NULL, 10);
+		} else if (opt == 'a') {
+			if (!split_addr(optarg, &addr, &port))
+				return 2;
+		} else if (opt == 'y') {
+			careless = true;
+		} else if (opt == 'k') {
+			read_first = true;
+		} else if (opt == 'R') {
+			char *last = strrchr(optarg, ':');	/* ADDR:PORT:HOST2 */
+			if (last == NULL)
+				return 2;
+			*last = '\0';
+			host2 = last + 1;
+			if (!split_addr(optarg, &addr2, &port2))
+				return 2;
+		} else if (opt == 'C') {
+			cafile = optarg;
+		} else if (opt == 'g') {
+			hostent_how = optarg;
+		} else if (opt == 'e') {
+			exit_after = strtoul(optarg, NULL, 10);
+		} else {
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "usage: ossl_client [-n] [-x] [-p] [-y] [-k] [-c CHUNK] "
+			"[-a ADDR:PORT] [-C CAFILE] [-e BYTES] [-g 4|6|r|r6|null|0] "
+			"[-R ADDR:PORT:HOST2] HOST REQUEST_FILE\n");
+		return 2;
+	}
+	const char *host = argv[optind];
+	FILE *f = fopen(argv[optind + 1], "rb");
+	if (f == NULL)
+		return 2;
+	static char req[4 << 20];
+	size_t req_len = fread(req, 1, sizeof(req), f);
+	fclose(f);
+
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (cafile ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
+		   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		ERR_print_errors_fp(stderr);
+		return 3;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, careless ? yes_to_everything : NULL);
+	int fd = dial(addr ? addr : host, port, hostent_how);
+	if (fd < 0)
+		return 3;
+	SSL *ssl = SSL_new(ctx);
+	if (partial) {
+		int sndbuf = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
+	int status = session(ssl, fd, host, req, req_len, chunk, exit_after);
+	if (status == 0 && host2) {
+		SSL_shutdown(ssl);
+		close(fd);
+		if (SSL_clear(ssl) != 1)
+			return 3;
+		fd = dial(addr2, port2, NULL);
+		if (fd < 0)
+			return 3;
+		status = session(ssl, fd, host2, req, req_len, chunk, exit_after);
 	}
 	fflush(stdout);
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	close(fd);
-	return 0;
+	return status;
 }
