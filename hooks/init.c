@@ -11,7 +11,10 @@
 #include "environ.h"
 #include "guard.h"
 #include "jsonl.h"
+#include "netstate.h"
+#include "origin.h"
 #include "redact.h"
+#include "tls.h"
 
 extern char **environ;
 
@@ -131,12 +134,57 @@ const struct respan_state *respan_state(void)
 }
 
 /*
+ * fork() while another thread holds one of the library's locks would leave
+ * the child a lock nobody releases (a hang at its first logged call). All
+ * of them are taken before fork, outermost first (the TLS session list,
+ * which is held while exchanges are ended and records scrubbed), and
+ * released after it on both sides.
+ */
+static void fork_phase(enum fork_phase phase)
+{
+	if (phase == FORK_PREPARE) {
+		tls_fork(phase);
+		netstate_fork(phase);
+		origin_fork(phase);
+		if (state.log)
+			jsonl_fork(state.log, phase);
+		if (state.red)
+			redact_fork(state.red, phase);
+		return;
+	}
+	if (state.red)
+		redact_fork(state.red, phase);
+	if (state.log)
+		jsonl_fork(state.log, phase);
+	origin_fork(phase);
+	netstate_fork(phase);
+	tls_fork(phase);
+}
+
+static void fork_prepare(void)
+{
+	fork_phase(FORK_PREPARE);
+}
+
+static void fork_parent(void)
+{
+	fork_phase(FORK_PARENT);
+}
+
+static void fork_child(void)
+{
+	fork_phase(FORK_CHILD);
+}
+
+/*
  * The constructor runs before main() while the process has one thread: the
  * only time the environment may be changed (layer 1).
  */
 __attribute__((constructor)) static void respan_constructor(void)
 {
 	const struct respan_state *st = respan_state();
+	if (st->active)
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
 	if (!respan_routing(st))
 		return;
 	int saved = guard_enter();

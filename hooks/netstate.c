@@ -160,3 +160,15 @@ void netstate_fd_forget_range(unsigned first, unsigned last)
 	for (unsigned fd = first; fd <= last && fd < NETSTATE_MAX_FD; fd++)
 		__atomic_store_n(&fd_fresh[fd], 0, __ATOMIC_RELAXED);
 }
+
+/* Two leaf locks (neither is held while taking another): any fixed order. */
+void netstate_fork(enum fork_phase phase)
+{
+	if (phase == FORK_PREPARE) {
+		pthread_mutex_lock(&reported_lock);
+		pthread_mutex_lock(&lock);
+	} else {
+		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&reported_lock);
+	}
+}

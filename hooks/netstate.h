@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "exchange.h"
+#include "forkphase.h"
 
 /* Remember an address (IPv4 or IPv6; the port is ignored). */
 void netstate_add_router_addr(const struct sockaddr *sa);
@@ -51,7 +52,8 @@ bool netstate_first_report(const char *host, int kind);
 
 /*
  * The egress audit's view of TCP sockets: a connection the program opened
- * (connect() on an AF_INET/AF_INET6 stream socket) is "fresh" until its
+ * (connect(), or sendto/sendmsg with MSG_FASTOPEN, on an AF_INET/AF_INET6
+ * stream socket; dup2/dup3 copy the mark) is "fresh" until its
  * first non-empty write, which the socket hooks look at once. Only fds below
  * NETSTATE_MAX_FD are tracked. All of it is lock-free and async-signal-safe.
  */
@@ -64,5 +66,8 @@ bool netstate_fd_take(int fd);
 bool netstate_fd_is_fresh(int fd);
 void netstate_fd_forget(int fd);
 void netstate_fd_forget_range(unsigned first, unsigned last);
+
+/* Around fork(): see forkphase.h. */
+void netstate_fork(enum fork_phase phase);
 
 #endif

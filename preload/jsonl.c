@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,19 @@
 
 #define JSONL_LINE_MAX (64u * 1024 * 1024)
 
+/*
+ * The log is opened at a descriptor no lower than this: programs assume the
+ * small numbers after 2 are theirs (they close them, dup2 onto them, pass
+ * them to children), and a number taken from under them is a number taken.
+ */
+#define JSONL_FD_MIN 100
+
 struct jsonl {
-	int fd;
+	int fd;			/* swapped atomically when the log is reopened */
+	dev_t dev;		/* what fd must still be, or it is not ours */
+	ino_t ino;
+	char *path;
+	pthread_mutex_t lock;	/* one reopen at a time */
 };
 
 /* Length of the valid UTF-8 sequence at p, or 0 when it is not valid. */
@@ -341,41 +354,112 @@ static int make_parents(const char *path)
 	return 0;
 }
 
+/* Open path for appending at a high descriptor; its identity in *st. */
+static int open_high(const char *path, struct stat *st)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		      0600);
+	if (fd < 0)
+		return -errno;
+	if (fd < JSONL_FD_MIN) {
+		/* EINVAL when RLIMIT_NOFILE is lower: the low one will do. */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, JSONL_FD_MIN);
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
+	if (fstat(fd, st) != 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
 int jsonl_open(const char *path, struct jsonl **out)
 {
 	int rc = make_parents(path);
 	if (rc < 0)
 		return rc;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-		      0600);
-	if (fd < 0)
-		return -errno;
 	struct jsonl *log = malloc(sizeof(*log));
-	if (log == NULL) {
-		close(fd);
-		return -ENOMEM;
+	char *copy = strdup(path);
+	struct stat st;
+	int fd = log && copy ? open_high(path, &st) : -ENOMEM;
+	if (fd < 0) {
+		free(log);
+		free(copy);
+		return fd;
 	}
 	log->fd = fd;
+	log->dev = st.st_dev;
+	log->ino = st.st_ino;
+	log->path = copy;
+	pthread_mutex_init(&log->lock, NULL);
 	*out = log;
 	return 0;
 }
 
+static bool still_ours(const struct jsonl *log, int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 &&
+	       st.st_dev == __atomic_load_n(&log->dev, __ATOMIC_ACQUIRE) &&
+	       st.st_ino == __atomic_load_n(&log->ino, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The descriptor to write to: log->fd while it is still the log, else the
+ * log opened again. The program may have closed our descriptor (a daemon
+ * closing everything, close_range) and been given the same number for a
+ * file of its own: records must never land there. The old number is not
+ * closed here, it is no longer ours. A log moved aside and made anew is
+ * from then on the log (logrotate's "create").
+ */
+static int current_fd(struct jsonl *log)
+{
+	int fd = __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE);
+	if (still_ours(log, fd))
+		return fd;
+	pthread_mutex_lock(&log->lock);
+	fd = log->fd;
+	if (!still_ours(log, fd)) {
+		struct stat st;
+		fd = open_high(log->path, &st);
+		if (fd >= 0) {
+			__atomic_store_n(&log->dev, st.st_dev, __ATOMIC_RELEASE);
+			__atomic_store_n(&log->ino, st.st_ino, __ATOMIC_RELEASE);
+			__atomic_store_n(&log->fd, fd, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&log->lock);
+	return fd;
+}
+
+void jsonl_fork(struct jsonl *log, enum fork_phase phase)
+{
+	fork_phase_lock(&log->lock, phase);
+}
+
 int jsonl_fd(const struct jsonl *log)
 {
-	return log ? log->fd : -1;
+	return log ? __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE) : -1;
 }
 
 int jsonl_write(struct jsonl *log, const char *line, size_t len)
 {
+	int fd = current_fd(log);
+	if (fd < 0)
+		return fd;
 	ssize_t n;
 	do {
-		n = write(log->fd, line, len);
+		n = write(fd, line, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n < len) {
 		/* Keep the next record on a line of its own if there is room. */
-		ssize_t ignored = write(log->fd, "\n", 1);
+		ssize_t ignored = write(fd, "\n", 1);
 		(void)ignored;
 		return -ENOSPC;
 	}
@@ -387,5 +471,7 @@ void jsonl_close(struct jsonl *log)
 	if (log == NULL)
 		return;
 	close(log->fd);
+	free(log->path);
+	pthread_mutex_destroy(&log->lock);
 	free(log);
 }

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "forkphase.h"
 #include "http.h"
 #include "redact.h"
 
@@ -119,6 +120,17 @@ int jsonl_fd(const struct jsonl *log);
  */
 int jsonl_write(struct jsonl *log, const char *line, size_t len);
 
+/*
+ * The log is kept at a descriptor of 100 or more (programs treat the low
+ * numbers as theirs), and before each record jsonl_write checks that the
+ * descriptor is still the log file (device and inode): a program that
+ * closed it and got the number back for a file of its own never receives a
+ * record; the log is opened again instead.
+ */
+
 void jsonl_close(struct jsonl *log);
+
+/* Around fork(): see forkphase.h. */
+void jsonl_fork(struct jsonl *log, enum fork_phase phase);
 
 #endif

@@ -48,3 +48,8 @@ bool origin_find(const char *routed_url, size_t len, struct origin *out)
 	pthread_mutex_unlock(&lock);
 	return found;
 }
+
+void origin_fork(enum fork_phase phase)
+{
+	fork_phase_lock(&lock, phase);
+}

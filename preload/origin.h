@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "forkphase.h"
 
 #define ORIGIN_SLOTS 32
 #define ORIGIN_URL_MAX 2048
@@ -32,5 +33,8 @@ void origin_note(const char *routed_url, const char *url,
 
 /* Find the newest note for routed_url (len bytes). Returns true and a copy. */
 bool origin_find(const char *routed_url, size_t len, struct origin *out);
+
+/* Around fork(): see forkphase.h. */
+void origin_fork(enum fork_phase phase);
 
 #endif

@@ -165,3 +165,8 @@ void redact_credential(const char *name, size_t name_len, const char *value,
 	*cred = p;
 	*cred_len = (size_t)(end - p);
 }
+
+void redact_fork(struct redact *r, enum fork_phase phase)
+{
+	fork_phase_lock(&r->lock, phase);
+}

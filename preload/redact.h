@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "forkphase.h"
 
 #define REDACT_MARK "[REDACTED]"
 #define REDACT_MAX_SECRETS 64
@@ -24,6 +25,9 @@ struct redact;
 
 struct redact *redact_new(void);
 void redact_free(struct redact *r);
+
+/* Around fork(): see forkphase.h. */
+void redact_fork(struct redact *r, enum fork_phase phase);
 
 /*
  * Remember a secret (copied). A "Bearer " or other scheme prefix is not

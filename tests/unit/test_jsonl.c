@@ -1,5 +1,6 @@
 /* Unit tests for preload/jsonl.c: record shapes, redaction, the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -316,6 +317,51 @@ static void test_file_modes_and_append(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A program closes the log's descriptor and gets the number back for a file
+ * of its own (here by dup2 onto it): that file receives nothing, the record
+ * goes to the log, opened again.
+ */
+static void test_descriptor_taken_by_the_program(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/respan-jsonl-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], theirs[256];
+	snprintf(path, sizeof(path), "%s/traffic.jsonl", dir);
+	snprintf(theirs, sizeof(theirs), "%s/theirs.txt", dir);
+
+	struct jsonl *log;
+	assert_int_equal(jsonl_open(path, &log), 0);
+	int fd = jsonl_fd(log);
+	assert_true(fd >= 100);			/* out of the program's way */
+	assert_int_equal(jsonl_write(log, "{\"n\":1}\n", 8), 0);
+
+	int other = open(theirs, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(other >= 0);
+	assert_int_equal(dup2(other, fd), fd);	/* the number is theirs now */
+	close(other);
+	assert_int_equal(jsonl_write(log, "{\"n\":2}\n", 8), 0);
+	assert_true(jsonl_fd(log) != fd);
+
+	close(jsonl_fd(log));			/* closed outright: opened again */
+	assert_int_equal(jsonl_write(log, "{\"n\":3}\n", 8), 0);
+	jsonl_close(log);
+
+	struct stat st;
+	assert_int_equal(stat(theirs, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	FILE *f = fopen(path, "r");
+	char text[64] = { 0 };
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
+	fclose(f);
+	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+	close(fd);
+	unlink(theirs);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_full_disk(void **state)
 {
 	(void)state;
@@ -337,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_event_record),
 		cmocka_unit_test(test_cap_leaves_nothing_half_written),
 		cmocka_unit_test(test_file_modes_and_append),
+		cmocka_unit_test(test_descriptor_taken_by_the_program),
 		cmocka_unit_test(test_full_disk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
