@@ -9,11 +9,19 @@
  * routed session's SNI is the router's): a bypass event, and under
  * RESPAN_FAIL=closed the write fails with ECONNRESET, the connection is shut
  * down and the event is "blocked". Every later write is one table load.
- * close, close_range, dup2 and dup3 clear the mark, so a reused fd number
- * is never mistaken for a fresh connection.
+ * close and close_range clear the mark, so a reused fd number is never
+ * mistaken for a fresh connection; dup2 and dup3 hand the old fd's mark to
+ * the new one. sendto and sendmsg with MSG_FASTOPEN connect as they write
+ * (TCP Fast Open): they are taken as connect() and first write in one.
+ *
+ * The program's pointers (buffers, iovec arrays, msghdr, socket addresses)
+ * are read through the kernel, never dereferenced: a bad one is the
+ * program's bug, which the real call answers with EFAULT, and the library
+ * must not turn it into a crash.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,33 +64,102 @@ static dup3_fn real_dup3;
 /* Enough for any ClientHello in one record (2^14 bytes plus the header). */
 #define AUDIT_STACK 4096
 #define AUDIT_MAX ((1u << 14) + 5)
+/* The iovecs of a write that are looked at: a ClientHello is in the first few. */
+#define AUDIT_IOV 64
+/* More iovecs than this (UIO_MAXIOV) and the kernel refuses the call: EMSGSIZE. */
+#define KERNEL_MAX_IOV 1024
 
 /*
- * The address to really connect to: a copy of addr with the router's port
- * when addr is a router address on port 443. Returns false to leave addr
- * alone.
+ * process_vm_readv() is missing, or a seccomp filter refuses it: read the
+ * program's memory directly (a bad pointer then faults, as it did before).
+ * Remembered, so the refused call is made once.
  */
-static bool router_port_fix(const struct sockaddr *addr, socklen_t len,
-			    struct sockaddr_storage *out)
+static int vm_read_refused;
+
+/*
+ * Copy the program's cnt segments remote[] into our local[] (the same
+ * lengths), through the kernel: process_vm_readv() on our own pid, which is
+ * always permitted (the ptrace check passes for one's own thread group,
+ * whatever ptrace_scope says). Returns the bytes copied, short of the total
+ * from the first bad address on (0 when the first is bad). errno is kept.
+ */
+static size_t vm_read(const struct iovec *local, const struct iovec *remote,
+		      unsigned long cnt)
 {
-	if (addr == NULL || len < sizeof(struct sockaddr_in) ||
-	    len > sizeof(*out) ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+	if (cnt == 0)
+		return 0;
+	int saved_errno = errno;
+	size_t n = 0;
+	if (!__atomic_load_n(&vm_read_refused, __ATOMIC_RELAXED)) {
+		ssize_t got = process_vm_readv(getpid(), local, cnt, remote, cnt, 0);
+		if (got >= 0 || (errno != ENOSYS && errno != EPERM)) {
+			errno = saved_errno;
+			return got > 0 ? (size_t)got : 0;	/* EFAULT: nothing */
+		}
+		__atomic_store_n(&vm_read_refused, 1, __ATOMIC_RELAXED);
+	}
+	for (unsigned long i = 0; i < cnt && remote[i].iov_base; i++) {
+		memcpy(local[i].iov_base, remote[i].iov_base, local[i].iov_len);
+		n += local[i].iov_len;
+	}
+	errno = saved_errno;
+	return n;
+}
+
+/* True when all len bytes of the program's object at src were copied to dst. */
+static bool peek(void *dst, const void *src, size_t len)
+{
+	struct iovec local = { dst, len };
+	struct iovec remote = { (void *)(uintptr_t)src, len };
+	return vm_read(&local, &remote, 1) == len;
+}
+
+/*
+ * Our copy of the program's socket address (len bytes at addr), zero past
+ * len. False unless it is an AF_INET or AF_INET6 address of a length the
+ * kernel takes: an AF_INET6 one may stop before sin6_scope_id (RFC 2133's
+ * 24 bytes). Nothing past len is read.
+ */
+static bool copy_inet_addr(const struct sockaddr *addr, socklen_t len,
+			   struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (addr == NULL || len < sizeof(struct sockaddr_in) || len > sizeof(*out) ||
+	    !peek(out, addr, len))
 		return false;
-	const struct respan_state *st = respan_state();
-	if (!respan_routing(st) || st->cfg.router_port == 443 ||
-	    netstate_port(addr) != 443 || !netstate_is_router_addr(addr))
+	return out->ss_family == AF_INET ||
+	       (out->ss_family == AF_INET6 &&
+		len >= offsetof(struct sockaddr_in6, sin6_scope_id));
+}
+
+/*
+ * A connection to addr (our copy) that must go to the router's port: a
+ * router address on port 443. Puts the router's port in addr and returns
+ * true; false leaves addr alone.
+ */
+static bool router_port_fix(const struct respan_state *st,
+			    struct sockaddr_storage *addr)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)addr;
+	if (st->cfg.router_port == 443 || netstate_port(sa) != 443 ||
+	    !netstate_is_router_addr(sa))
 		return false;
-	memcpy(out, addr, len);
 	in_port_t port = htons(st->cfg.router_port);
-	if (addr->sa_family == AF_INET)
-		((struct sockaddr_in *)out)->sin_port = port;
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *)addr)->sin_port = port;
 	else
-		((struct sockaddr_in6 *)out)->sin6_port = port;
+		((struct sockaddr_in6 *)addr)->sin6_port = port;
 	return true;
 }
 
-static bool audited(int fd, const struct sockaddr *addr);
+/* Is fd a stream socket (with an AF_INET/AF_INET6 peer: TCP)? */
+static bool is_stream(int fd)
+{
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+	       type == SOCK_STREAM;
+}
 
 HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -95,67 +172,98 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return real_connect(fd, addr, len);
 
 	int saved_errno = errno;
-	struct sockaddr_storage fixed;
-	bool fix = router_port_fix(addr, len, &fixed);
+	const struct respan_state *st = respan_state();
+	struct sockaddr_storage copy;
+	bool inet = respan_routing(st) && copy_inet_addr(addr, len, &copy);
+	bool fix = inet && router_port_fix(st, &copy);
 	if (fix)
 		respan_debug("connect fd %d: port 443 -> router port", fd);
 	errno = saved_errno;
-	int rc = real_connect(fd, fix ? (struct sockaddr *)&fixed : addr, len);
+	int rc = real_connect(fd, fix ? (struct sockaddr *)&copy : addr, len);
 	int connect_errno = errno;	/* what the program must see */
-	if ((rc == 0 || connect_errno == EINPROGRESS) && audited(fd, addr))
+	if ((rc == 0 || connect_errno == EINPROGRESS) && inet && is_stream(fd))
 		netstate_fd_fresh(fd);
 	errno = connect_errno;
 	return rc;
 }
 
-/* Is this a TCP connection the audit should look at? */
-static bool audited(int fd, const struct sockaddr *addr)
+/*
+ * sendto() or sendmsg() with MSG_FASTOPEN on a TCP socket not yet connected
+ * connects it, its bytes riding in the SYN: connect() and the first write in
+ * one call, and connect() never sees it. So it is taken as connect() is: fd
+ * is marked fresh, which has this very call's bytes audited, and a router
+ * address on 443 goes to the router's port (then *fixed is the address to
+ * use, and true is returned). Only called for MSG_FASTOPEN. errno is kept.
+ */
+static bool fastopen(int fd, const struct sockaddr *to, socklen_t tolen,
+		     struct sockaddr_storage *fixed)
 {
-	if (addr == NULL ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+	if (guard_busy())
 		return false;
+	int saved_errno = errno;
 	const struct respan_state *st = respan_state();
-	if (!respan_routing(st))
-		return false;
-	int type = 0;
-	socklen_t tlen = sizeof(type);
-	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
-	       type == SOCK_STREAM;
-}
-
-/* The first bytes of iov (at most max) gathered into out. */
-static size_t gather(const struct iovec *iov, int iovcnt, unsigned char *out,
-		     size_t max)
-{
-	size_t n = 0;
-	for (int i = 0; i < iovcnt && n < max; i++) {
-		size_t take = iov[i].iov_len < max - n ? iov[i].iov_len : max - n;
-		if (take && iov[i].iov_base)
-			memcpy(out + n, iov[i].iov_base, take);
-		n += take;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	bool fix = false;
+	/* A connected socket answers EISCONN and sends nothing. */
+	if (respan_routing(st) && copy_inet_addr(to, tolen, fixed) && is_stream(fd) &&
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 && errno == ENOTCONN) {
+		netstate_fd_fresh(fd);
+		fix = router_port_fix(st, fixed);
+		if (fix)
+			respan_debug("fast open fd %d: port 443 -> router port", fd);
 	}
-	return n;
+	errno = saved_errno;
+	return fix;
 }
 
-static size_t iov_total(const struct iovec *iov, int iovcnt)
+/*
+ * The first bytes (at most max) of the program's segments seg[0..nseg)
+ * copied into out; returns the count, short where an address is bad.
+ * *more: the segments hold more than max bytes.
+ */
+static size_t gather(const struct iovec *seg, size_t nseg, unsigned char *out,
+		     size_t max, bool *more)
 {
-	size_t total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	return total;
+	struct iovec local[AUDIT_IOV], remote[AUDIT_IOV];
+	unsigned long k = 0;
+	size_t want = 0;
+	*more = false;
+	for (size_t i = 0; i < nseg && k < AUDIT_IOV; i++) {
+		size_t len = seg[i].iov_len;
+		if (len == 0)
+			continue;
+		if (want == max) {
+			*more = true;
+			break;
+		}
+		size_t take = len < max - want ? len : max - want;
+		if (take < len)
+			*more = true;
+		local[k].iov_base = out + want;
+		local[k].iov_len = take;
+		remote[k].iov_base = seg[i].iov_base;
+		remote[k].iov_len = take;
+		k++;
+		want += take;
+	}
+	return vm_read(local, remote, k);
 }
 
-/* The provider host in a ClientHello at the start of iov, or false. */
-static bool provider_sni(const struct respan_state *st, const struct iovec *iov,
-			 int iovcnt, char *host, size_t size)
+/*
+ * The provider host in a ClientHello at the start of the segments, or
+ * false. first holds their first n bytes (AUDIT_STACK at most); more says
+ * there are others, read when the SNI lies beyond.
+ */
+static bool provider_sni(const struct respan_state *st, const struct iovec *seg,
+			 size_t nseg, const unsigned char *first, size_t n, bool more,
+			 char *host, size_t size)
 {
-	unsigned char stack[AUDIT_STACK];
-	size_t n = gather(iov, iovcnt, stack, sizeof(stack));
-	enum ch_result r = clienthello_sni(stack, n, host, size);
-	if (r == CH_SHORT && iov_total(iov, iovcnt) > n) {
+	enum ch_result r = clienthello_sni(first, n, host, size);
+	if (r == CH_SHORT && more && n == AUDIT_STACK) {
 		unsigned char *big = malloc(AUDIT_MAX);
 		if (big) {
-			n = gather(iov, iovcnt, big, AUDIT_MAX);
+			n = gather(seg, nseg, big, AUDIT_MAX, &more);
 			r = clienthello_sni(big, n, host, size);
 			free(big);
 		}
@@ -165,19 +273,28 @@ static bool provider_sni(const struct respan_state *st, const struct iovec *iov,
 }
 
 /*
- * The audit of a connection's first write. Returns 0 to let the write go,
- * -1 (errno set) when RESPAN_FAIL=closed refuses it.
+ * The audit of a write of seg[0..nseg) (our copy of the program's iovecs;
+ * the bytes are still the program's) to a fresh fd. Returns 0 to let the
+ * write go, -1 (errno set) when RESPAN_FAIL=closed refuses it.
  */
-static int audit(int fd, const struct iovec *iov, int iovcnt)
+static int audit(int fd, const struct iovec *seg, size_t nseg)
 {
-	if (iov_total(iov, iovcnt) == 0 || !netstate_fd_take(fd))
-		return 0;
 	int saved_errno = errno;
 	int saved = guard_enter();
-	const struct respan_state *st = respan_state();
+	unsigned char stack[AUDIT_STACK];
+	bool more;
 	char host[256];
 	int rc = 0;
-	if (respan_routing(st) && provider_sni(st, iov, iovcnt, host, sizeof(host))) {
+	size_t n = gather(seg, nseg, stack, sizeof(stack), &more);
+	/*
+	 * Not a byte readable: the kernel sends none either (an empty write, or
+	 * EFAULT), so the connection's first write is still to come.
+	 */
+	if (n == 0 || !netstate_fd_take(fd))
+		goto out;
+	const struct respan_state *st = respan_state();
+	if (respan_routing(st) &&
+	    provider_sni(st, seg, nseg, stack, n, more, host, sizeof(host))) {
 		enum not_routed_reason why = real_have_libssl() ? NOT_ROUTED_UNSEEN :
 								 NOT_ROUTED_NO_LIBSSL;
 		netstate_not_routed(&st->xctx, host, why);
@@ -195,18 +312,32 @@ static int audit(int fd, const struct iovec *iov, int iovcnt)
 		respan_debug("fd %d: ClientHello for %s, not routed%s", fd, host,
 			     rc ? ": refused" : "");
 	}
+out:
 	guard_leave(saved);
 	errno = saved_errno;
 	return rc;
 }
 
-/* The common shape of the write hooks: fast path unless fd is fresh. */
-#define AUDIT_OR_PASS(fd, iov, iovcnt)                                   \
-	do {                                                             \
-		if (netstate_fd_is_fresh(fd) && !guard_busy() &&         \
-		    audit((fd), (iov), (iovcnt)) < 0)                    \
-			return -1;                                       \
-	} while (0)
+/*
+ * The audit of a write of the program's iovec array (iovcnt of them, not
+ * yet read): the first AUDIT_IOV are copied. An array the kernel cannot
+ * read, or too long for it, fails the real call and sends nothing: no audit.
+ */
+static int audit_iov(int fd, const struct iovec *iov, size_t iovcnt)
+{
+	struct iovec seg[AUDIT_IOV];
+	size_t nseg = iovcnt < AUDIT_IOV ? iovcnt : AUDIT_IOV;
+	if (iovcnt == 0 || iovcnt > KERNEL_MAX_IOV ||
+	    !peek(seg, iov, nseg * sizeof(seg[0])))
+		return 0;
+	return audit(fd, seg, nseg);
+}
+
+/* The write hooks' fast path: one table load unless fd is fresh. */
+static inline bool fresh(int fd)
+{
+	return netstate_fd_is_fresh(fd) && !guard_busy();
+}
 
 HOOK ssize_t write(int fd, const void *buf, size_t count)
 {
@@ -216,7 +347,8 @@ HOOK ssize_t write(int fd, const void *buf, size_t count)
 		return -1;
 	}
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	AUDIT_OR_PASS(fd, &one, 1);
+	if (fresh(fd) && audit(fd, &one, 1) < 0)
+		return -1;
 	return real_write(fd, buf, count);
 }
 
@@ -228,7 +360,8 @@ HOOK ssize_t send(int fd, const void *buf, size_t count, int flags)
 		return -1;
 	}
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	AUDIT_OR_PASS(fd, &one, 1);
+	if (fresh(fd) && audit(fd, &one, 1) < 0)
+		return -1;
 	return real_send(fd, buf, count, flags);
 }
 
@@ -240,9 +373,13 @@ HOOK ssize_t sendto(int fd, const void *buf, size_t count, int flags,
 		errno = ENOSYS;
 		return -1;
 	}
+	struct sockaddr_storage fixed;
+	bool fix = (flags & MSG_FASTOPEN) && fastopen(fd, to, tolen, &fixed);
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	AUDIT_OR_PASS(fd, &one, 1);
-	return real_sendto(fd, buf, count, flags, to, tolen);
+	if (fresh(fd) && audit(fd, &one, 1) < 0)
+		return -1;
+	return real_sendto(fd, buf, count, flags,
+			   fix ? (struct sockaddr *)&fixed : to, tolen);
 }
 
 HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -252,9 +389,18 @@ HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (msg && msg->msg_iovlen <= 1024)
-		AUDIT_OR_PASS(fd, msg->msg_iov, (int)msg->msg_iovlen);
-	return real_sendmsg(fd, msg, flags);
+	struct msghdr copy;
+	struct sockaddr_storage fixed;
+	bool have = (flags & MSG_FASTOPEN) && !guard_busy() &&
+		    peek(&copy, msg, sizeof(copy));
+	bool fix = have && fastopen(fd, copy.msg_name, copy.msg_namelen, &fixed);
+	if (fix)
+		copy.msg_name = &fixed;
+	/* A msghdr the kernel cannot read: EFAULT, nothing sent. */
+	if (fresh(fd) && (have || peek(&copy, msg, sizeof(copy))) &&
+	    audit_iov(fd, copy.msg_iov, copy.msg_iovlen) < 0)
+		return -1;
+	return real_sendmsg(fd, fix ? &copy : msg, flags);
 }
 
 HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -264,8 +410,8 @@ HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (iov && iovcnt > 0 && iovcnt <= 1024)
-		AUDIT_OR_PASS(fd, iov, iovcnt);
+	if (fresh(fd) && iovcnt > 0 && audit_iov(fd, iov, (size_t)iovcnt) < 0)
+		return -1;
 	return real_writev(fd, iov, iovcnt);
 }
 
@@ -293,6 +439,20 @@ HOOK int close_range(unsigned first, unsigned last, int flags)
 	return rc;
 }
 
+/*
+ * newfd now stands for oldfd's connection: fresh when oldfd is, so its
+ * first write is audited whichever fd makes it (the other keeps its mark,
+ * and its next write is looked at once more: a parse, not a ClientHello).
+ * Otherwise newfd's old mark goes with the fd it replaced.
+ */
+static void dup_mark(int oldfd, int newfd)
+{
+	if (netstate_fd_is_fresh(oldfd))
+		netstate_fd_fresh(newfd);
+	else
+		netstate_fd_forget(newfd);
+}
+
 HOOK int dup2(int oldfd, int newfd)
 {
 	REAL(real_dup2, real_libc, "dup2");
@@ -302,7 +462,7 @@ HOOK int dup2(int oldfd, int newfd)
 	}
 	int rc = real_dup2(oldfd, newfd);
 	if (rc >= 0 && oldfd != newfd)
-		netstate_fd_forget(newfd);
+		dup_mark(oldfd, newfd);
 	return rc;
 }
 
@@ -315,6 +475,6 @@ HOOK int dup3(int oldfd, int newfd, int flags)
 	}
 	int rc = real_dup3(oldfd, newfd, flags);
 	if (rc >= 0)
-		netstate_fd_forget(newfd);
+		dup_mark(oldfd, newfd);
 	return rc;
 }

@@ -8,10 +8,17 @@
  *     edge_client            the calls above
  *     edge_client HOST       also: HOST looked up with NULL hints, and with
  *                            no service (prints the address family found)
+ *     edge_client --short6 HOST
+ *                            HOST looked up (under the library: a router
+ *                            address), then connect() to an AF_INET6 address
+ *                            on 443 with a length of 16, the bytes ending at
+ *                            an unreadable page: whoever reads past the
+ *                            length faults
  *
  * Sockets are made on loopback to a listener of the program's own, so the
- * egress audit sees fresh TCP connections. Exit status 0 when it got to the
- * end.
+ * egress audit sees fresh TCP connections: each bad-pointer write is the
+ * first write of a connection of its own, the one the audit looks at.
+ * Exit status 0 when it got to the end.
  */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
@@ -23,12 +30,16 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 /* NULL, hidden from the compiler's own checks. */
 static void *volatile nowhere;
+/* Not NULL, and never mapped (page zero): the kernel answers EFAULT. */
+static void *volatile wild = (void *)8;
 
 static void say(const char *what, long rc)
 {
@@ -36,25 +47,110 @@ static void say(const char *what, long rc)
 	fflush(stdout);
 }
 
-/* A TCP connection to a listener of our own; *lfd gets the listener. */
-static int fresh_connection(int *lfd)
+/* A listener of our own on loopback, its address in *a; -1 on failure. */
+static int listener(struct sockaddr_in *a)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	*lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (*lfd < 0 || bind(*lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(*lfd, 4) != 0 || getsockname(*lfd, (struct sockaddr *)&a, &len) != 0)
+	socklen_t len = sizeof(*a);
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)a, sizeof(*a)) != 0 ||
+	    listen(lfd, 4) != 0 || getsockname(lfd, (struct sockaddr *)a, &len) != 0)
 		return -1;
+	return lfd;
+}
+
+/* A fresh TCP connection to a; -1 on failure. */
+static int fresh_connection(const struct sockaddr_in *a)
+{
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+	if (fd < 0 || connect(fd, (const struct sockaddr *)a, sizeof(*a)) != 0)
 		return -1;
 	return fd;
 }
 
+/* The bad-pointer writes, each made as the first write of a connection. */
+static struct iovec wild_base = { 0, 5 };	/* iov_base set to wild in main */
+static long w_write(int fd) { return (long)write(fd, wild, 5); }
+static long w_send(int fd) { return (long)send(fd, wild, 5, 0); }
+static long w_sendto(int fd) { return (long)sendto(fd, wild, 5, 0, NULL, 0); }
+static long w_sendmsg_null_iov(int fd)
+{
+	struct msghdr m = { .msg_iov = nowhere, .msg_iovlen = 1 };
+	return (long)sendmsg(fd, &m, 0);
+}
+static long w_sendmsg_bad_msg(int fd) { return (long)sendmsg(fd, wild, 0); }
+static long w_sendmsg_bad_iov(int fd)
+{
+	struct msghdr m = { .msg_iov = wild, .msg_iovlen = 1 };
+	return (long)sendmsg(fd, &m, 0);
+}
+static long w_sendmsg_bad_base(int fd)
+{
+	struct msghdr m = { .msg_iov = &wild_base, .msg_iovlen = 1 };
+	return (long)sendmsg(fd, &m, 0);
+}
+static long w_writev_bad_iov(int fd) { return (long)writev(fd, wild, 1); }
+static long w_writev_bad_base(int fd) { return (long)writev(fd, &wild_base, 1); }
+static long w_writev_bad_second(int fd)
+{
+	struct iovec two[2] = { { wild, 0 }, wild_base };
+	return (long)writev(fd, two, 2);
+}
+
+static const struct {
+	const char *what;
+	long (*call)(int fd);
+} first_writes[] = {
+	{ "first write: write(8, 5)", w_write },
+	{ "first write: send(8, 5)", w_send },
+	{ "first write: sendto(8, 5)", w_sendto },
+	{ "first write: sendmsg(msg_iov NULL, 1)", w_sendmsg_null_iov },
+	{ "first write: sendmsg(msghdr 8)", w_sendmsg_bad_msg },
+	{ "first write: sendmsg(msg_iov 8, 1)", w_sendmsg_bad_iov },
+	{ "first write: sendmsg({8, 5})", w_sendmsg_bad_base },
+	{ "first write: writev(8, 1)", w_writev_bad_iov },
+	{ "first write: writev({8, 5})", w_writev_bad_base },
+	{ "first write: writev({8, 0}, {8, 5})", w_writev_bad_second },
+};
+
+/*
+ * Each bad call on a connection of its own, where it is the first write the
+ * audit inspects; then a good write, which must still go.
+ */
+static void bad_first_writes(int lfd, const struct sockaddr_in *a)
+{
+	for (size_t i = 0; i < sizeof(first_writes) / sizeof(first_writes[0]); i++) {
+		int fd = fresh_connection(a);
+		int peer = accept(lfd, NULL, NULL);
+		if (fd < 0 || peer < 0) {
+			perror("edge_client: loopback");
+			exit(1);
+		}
+		say(first_writes[i].what, first_writes[i].call(fd));
+		say("  then write(hello)", (long)write(fd, "hello", 5));
+		close(peer);
+		close(fd);
+	}
+
+	/* MSG_FASTOPEN connects as it writes: a bad address is EFAULT too. */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	say("sendto(MSG_FASTOPEN, address 8)",
+	    (long)sendto(s, "hello", 5, MSG_FASTOPEN, wild, sizeof(*a)));
+	say("sendmsg(MSG_FASTOPEN, msghdr 8)", (long)sendmsg(s, wild, MSG_FASTOPEN));
+	struct iovec hello = { "hello", 5 };
+	struct msghdr m = { .msg_name = wild, .msg_namelen = sizeof(*a),
+			    .msg_iov = &hello, .msg_iovlen = 1 };
+	say("sendmsg(MSG_FASTOPEN, msg_name 8)", (long)sendmsg(s, &m, MSG_FASTOPEN));
+	close(s);
+}
+
 static void sockets(void)
 {
-	int lfd, fd = fresh_connection(&lfd);
+	struct sockaddr_in a;
+	int lfd = listener(&a);
+	int fd = lfd < 0 ? -1 : fresh_connection(&a);
 	if (fd < 0) {
 		perror("edge_client: loopback");
 		return;
@@ -83,9 +179,11 @@ static void sockets(void)
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	say("connect(NULL, 0)", (long)connect(s, NULL, 0));
 	say("connect(NULL, 16)", (long)connect(s, nowhere, 16));
+	say("connect(8, 16)", (long)connect(s, wild, 16));
 	struct sockaddr_in tiny = { .sin_family = AF_INET, .sin_port = htons(443) };
 	say("connect(short length)", (long)connect(s, (struct sockaddr *)&tiny, 4));
 	close(s);
+	bad_first_writes(lfd, &a);
 	close(lfd);
 
 	say("close(-1)", (long)close(-1));
@@ -156,8 +254,50 @@ static void curl(void)
 	curl_easy_cleanup(h);
 }
 
+/*
+ * connect() to HOST's AF_INET6 address on port 443 with an address length
+ * of 16 (short of the 24 the kernel takes for AF_INET6), placed so that its
+ * 16 bytes end where an unreadable page begins.
+ */
+static int short6(const char *host)
+{
+	struct addrinfo *res = NULL, *ai;
+	if (getaddrinfo(host, NULL, NULL, &res) != 0)
+		return 3;
+	for (ai = res; ai && ai->ai_family != AF_INET6; ai = ai->ai_next)
+		;
+	if (ai == NULL) {
+		printf("%s: no AF_INET6 address\n", host);
+		return 3;
+	}
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *map = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED || mprotect(map + page, (size_t)page, PROT_NONE) != 0)
+		return 3;
+	struct sockaddr_in6 six;
+	memcpy(&six, ai->ai_addr, sizeof(six));
+	six.sin6_port = htons(443);
+	unsigned char *at = map + page - 16;
+	memcpy(at, &six, 16);	/* family, port, flow info, half the address */
+	freeaddrinfo(res);
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s < 0)
+		s = socket(AF_INET, SOCK_STREAM, 0);
+	say("connect(AF_INET6 port 443, 16 bytes at the end of a page)",
+	    (long)connect(s, (struct sockaddr *)(void *)at, 16));
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	wild_base.iov_base = wild;
+	if (argc == 3 && strcmp(argv[1], "--short6") == 0) {
+		int rc = short6(argv[2]);
+		fflush(stdout);
+		_exit(rc);	/* no library destructors: see the end of main */
+	}
 	if (argc == 2) {
 		struct addrinfo *res = NULL;
 		int rc = getaddrinfo(argv[1], "443", NULL, &res);
