@@ -275,6 +275,17 @@ static void test_cap_leaves_nothing_half_written(void **state)
 	buf_free(&out);
 }
 
+/* The file at path holds exactly the records n=1, 2, 3, in that order. */
+static void assert_three_records(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char text[64] = { 0 };
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
+	fclose(f);
+	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+}
+
 static void test_file_modes_and_append(void **state)
 {
 	(void)state;
@@ -304,11 +315,7 @@ static void test_file_modes_and_append(void **state)
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 
-	FILE *f = fopen(path, "r");
-	char text[64] = { 0 };
-	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
-	fclose(f);
-	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+	assert_three_records(path);
 
 	unlink(path);
 	rmdir(sub);
@@ -351,11 +358,7 @@ static void test_descriptor_taken_by_the_program(void **state)
 	struct stat st;
 	assert_int_equal(stat(theirs, &st), 0);
 	assert_int_equal(st.st_size, 0);
-	FILE *f = fopen(path, "r");
-	char text[64] = { 0 };
-	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
-	fclose(f);
-	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+	assert_three_records(path);
 	close(fd);
 	unlink(theirs);
 	unlink(path);
