@@ -50,14 +50,14 @@ ENGINE_SRCS := \
 	preload/route.c \
 	preload/reqhead.c \
 	preload/chunked.c \
-	preload/request.c \
+	preload/rewriter.c \
 	preload/decode.c \
 	preload/response.c \
 	preload/sse.c \
 	preload/usage.c \
 	preload/redact.c \
 	preload/jsonl.c \
-	preload/origin.c \
+	preload/urlnote.c \
 	preload/exchange.c \
 	preload/envlayer.c \
 	preload/clienthello.c
@@ -75,11 +75,11 @@ HOOK_SRCS := \
 	hooks/curl.c
 
 UNIT_TESTS := \
-	buf http b64 config route reqhead chunked request decode response sse usage \
-	redact jsonl origin exchange envlayer clienthello relay
+	buf http b64 config route reqhead chunked rewriter decode response sse usage \
+	redact jsonl urlnote exchange envlayer clienthello relay
 
 # elfinfo is respan doctor's ELF reader (cli/elfinfo.c).
-FUZZ_TARGETS := request response sse clienthello elfinfo
+FUZZ_TARGETS := rewriter response sse clienthello elfinfo
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 HOOK_OBJS   := $(HOOK_SRCS:%.c=$(BUILD)/%.o)
@@ -123,7 +123,7 @@ endif
 $(BUILD)/tests/unit/test_relay: $(BUILD)/cli/peer.o $(BUILD)/cli/preloadvar.o
 $(BUILD)/tests/unit/test_relay.o: ALL_CFLAGS += -Icli
 
-$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/guard.o $(ENGINE_LIB)
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/pageguard.o $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) $(LDLIBS_TEST) -lbrotlienc -lcmocka
 
 $(BUILD)/tests/unit/test_clienthello: LDLIBS_TEST := -lssl -lcrypto

@@ -13,16 +13,16 @@
 #include "buf.h"
 #include "http.h"
 #include "peer.h"
-#include "request.h"
+#include "rewriter.h"
 #include "upstream.h"
 
 #define PUMP_CHUNK 16384
 /*
  * What one read from the program can become: the rewriters hold a head back
- * until it is complete (at most REQRW_HEAD_MAX) and let it out rewritten,
+ * until it is complete (at most REWRITE_HEAD_MAX) and let it out rewritten,
  * a little longer. The program is read again only when this has gone out.
  */
-#define PUMP_OUT_MAX (4u * REQRW_HEAD_MAX + 4 * PUMP_CHUNK)
+#define PUMP_OUT_MAX (4u * REWRITE_HEAD_MAX + 4 * PUMP_CHUNK)
 #define PUMP_DRAIN_MS 2000		/* reading after an error answer of ours */
 #define PUMP_DRAIN_MAX (1u << 20)
 
@@ -31,8 +31,8 @@ struct pump {
 	int cfd;
 	SSL *ssl;			/* NULL until the first bytes came */
 	int rfd;
-	struct reqrw *hostrw;		/* stage 1 */
-	struct xchg *x;			/* stage 2 and the log */
+	struct rewriter *hostrw;		/* stage 1 */
+	struct exchange *x;			/* stage 2 and the log */
 	struct buf mid;			/* stage 1's output */
 	struct buf c2r;			/* bytes for the router */
 	size_t c2r_off;
@@ -120,7 +120,7 @@ static void answer(struct pump *p, const char *status, const char *what,
 }
 
 /* Stage 1 saw a head: is it one a web page sent? (peer.h) */
-static void on_head(void *arg, const struct reqrw_head *h)
+static void on_head(void *arg, const struct rewriter_head *h)
 {
 	struct pump *p = arg;
 	bool origin = false;
@@ -151,7 +151,7 @@ static bool connect_router(struct pump *p)
 	if (p->ssl == NULL) {
 		char detail[800];
 		snprintf(detail, sizeof(detail), "%s: %s", cfg->base_url, err);
-		xchg_event(p->sh->xctx, "relay_error", cfg->router_host, detail);
+		exchange_event(p->sh->xctx, "relay_error", cfg->router_host, detail);
 		answer(p, "502 Bad Gateway", "cannot reach the router", err);
 		end(p, NULL);
 		return false;
@@ -186,20 +186,20 @@ static bool from_client(struct pump *p)
 	buf_reset(&p->mid);
 	buf_reset(&p->c2r);
 	p->c2r_off = 0;
-	if (reqrw_feed(p->hostrw, chunk, (size_t)n, &p->mid) < 0) {
+	if (rewriter_feed(p->hostrw, chunk, (size_t)n, &p->mid) < 0) {
 		end(p, "relay out of memory");
 		return false;
 	}
 	if (p->refusal) {
 		/* Nothing of it has gone anywhere: stage 1 only writes to mid. */
-		xchg_event(p->sh->xctx, "relay_refused", "127.0.0.1", p->refusal);
+		exchange_event(p->sh->xctx, "relay_refused", "127.0.0.1", p->refusal);
 		answer(p, "403 Forbidden", "refused", p->refusal);
 		end(p, NULL);
 		return false;
 	}
 	if (p->ssl == NULL && !connect_router(p))
 		return false;
-	if (xchg_send(p->x, p->mid.data, p->mid.len, &p->c2r) < 0)
+	if (exchange_send(p->x, p->mid.data, p->mid.len, &p->c2r) < 0)
 		end(p, "relay out of memory");
 	return true;
 }
@@ -243,7 +243,7 @@ static bool from_router(struct pump *p)
 	}
 	p->r2c_len = (size_t)r;
 	p->r2c_off = 0;
-	xchg_recv(p->x, p->r2c, (size_t)r);
+	exchange_recv(p->x, p->r2c, (size_t)r);
 	return true;
 }
 
@@ -282,7 +282,7 @@ static bool step(struct pump *p)
 		return false;
 	if (p->router_eof && p->r2c_len == 0)
 		end(p, NULL);	/* the router closed: so does the relay */
-	else if (p->client_eof && p->c2r_off == p->c2r.len && !xchg_waiting(p->x))
+	else if (p->client_eof && p->c2r_off == p->c2r.len && !exchange_waiting(p->x))
 		end(p, NULL);	/* the program closed and is owed nothing */
 	return moved && !p->done;
 }
@@ -316,23 +316,23 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 {
 	const struct config *cfg = sh->xctx->cfg;
 	struct pump p = { .sh = sh, .cfd = client_fd, .rfd = -1 };
-	struct xchg_info info = {
+	struct exchange_info info = {
 		.layer = "relay", .host = cfg->router_host, .port = cfg->router_port,
-		.provider = PROVIDER_NONE, .mode = REQRW_ROUTER,
+		.provider = PROVIDER_NONE, .mode = REWRITE_ROUTER,
 	};
 
 	buf_init(&p.mid, PUMP_OUT_MAX);
 	buf_init(&p.c2r, PUMP_OUT_MAX);
-	static const struct reqrw_callbacks host_cb = { .on_head = on_head };
-	p.hostrw = reqrw_new(sh->xctx->cfg, REQRW_HOST, PROVIDER_NONE, &host_cb, &p);
-	p.x = xchg_new(sh->xctx, &info);
+	static const struct rewriter_callbacks host_cb = { .on_head = on_head };
+	p.hostrw = rewriter_new(sh->xctx->cfg, REWRITE_HOST, PROVIDER_NONE, &host_cb, &p);
+	p.x = exchange_new(sh->xctx, &info);
 	if (p.hostrw && p.x)
 		loop(&p);
 	else
-		xchg_event(sh->xctx, "relay_error", cfg->router_host, "relay out of memory");
+		exchange_event(sh->xctx, "relay_error", cfg->router_host, "relay out of memory");
 	if (p.x)
-		xchg_close(p.x, p.why);
-	reqrw_free(p.hostrw);
+		exchange_close(p.x, p.why);
+	rewriter_free(p.hostrw);
 	buf_free(&p.mid);
 	buf_free(&p.c2r);
 	upstream_close(p.ssl);

@@ -5,10 +5,10 @@
  * in its requests (layer 1 set its base URLs to the relay). Each request
  * head goes through two rewriters before it is sent over TLS:
  *
- *   1. a request rewriter in REQRW_HOST mode: it changes only Host, to the
+ *   1. a request rewriter in REWRITE_HOST mode: it changes only Host, to the
  *      router's authority (the program named the relay), and runs the
  *      web-page check below before anything is sent or logged;
- *   2. the connection's exchange (xchg) in REQRW_ROUTER mode: credentials
+ *   2. the connection's exchange (xchg) in REWRITE_ROUTER mode: credentials
  *      in the style the program used, or, with none, the one the provider
  *      that the path names uses (x-goog-api-key for Gemini),
  *      X-Respan-Route-Provider, X-Data-Respan-Params, and the request and
@@ -36,7 +36,7 @@
 
 /* What every connection of one relay shares (read-only while they run). */
 struct pump_shared {
-	const struct xchg_ctx *xctx;	/* cfg, log, redactor, exe */
+	const struct exchange_ctx *xctx;	/* cfg, log, redactor, exe */
 	SSL_CTX *tls;			/* from upstream_tls_new */
 	int stop_fd;			/* readable or hung up: the relay stops */
 	unsigned short port;		/* the relay's, for the Host check */
@@ -46,7 +46,7 @@ struct pump_shared {
 /*
  * Serve the program connection client_fd (non-blocking, close-on-exec)
  * until either side ends it or the relay stops, then close it. Every
- * exchange is closed through xchg_close, so every request sent has its
+ * exchange is closed through exchange_close, so every request sent has its
  * response record (with an error when it was cut short).
  */
 void pump_run(const struct pump_shared *sh, int client_fd);

@@ -73,7 +73,7 @@ static void refuse(struct relay *r, int fd, const char *why)
 {
 	close(fd);
 	if (r->refused++ < RELAY_MAX_REFUSED_EVENTS)
-		xchg_event(r->shared.xctx, "relay_refused", "127.0.0.1", why);
+		exchange_event(r->shared.xctx, "relay_refused", "127.0.0.1", why);
 }
 
 /* Is the peer of fd a socket of our own user? */
@@ -186,7 +186,7 @@ static int listen_loopback(unsigned short *port)
 	return fd;
 }
 
-int relay_start(const struct xchg_ctx *ctx, struct relay **out, char *err,
+int relay_start(const struct exchange_ctx *ctx, struct relay **out, char *err,
 		size_t errsize)
 {
 	const struct config *cfg = ctx->cfg;

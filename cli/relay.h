@@ -30,7 +30,7 @@ struct relay;
  * the relay. Returns 0 and *out, or a negative errno with a one-line reason
  * in err.
  */
-int relay_start(const struct xchg_ctx *ctx, struct relay **out, char *err,
+int relay_start(const struct exchange_ctx *ctx, struct relay **out, char *err,
 		size_t errsize);
 
 /* The base URL for RESPAN_RELAY: http://127.0.0.1:PORT + the router path. */

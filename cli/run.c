@@ -184,7 +184,7 @@ int run_main(int argc, char **argv)
 	struct envv env = { NULL, 0, 0 };
 	struct config cfg;
 	bool have_cfg = false;
-	struct xchg_ctx ctx = { .cfg = &cfg, .exe = exe };
+	struct exchange_ctx ctx = { .cfg = &cfg, .exe = exe };
 	struct relay *relay = NULL;
 	int first, status;
 
@@ -237,7 +237,7 @@ int run_main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "respan: relay not started (%s): programs with TLS "
 				"compiled in are not logged\n", err);
-			xchg_event(&ctx, "relay_error", cfg.router_host, err);
+			exchange_event(&ctx, "relay_error", cfg.router_host, err);
 		}
 	}
 

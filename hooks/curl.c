@@ -5,7 +5,7 @@
  * verifies the router by its own name (libcurl checks the certificate's name
  * itself, against the URL's host, so redirecting underneath it would fail).
  * The OpenSSL layer then sees a session to the router and swaps the
- * credentials; the pair of URLs is noted (origin.h) so the log still says
+ * credentials; the pair of URLs is noted (urlnote.h) so the log still says
  * what the program asked for.
  */
 #define CURL_DISABLE_TYPECHECK 1
@@ -20,7 +20,7 @@
 #include "guard.h"
 #include "init.h"
 #include "netstate.h"
-#include "origin.h"
+#include "urlnote.h"
 #include "real.h"
 #include "route.h"
 
@@ -81,8 +81,8 @@ static char *routed_url(const struct respan_state *st, CURLU *h,
 	char *result = NULL;
 	struct buf target, out;
 
-	buf_init(&target, ORIGIN_URL_MAX);
-	buf_init(&out, ORIGIN_URL_MAX);
+	buf_init(&target, URLNOTE_URL_MAX);
+	buf_init(&out, URLNOTE_URL_MAX);
 	if (!scheme || !host || !port || !path || !query ||
 	    strcasecmp(scheme, "https") != 0 ||
 	    (port[0] && strcmp(port, "443") != 0))
@@ -118,7 +118,7 @@ static bool reroute(const struct respan_state *st, CURLU *h, const char *url)
 		return false;
 	bool done = real.url_set(h, CURLUPART_URL, to, 0) == CURLUE_OK;
 	if (done) {
-		origin_note(to, url, provider, "curl");
+		urlnote_add(to, url, provider, "curl");
 		respan_debug("libcurl URL %s -> %s", url, to);
 	}
 	free(to);

@@ -12,7 +12,7 @@
 #include "guard.h"
 #include "jsonl.h"
 #include "netstate.h"
-#include "origin.h"
+#include "urlnote.h"
 #include "redact.h"
 #include "tls.h"
 
@@ -81,7 +81,7 @@ static void init_once(void)
 	state.xctx.red = state.red;
 	state.xctx.exe = state.exe;
 	for (size_t i = 0; i < state.cfg.n_warnings; i++)
-		xchg_event(&state.xctx, "config_error", NULL, state.cfg.warnings[i]);
+		exchange_event(&state.xctx, "config_error", NULL, state.cfg.warnings[i]);
 	if (state.cfg.debug) {
 		char line[1200];
 		snprintf(line, sizeof(line), "respan: pid %ld %.400s: mode %s, log %.400s",
@@ -145,7 +145,7 @@ static void fork_phase(enum fork_phase phase)
 	if (phase == FORK_PREPARE) {
 		tls_fork(phase);
 		netstate_fork(phase);
-		origin_fork(phase);
+		urlnote_fork(phase);
 		if (state.log)
 			jsonl_fork(state.log, phase);
 		if (state.red)
@@ -156,7 +156,7 @@ static void fork_phase(enum fork_phase phase)
 		redact_fork(state.red, phase);
 	if (state.log)
 		jsonl_fork(state.log, phase);
-	origin_fork(phase);
+	urlnote_fork(phase);
 	netstate_fork(phase);
 	tls_fork(phase);
 }

@@ -17,7 +17,7 @@ struct respan_state {
 	struct config cfg;
 	struct redact *red;
 	struct jsonl *log;
-	struct xchg_ctx xctx;
+	struct exchange_ctx xctx;
 	char exe[4096];
 };
 

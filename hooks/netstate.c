@@ -115,11 +115,11 @@ bool netstate_first_report(const char *host, int kind)
 	return !full;
 }
 
-void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
+void netstate_not_routed(const struct exchange_ctx *ctx, const char *host,
 			 enum not_routed_reason why)
 {
 	if (netstate_first_report(host, (int)why))
-		xchg_event(ctx, "not_routed", host, netstate_reason_text(why));
+		exchange_event(ctx, "not_routed", host, netstate_reason_text(why));
 }
 
 /* ---- fresh TCP connections for the egress audit ---- */

@@ -36,7 +36,7 @@ enum not_routed_reason {
  * A not_routed event for host with the reason, once per host and reason
  * (the first few hosts; later ones are not repeated either).
  */
-void netstate_not_routed(const struct xchg_ctx *ctx, const char *host,
+void netstate_not_routed(const struct exchange_ctx *ctx, const char *host,
 			 enum not_routed_reason why);
 const char *netstate_reason_text(enum not_routed_reason why);
 

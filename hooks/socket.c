@@ -259,8 +259,8 @@ static bool provider_sni(const struct respan_state *st, const struct iovec *seg,
 			 size_t nseg, const unsigned char *first, size_t n, bool more,
 			 char *host, size_t size)
 {
-	enum ch_result r = clienthello_sni(first, n, host, size);
-	if (r == CH_SHORT && more && n == AUDIT_STACK) {
+	enum clienthello_result r = clienthello_sni(first, n, host, size);
+	if (r == CLIENTHELLO_SHORT && more && n == AUDIT_STACK) {
 		unsigned char *big = malloc(AUDIT_MAX);
 		if (big) {
 			n = gather(seg, nseg, big, AUDIT_MAX, &more);
@@ -268,7 +268,7 @@ static bool provider_sni(const struct respan_state *st, const struct iovec *seg,
 			free(big);
 		}
 	}
-	return r == CH_SNI &&
+	return r == CLIENTHELLO_SNI &&
 	       route_lookup_host(&st->cfg, host, strlen(host)) != PROVIDER_NONE;
 }
 
@@ -299,14 +299,14 @@ static int audit(int fd, const struct iovec *seg, size_t nseg)
 								 NOT_ROUTED_NO_LIBSSL;
 		netstate_not_routed(&st->xctx, host, why);
 		if (st->cfg.fail == RESPAN_FAIL_CLOSED) {
-			xchg_event(&st->xctx, "blocked", host,
+			exchange_event(&st->xctx, "blocked", host,
 				   "RESPAN_FAIL=closed: a TLS connection to a provider "
 				   "that the library did not route was refused");
 			shutdown(fd, SHUT_RDWR);
 			saved_errno = ECONNRESET;
 			rc = -1;
 		} else {
-			xchg_event(&st->xctx, "bypass", host,
+			exchange_event(&st->xctx, "bypass", host,
 				   "a TLS connection to a provider went out unrouted");
 		}
 		respan_debug("fd %d: ClientHello for %s, not routed%s", fd, host,

@@ -92,7 +92,7 @@ struct session {
 	SSL *ssl;
 	char host[256];			/* the name the program asked for */
 	enum session_kind kind;
-	struct xchg *x;
+	struct exchange *x;
 	struct buf pending;	/* rewritten bytes not yet taken by SSL_write */
 	size_t pending_off;
 	size_t owed;		/* the program's byte count to return once sent */
@@ -405,21 +405,21 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	size_t sni_len = strlen(sni);
 	enum provider_id provider = route_lookup_host(&st->cfg, sni, sni_len);
 	enum session_kind kind;
-	enum reqrw_mode mode;
+	enum rewrite_mode mode;
 
 	if (provider != PROVIDER_NONE) {
 		bool route = respan_routing(st) && peer_is_router(ssl);
 		kind = route ? SESSION_ROUTED : SESSION_CAPTURE;
-		mode = route ? REQRW_ROUTE : REQRW_CAPTURE;
+		mode = route ? REWRITE_ROUTE : REWRITE_CAPTURE;
 	} else if (route_is_router_host(&st->cfg, sni, sni_len)) {
 		kind = respan_routing(st) ? SESSION_ROUTER : SESSION_CAPTURE;
 		if (kind == SESSION_ROUTER && !verify_router(ssl, st)) {
 			/* The key must not go where the router is not checked. */
-			xchg_event(&st->xctx, "not_routed", sni,
+			exchange_event(&st->xctx, "not_routed", sni,
 				   "could not make the session verify the router");
 			kind = SESSION_CAPTURE;
 		}
-		mode = kind == SESSION_ROUTER ? REQRW_ROUTER : REQRW_CAPTURE;
+		mode = kind == SESSION_ROUTER ? REWRITE_ROUTER : REWRITE_CAPTURE;
 	} else {
 		return NULL;
 	}
@@ -427,7 +427,7 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	struct session *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	struct xchg_info info = {
+	struct exchange_info info = {
 		.layer = "openssl", .host = sni, .port = 443,
 		.provider = provider, .mode = mode,
 	};
@@ -436,14 +436,14 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	snprintf(s->host, sizeof(s->host), "%s", sni);
 	buf_init(&s->pending, SIZE_MAX);
 	pthread_mutex_init(&s->lock, NULL);
-	s->x = xchg_new(&st->xctx, &info);
+	s->x = exchange_new(&st->xctx, &info);
 	if (s->x == NULL) {
 		free(s);
 		return NULL;
 	}
 	if (kind == SESSION_ROUTED && !retarget_tls(ssl, st)) {
 		/* Half-retargeted TLS must not go out: fail the handshake. */
-		xchg_event(&st->xctx, "not_routed", sni,
+		exchange_event(&st->xctx, "not_routed", sni,
 			   "could not point the TLS session at the router");
 		real.set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 	} else if (kind == SESSION_ROUTER) {
@@ -485,10 +485,10 @@ static void session_close_exchange(struct session *s, const char *why)
 {
 	int saved = guard_enter();
 	pthread_mutex_lock(&s->lock);
-	struct xchg *x = s->x;
+	struct exchange *x = s->x;
 	s->x = NULL;
 	if (x)
-		xchg_close(x, why);
+		exchange_close(x, why);
 	pthread_mutex_unlock(&s->lock);
 	guard_leave(saved);
 }
@@ -538,7 +538,7 @@ static int check_router_peer(SSL *ssl, struct session *s)
 		real.x509_free(peer);
 	if (!ok) {
 		int saved = guard_enter();
-		xchg_event(&respan_state()->xctx, "blocked", s->host,
+		exchange_event(&respan_state()->xctx, "blocked", s->host,
 			   "the router's certificate was not verified: nothing was sent");
 		guard_leave(saved);
 		raise_error(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED);
@@ -578,7 +578,7 @@ int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 		int saved = guard_enter();
 		pthread_mutex_lock(&s->lock);
 		bool open = s->x != NULL;
-		ssize_t rc = open ? xchg_send(s->x, buf, num, &s->pending) : 0;
+		ssize_t rc = open ? exchange_send(s->x, buf, num, &s->pending) : 0;
 		pthread_mutex_unlock(&s->lock);
 		guard_leave(saved);
 		if (!open && keyed) {
@@ -613,7 +613,7 @@ void tls_read(struct session *s, const void *buf, size_t n)
 	int saved = guard_enter();
 	pthread_mutex_lock(&s->lock);
 	if (s->x)
-		xchg_recv(s->x, buf, n);
+		exchange_recv(s->x, buf, n);
 	pthread_mutex_unlock(&s->lock);
 	guard_leave(saved);
 }

@@ -9,10 +9,10 @@
  *   route mode             -> routed: SNI, hostname check and ALPN are set
  *                             for the router and its certificate is checked
  *                             against a store of our own; heads are
- *                             rewritten (REQRW_ROUTE)
- *   the router's own host  -> credentials and headers (REQRW_ROUTER), ALPN
+ *                             rewritten (REWRITE_ROUTE)
+ *   the router's own host  -> credentials and headers (REWRITE_ROUTER), ALPN
  *                             http/1.1; the program's verification is kept
- *   provider host, other   -> logged unchanged (REQRW_CAPTURE)
+ *   provider host, other   -> logged unchanged (REWRITE_CAPTURE)
  *   anything else          -> not ours: only the ex_data look-up is paid
  * The state lives in the SSL object's ex_data, never on the fd.
  */

@@ -42,53 +42,53 @@ static bool skip_vec(struct rd *r, size_t lbytes)
 	return num(r, lbytes, &n) && take(r, n, NULL);
 }
 
-static enum ch_result copy_name(const unsigned char *name, size_t n, char *out,
+static enum clienthello_result copy_name(const unsigned char *name, size_t n, char *out,
 				size_t size)
 {
 	if (n == 0 || n >= size)
-		return CH_NO_SNI;
+		return CLIENTHELLO_NO_SNI;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = name[i];
 		if (c <= 0x20 || c >= 0x7f)
-			return CH_NO_SNI;
+			return CLIENTHELLO_NO_SNI;
 		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
 	out[n] = '\0';
-	return CH_SNI;
+	return CLIENTHELLO_SNI;
 }
 
 /* server_name extension body: ServerNameList. */
-static enum ch_result server_name(struct rd *ext, char *out, size_t size)
+static enum clienthello_result server_name(struct rd *ext, char *out, size_t size)
 {
 	size_t list_len;
 	if (!num(ext, 2, &list_len))
-		return CH_NO_SNI;
+		return CLIENTHELLO_NO_SNI;
 	while (ext->left >= 3) {
 		size_t type, n;
 		const unsigned char *name;
 		if (!num(ext, 1, &type) || !num(ext, 2, &n) || !take(ext, n, &name))
-			return CH_NO_SNI;
+			return CLIENTHELLO_NO_SNI;
 		if (type == 0)	/* host_name */
 			return copy_name(name, n, out, size);
 	}
-	return CH_NO_SNI;
+	return CLIENTHELLO_NO_SNI;
 }
 
-enum ch_result clienthello_sni(const unsigned char *data, size_t len, char *out,
+enum clienthello_result clienthello_sni(const unsigned char *data, size_t len, char *out,
 			       size_t size)
 {
 	struct rd r = { data, len, false };
 	size_t type, major, record_len;
 	if (!num(&r, 1, &type) || type != 0x16)	/* handshake */
-		return r.short_ && len > 0 ? CH_SHORT : CH_NOT_TLS;
+		return r.short_ && len > 0 ? CLIENTHELLO_SHORT : CLIENTHELLO_NOT_TLS;
 	if (!num(&r, 1, &major))
-		return CH_SHORT;
+		return CLIENTHELLO_SHORT;
 	if (major != 3)
-		return CH_NOT_TLS;
+		return CLIENTHELLO_NOT_TLS;
 	if (!take(&r, 1, NULL) || !num(&r, 2, &record_len))
-		return CH_SHORT;
+		return CLIENTHELLO_SHORT;
 	if (record_len == 0 || record_len > (1u << 14) + 2048)
-		return CH_NOT_TLS;
+		return CLIENTHELLO_NOT_TLS;
 	/* Only this record's bytes belong to the handshake fragment. */
 	if (r.left > record_len)
 		r.left = record_len;
@@ -96,11 +96,11 @@ enum ch_result clienthello_sni(const unsigned char *data, size_t len, char *out,
 
 	size_t hs_type, hs_len;
 	if (!num(&r, 1, &hs_type))
-		return CH_SHORT;
+		return CLIENTHELLO_SHORT;
 	if (hs_type != 1)	/* client_hello */
-		return CH_NOT_TLS;
+		return CLIENTHELLO_NOT_TLS;
 	if (!num(&r, 3, &hs_len))
-		return CH_SHORT;
+		return CLIENTHELLO_SHORT;
 	if (r.left > hs_len)
 		r.left = hs_len;
 
@@ -109,9 +109,9 @@ enum ch_result clienthello_sni(const unsigned char *data, size_t len, char *out,
 	    !skip_vec(&r, 1) ||		/* legacy_session_id */
 	    !skip_vec(&r, 2) ||		/* cipher_suites */
 	    !skip_vec(&r, 1))		/* legacy_compression_methods */
-		return record_cut || hs_len > record_len ? CH_SHORT : CH_NO_SNI;
+		return record_cut || hs_len > record_len ? CLIENTHELLO_SHORT : CLIENTHELLO_NO_SNI;
 	if (!num(&r, 2, &ext_total))
-		return record_cut || hs_len > record_len ? CH_SHORT : CH_NO_SNI;
+		return record_cut || hs_len > record_len ? CLIENTHELLO_SHORT : CLIENTHELLO_NO_SNI;
 	while (r.left >= 4) {
 		size_t ext_type, ext_len;
 		const unsigned char *body;
@@ -125,5 +125,5 @@ enum ch_result clienthello_sni(const unsigned char *data, size_t len, char *out,
 		}
 	}
 	/* The extensions went on past what was seen: the name may follow. */
-	return record_cut || hs_len > record_len ? CH_SHORT : CH_NO_SNI;
+	return record_cut || hs_len > record_len ? CLIENTHELLO_SHORT : CLIENTHELLO_NO_SNI;
 }

@@ -13,19 +13,19 @@
 
 #include <stddef.h>
 
-enum ch_result {
-	CH_NOT_TLS,	/* not a TLS handshake record with a ClientHello */
-	CH_NO_SNI,	/* a ClientHello without a host name */
-	CH_SNI,		/* found: the host name is in out */
-	CH_SHORT,	/* a ClientHello, but the bytes end before its SNI */
+enum clienthello_result {
+	CLIENTHELLO_NOT_TLS,	/* not a TLS handshake record with a ClientHello */
+	CLIENTHELLO_NO_SNI,	/* a ClientHello without a host name */
+	CLIENTHELLO_SNI,		/* found: the host name is in out */
+	CLIENTHELLO_SHORT,	/* a ClientHello, but the bytes end before its SNI */
 };
 
 /*
- * Look at data[0..len). On CH_SNI the name is copied to out (size bytes,
+ * Look at data[0..len). On CLIENTHELLO_SNI the name is copied to out (size bytes,
  * NUL-terminated, lower case); a name that does not fit, or holds a NUL or
- * a byte outside printable ASCII, counts as CH_NO_SNI.
+ * a byte outside printable ASCII, counts as CLIENTHELLO_NO_SNI.
  */
-enum ch_result clienthello_sni(const unsigned char *data, size_t len, char *out,
+enum clienthello_result clienthello_sni(const unsigned char *data, size_t len, char *out,
 			       size_t size);
 
 #endif

@@ -9,14 +9,14 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "origin.h"
+#include "urlnote.h"
 #include "response.h"
 #include "route.h"
 #include "sse.h"
 #include "usage.h"
 
-#define XCHG_JSON_MAX (8u * 1024 * 1024)	/* non-SSE body kept for usage */
-#define XCHG_URL_MAX (64u * 1024)
+#define EXCHANGE_JSON_MAX (8u * 1024 * 1024)	/* non-SSE body kept for usage */
+#define EXCHANGE_URL_MAX (64u * 1024)
 
 /* Header pairs copied out of a parser's buffer: one allocation. */
 struct owned_headers {
@@ -55,12 +55,12 @@ struct xresp {
 	struct buf json_body;
 };
 
-struct xchg {
-	const struct xchg_ctx *ctx;
-	struct xchg_info info;
+struct exchange {
+	const struct exchange_ctx *ctx;
+	struct exchange_info info;
 	char *host;
-	struct reqrw *rw;
-	struct respp *rp;
+	struct rewriter *rw;
+	struct response_parser *rp;
 	struct xreq *sending;		/* head seen, body still going out */
 	struct xreq *queue;		/* sent, waiting for their responses */
 	struct xreq **queue_tail;
@@ -70,11 +70,11 @@ struct xchg {
 	pid_t pid;			/* the process that opened it */
 };
 
-static atomic_ulong xchg_counter;
+static atomic_ulong exchange_counter;
 
-void xchg_new_id(char *out, size_t size)
+void exchange_new_id(char *out, size_t size)
 {
-	unsigned long n = atomic_fetch_add(&xchg_counter, 1) + 1;
+	unsigned long n = atomic_fetch_add(&exchange_counter, 1) + 1;
 	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
 }
 
@@ -83,7 +83,7 @@ static atomic_ulong log_dropped;
 static atomic_int log_last_error;
 static atomic_flag log_warned = ATOMIC_FLAG_INIT;
 
-static void log_line(const struct xchg_ctx *ctx, const struct buf *line)
+static void log_line(const struct exchange_ctx *ctx, const struct buf *line)
 {
 	if (ctx->log == NULL || line->len == 0)
 		return;
@@ -115,18 +115,18 @@ static void log_line(const struct xchg_ctx *ctx, const struct buf *line)
 		char detail[160];
 		snprintf(detail, sizeof(detail), "%lu records were lost: %s", lost,
 			 strerror(atomic_load(&log_last_error)));
-		xchg_event(ctx, "log_error", NULL, detail);
+		exchange_event(ctx, "log_error", NULL, detail);
 	}
 }
 
-static void proc_of(const struct xchg_ctx *ctx, struct log_proc *proc)
+static void proc_of(const struct exchange_ctx *ctx, struct log_proc *proc)
 {
 	proc->pid = getpid();
 	proc->ppid = getppid();
 	proc->exe = ctx->exe;
 }
 
-void xchg_event(const struct xchg_ctx *ctx, const char *event, const char *host,
+void exchange_event(const struct exchange_ctx *ctx, const char *event, const char *host,
 		const char *detail)
 {
 	struct log_proc proc;
@@ -139,7 +139,7 @@ void xchg_event(const struct xchg_ctx *ctx, const char *event, const char *host,
 	if (ctx->log == NULL)
 		return;
 	proc_of(ctx, &proc);
-	buf_init(&line, XCHG_URL_MAX * 4);
+	buf_init(&line, EXCHANGE_URL_MAX * 4);
 	if (jsonl_format_event(&proc, &e, ctx->red, &line) == 0)
 		log_line(ctx, &line);
 	buf_free(&line);
@@ -207,7 +207,7 @@ static char *url_of(const char *authority, size_t alen, const char *target,
 		    size_t tlen)
 {
 	struct buf u;
-	buf_init(&u, XCHG_URL_MAX);
+	buf_init(&u, EXCHANGE_URL_MAX);
 	if (route_url(authority, alen, target, tlen, &u) < 0) {
 		buf_free(&u);
 		return NULL;
@@ -215,14 +215,14 @@ static char *url_of(const char *authority, size_t alen, const char *target,
 	return buf_steal(&u);
 }
 
-static void on_req_head(void *arg, const struct reqrw_head *head)
+static void on_req_head(void *arg, const struct rewriter_head *head)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	const struct config *cfg = x->ctx->cfg;
 	struct xreq *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return;
-	xchg_new_id(r->id, sizeof(r->id));
+	exchange_new_id(r->id, sizeof(r->id));
 	buf_init(&r->body, cfg->log_body_max);
 	r->sent_ms = -1;
 	r->first_byte_ms = -1;
@@ -230,25 +230,25 @@ static void on_req_head(void *arg, const struct reqrw_head *head)
 	r->method = dup_n(head->method, head->method_len);
 
 	char authority[300];
-	if (x->info.mode == REQRW_ROUTER)	/* the session itself is the router's */
+	if (x->info.mode == REWRITE_ROUTER)	/* the session itself is the router's */
 		snprintf(authority, sizeof(authority), "%s", cfg->router_authority);
 	else if (x->info.port && x->info.port != 443)
 		snprintf(authority, sizeof(authority), "%s:%u", x->host, x->info.port);
 	else
 		snprintf(authority, sizeof(authority), "%s", x->host);
 	r->url = url_of(authority, strlen(authority), head->target, head->target_len);
-	if (x->info.mode != REQRW_CAPTURE)
+	if (x->info.mode != REWRITE_CAPTURE)
 		r->routed_url = url_of(cfg->router_authority,
 				       strlen(cfg->router_authority),
 				       head->sent_target, head->sent_target_len);
 
-	enum provider_id pid = x->info.mode == REQRW_ROUTER ? head->provider :
+	enum provider_id pid = x->info.mode == REWRITE_ROUTER ? head->provider :
 							      x->info.provider;
 	snprintf(r->layer, sizeof(r->layer), "%s", x->info.layer);
-	if (x->info.mode == REQRW_ROUTER && r->url) {
+	if (x->info.mode == REWRITE_ROUTER && r->url) {
 		/* Rewritten by an earlier layer (libcurl): log what was asked. */
-		struct origin o;
-		if (origin_find(r->url, strlen(r->url), &o)) {
+		struct urlnote o;
+		if (urlnote_find(r->url, strlen(r->url), &o)) {
 			free(r->routed_url);
 			r->routed_url = r->url;
 			r->url = strdup(o.url);
@@ -274,12 +274,12 @@ static void on_req_head(void *arg, const struct reqrw_head *head)
 
 static void on_req_body(void *arg, const char *data, size_t len)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	if (x->sending)
 		body_add(&x->sending->body, &x->sending->body_total, data, len);
 }
 
-static void write_request(struct xchg *x, struct xreq *r)
+static void write_request(struct exchange *x, struct xreq *r)
 {
 	struct log_proc proc;
 	struct log_request rec = {
@@ -287,7 +287,7 @@ static void write_request(struct xchg *x, struct xreq *r)
 		.ts_ms = jsonl_now_ms(),
 		.layer = r->layer,
 		.provider_name = r->provider_name,
-		.routed = x->info.mode != REQRW_CAPTURE,
+		.routed = x->info.mode != REWRITE_CAPTURE,
 		.method = r->method,
 		.url = r->url,
 		.routed_url = r->routed_url,
@@ -309,14 +309,14 @@ static void write_request(struct xchg *x, struct xreq *r)
 
 static void on_req_end(void *arg)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	struct xreq *r = x->sending;
 	if (r == NULL)
 		return;
 	x->sending = NULL;
 	r->sent_ms = jsonl_now_ms();
 	write_request(x, r);
-	if (x->dead || respp_expect(x->rp, r->is_head) < 0) {
+	if (x->dead || response_expect(x->rp, r->is_head) < 0) {
 		xreq_free(r);
 		return;
 	}
@@ -326,17 +326,17 @@ static void on_req_end(void *arg)
 
 static void on_req_error(void *arg, const char *why)
 {
-	struct xchg *x = arg;
-	xchg_event(x->ctx, "http_error", x->host, why);
+	struct exchange *x = arg;
+	exchange_event(x->ctx, "http_error", x->host, why);
 	/*
 	 * Bytes the rewriter cannot read may hold a provider credential; on a
 	 * connection to the router they are not sent (SPEC: no provider
 	 * credential reaches the router). The router could not have read
 	 * them either.
 	 */
-	if (x->info.mode != REQRW_CAPTURE) {
+	if (x->info.mode != REWRITE_CAPTURE) {
 		x->refused = true;
-		xchg_event(x->ctx, "blocked", x->host,
+		exchange_event(x->ctx, "blocked", x->host,
 			   "a request that is not valid HTTP/1.1 was not sent to the "
 			   "router; the connection is failed");
 	}
@@ -344,7 +344,7 @@ static void on_req_error(void *arg, const char *why)
 
 /* ---- responses --------------------------------------------------------- */
 
-static struct xreq *queue_pop(struct xchg *x)
+static struct xreq *queue_pop(struct exchange *x)
 {
 	struct xreq *r = x->queue;
 	if (r) {
@@ -374,9 +374,9 @@ static void on_sse_event(void *arg, const char *event, const char *data,
 	usage_sse_event(arg, event, data, len);
 }
 
-static void on_resp_head(void *arg, const struct respp_head *head)
+static void on_resp_head(void *arg, const struct response_head *head)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	struct xresp *s = &x->resp;
 	if (head->interim)
 		return;
@@ -387,7 +387,7 @@ static void on_resp_head(void *arg, const struct respp_head *head)
 	s->status = head->status;
 	headers_copy(&s->headers, head->headers, head->n_headers);
 	buf_init(&s->body, x->ctx->cfg->log_body_max);
-	buf_init(&s->json_body, XCHG_JSON_MAX);
+	buf_init(&s->json_body, EXCHANGE_JSON_MAX);
 	sse_init(&s->sse_parser);
 	usage_init(&s->usage, x->ctx->cfg->log_body_max < USAGE_TEXT_MAX ?
 				      x->ctx->cfg->log_body_max : USAGE_TEXT_MAX);
@@ -399,7 +399,7 @@ static void on_resp_head(void *arg, const struct respp_head *head)
 
 static void on_resp_body(void *arg, const char *data, size_t len)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	struct xresp *s = &x->resp;
 	if (!s->active)
 		return;
@@ -410,7 +410,7 @@ static void on_resp_body(void *arg, const char *data, size_t len)
 		s->json = false;	/* too big to look inside: no usage */
 }
 
-static void write_response(struct xchg *x, struct xreq *r, struct xresp *s,
+static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
 			   const char *error)
 {
 	struct log_proc proc;
@@ -429,7 +429,7 @@ static void write_response(struct xchg *x, struct xreq *r, struct xresp *s,
 
 	if (r == NULL) {
 		/* A response nobody asked for (we missed the request). */
-		xchg_new_id(id, sizeof(id));
+		exchange_new_id(id, sizeof(id));
 		rec.id = id;
 	}
 	if (s && s->active) {
@@ -460,7 +460,7 @@ static void write_response(struct xchg *x, struct xreq *r, struct xresp *s,
 
 static void on_resp_end(void *arg, const char *error)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	struct xresp *s = &x->resp;
 	if (!s->active)
 		return;
@@ -476,22 +476,22 @@ static void on_resp_end(void *arg, const char *error)
 
 static void on_resp_error(void *arg, const char *why)
 {
-	struct xchg *x = arg;
+	struct exchange *x = arg;
 	x->dead = true;
-	xchg_event(x->ctx, "http_error", x->host, why);
+	exchange_event(x->ctx, "http_error", x->host, why);
 }
 
 /* ---- the connection ---------------------------------------------------- */
 
-struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
+struct exchange *exchange_new(const struct exchange_ctx *ctx, const struct exchange_info *info)
 {
-	static const struct reqrw_callbacks req_cb = {
+	static const struct rewriter_callbacks req_cb = {
 		on_req_head, on_req_body, on_req_end, on_req_error,
 	};
-	static const struct respp_callbacks resp_cb = {
+	static const struct response_callbacks resp_cb = {
 		on_resp_head, on_resp_body, on_resp_end, on_resp_error,
 	};
-	struct xchg *x = calloc(1, sizeof(*x));
+	struct exchange *x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return NULL;
 	x->ctx = ctx;
@@ -499,15 +499,15 @@ struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
 	x->info = *info;
 	x->host = strdup(info->host ? info->host : "");
 	x->queue_tail = &x->queue;
-	enum reqrw_mode mode = info->mode;
+	enum rewrite_mode mode = info->mode;
 	if (ctx->cfg->api_key == NULL)
-		mode = REQRW_CAPTURE;
+		mode = REWRITE_CAPTURE;
 	x->info.mode = mode;
-	x->rw = reqrw_new(ctx->cfg, mode, info->provider, &req_cb, x);
-	x->rp = respp_new(&resp_cb, x);
+	x->rw = rewriter_new(ctx->cfg, mode, info->provider, &req_cb, x);
+	x->rp = response_new(&resp_cb, x);
 	if (x->host == NULL || x->rw == NULL || x->rp == NULL) {
-		reqrw_free(x->rw);
-		respp_free(x->rp);
+		rewriter_free(x->rw);
+		response_free(x->rp);
 		free(x->host);
 		free(x);
 		return NULL;
@@ -515,12 +515,12 @@ struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info)
 	return x;
 }
 
-ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out)
+ssize_t exchange_send(struct exchange *x, const char *in, size_t len, struct buf *out)
 {
 	if (x->refused)
 		return -EPROTO;
 	size_t before = out->len;
-	ssize_t rc = reqrw_feed(x->rw, in, len, out);
+	ssize_t rc = rewriter_feed(x->rw, in, len, out);
 	if (x->refused) {
 		out->len = before;	/* nothing of it goes out */
 		return -EPROTO;
@@ -528,22 +528,22 @@ ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out)
 	return rc;
 }
 
-void xchg_recv(struct xchg *x, const char *in, size_t len)
+void exchange_recv(struct exchange *x, const char *in, size_t len)
 {
 	if (len == 0)
 		return;
 	if (x->queue && x->queue->first_byte_ms < 0)
 		x->queue->first_byte_ms = jsonl_now_ms();
 	if (!x->dead)
-		respp_feed(x->rp, in, len);
+		response_feed(x->rp, in, len);
 }
 
-bool xchg_waiting(const struct xchg *x)
+bool exchange_waiting(const struct exchange *x)
 {
 	return x->queue != NULL && !x->dead;
 }
 
-void xchg_close(struct xchg *x, const char *why)
+void exchange_close(struct exchange *x, const char *why)
 {
 	const char *cut = why ? why : "connection closed before the response was complete";
 
@@ -563,7 +563,7 @@ void xchg_close(struct xchg *x, const char *why)
 			xreq_free(queue_pop(x));
 	}
 	if (!x->dead)
-		respp_eof(x->rp, why);
+		response_eof(x->rp, why);
 	if (x->resp.active) {
 		/* The parser could not end it (it stopped following the stream). */
 		struct xreq *r = queue_pop(x);
@@ -585,8 +585,8 @@ void xchg_close(struct xchg *x, const char *why)
 			       "connection closed before a response arrived");
 		xreq_free(r);
 	}
-	reqrw_free(x->rw);
-	respp_free(x->rp);
+	rewriter_free(x->rw);
+	response_free(x->rp);
 	free(x->host);
 	free(x);
 }

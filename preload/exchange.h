@@ -21,10 +21,10 @@
 #include "config.h"
 #include "jsonl.h"
 #include "redact.h"
-#include "request.h"
+#include "rewriter.h"
 
 /* What the whole process shares: set up once by the caller. */
-struct xchg_ctx {
+struct exchange_ctx {
 	const struct config *cfg;
 	struct jsonl *log;		/* NULL: no log */
 	struct redact *red;		/* must not be NULL */
@@ -32,47 +32,47 @@ struct xchg_ctx {
 };
 
 /* What the hook knows about one connection. */
-struct xchg_info {
+struct exchange_info {
 	const char *layer;		/* "openssl", "curl", ... */
 	const char *host;		/* the name the program asked for */
 	unsigned short port;		/* the port the program asked for */
 	enum provider_id provider;
-	enum reqrw_mode mode;
+	enum rewrite_mode mode;
 };
 
-struct xchg;
+struct exchange;
 
 /* Returns NULL when out of memory. ctx and its members must outlive it. */
-struct xchg *xchg_new(const struct xchg_ctx *ctx, const struct xchg_info *info);
+struct exchange *exchange_new(const struct exchange_ctx *ctx, const struct exchange_info *info);
 
 /*
  * The program sends len bytes: the bytes to put on the wire are appended to
- * out (see reqrw_feed). Returns len, or a negative errno: when out could not
+ * out (see rewriter_feed). Returns len, or a negative errno: when out could not
  * grow, or -EPROTO from the moment a request on a routed connection (mode
- * other than REQRW_CAPTURE) turned out not to be valid HTTP/1.1: then
+ * other than REWRITE_CAPTURE) turned out not to be valid HTTP/1.1: then
  * nothing more is appended, and the caller fails the connection (a
  * "blocked" event has been logged). Such bytes may carry a provider
  * credential, and the router could not read them anyway.
  */
-ssize_t xchg_send(struct xchg *x, const char *in, size_t len, struct buf *out);
+ssize_t exchange_send(struct exchange *x, const char *in, size_t len, struct buf *out);
 
 /* The program received len bytes. */
-void xchg_recv(struct xchg *x, const char *in, size_t len);
+void exchange_recv(struct exchange *x, const char *in, size_t len);
 
 /* True while a request has been sent whose response has not ended. */
-bool xchg_waiting(const struct xchg *x);
+bool exchange_waiting(const struct exchange *x);
 
 /*
  * The connection ended (why: NULL for an orderly close, else a reason such as
  * "process exited"). Writes what is still owed to the log, then frees x.
  */
-void xchg_close(struct xchg *x, const char *why);
+void exchange_close(struct exchange *x, const char *why);
 
 /* Write an "event" record (event name, host and detail may be NULL). */
-void xchg_event(const struct xchg_ctx *ctx, const char *event,
+void exchange_event(const struct exchange_ctx *ctx, const char *event,
 		const char *host, const char *detail);
 
 /* A fresh record id, "<pid>-<n>", unique across the processes sharing a log. */
-void xchg_new_id(char *out, size_t size);
+void exchange_new_id(char *out, size_t size);
 
 #endif

@@ -17,7 +17,7 @@
 
 #include "http.h"
 
-/* REQRW_MAX_HEADERS plus the four headers the rewriter may add. */
+/* REWRITE_MAX_HEADERS plus the four headers the rewriter may add. */
 #define REQHEAD_MAX_FIELDS (128 + 4)
 
 /* Scanner state; private apart from being copyable by value. */

@@ -22,14 +22,14 @@ enum {
 	RS_CLOSE,	/* a body that ends when the connection does */
 	RS_UPGRADED,	/* after 101: what follows is not HTTP */
 	RS_FAILED,	/* on_error was called */
-	RS_CLOSED,	/* respp_eof was called */
+	RS_CLOSED,	/* response_eof was called */
 };
 
 /* Where the head scanner is relative to line ends. */
 enum { EOL_MID, EOL_LF, EOL_LF_CR };
 
-struct respp {
-	struct respp_callbacks cb;
+struct response_parser {
+	struct response_callbacks cb;
 	void *ctx;
 	int state;
 
@@ -44,29 +44,29 @@ struct respp {
 	bool dec_failed;
 	unsigned long long body_raw;	/* body bytes received */
 
-	bool pending[RESPP_MAX_PENDING];	/* requests sent: is HEAD */
+	bool pending[RESPONSE_MAX_PENDING];	/* requests sent: is HEAD */
 	size_t pend_first;
 	size_t pend_n;
 
-	struct http_header hdrs[RESPP_MAX_HEADERS];
+	struct http_header hdrs[RESPONSE_MAX_HEADERS];
 };
 
 static const char cut_short[] = "connection closed before the response was complete";
 
-struct respp *respp_new(const struct respp_callbacks *cb, void *ctx)
+struct response_parser *response_new(const struct response_callbacks *cb, void *ctx)
 {
-	struct respp *p = calloc(1, sizeof(*p));
+	struct response_parser *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
 	if (cb)
 		p->cb = *cb;
 	p->ctx = ctx;
 	p->state = RS_HEAD;
-	buf_init(&p->head, RESPP_HEAD_MAX);
+	buf_init(&p->head, RESPONSE_HEAD_MAX);
 	return p;
 }
 
-void respp_free(struct respp *p)
+void response_free(struct response_parser *p)
 {
 	if (p == NULL)
 		return;
@@ -75,32 +75,32 @@ void respp_free(struct respp *p)
 	free(p);
 }
 
-int respp_expect(struct respp *p, bool is_head)
+int response_expect(struct response_parser *p, bool is_head)
 {
-	if (p->pend_n == RESPP_MAX_PENDING)
+	if (p->pend_n == RESPONSE_MAX_PENDING)
 		return -1;
-	p->pending[(p->pend_first + p->pend_n) % RESPP_MAX_PENDING] = is_head;
+	p->pending[(p->pend_first + p->pend_n) % RESPONSE_MAX_PENDING] = is_head;
 	p->pend_n++;
 	return 0;
 }
 
 /* The request a final response answers; unknown ones are taken as GET. */
-static bool pop_is_head(struct respp *p)
+static bool pop_is_head(struct response_parser *p)
 {
 	if (p->pend_n == 0)
 		return false;
 	bool is_head = p->pending[p->pend_first];
-	p->pend_first = (p->pend_first + 1) % RESPP_MAX_PENDING;
+	p->pend_first = (p->pend_first + 1) % RESPONSE_MAX_PENDING;
 	p->pend_n--;
 	return is_head;
 }
 
-bool respp_in_response(const struct respp *p)
+bool response_busy(const struct response_parser *p)
 {
 	return p->in_response;
 }
 
-static void fail(struct respp *p, const char *why)
+static void fail(struct response_parser *p, const char *why)
 {
 	decode_free(p->dec);
 	p->dec = NULL;
@@ -110,7 +110,7 @@ static void fail(struct respp *p, const char *why)
 		p->cb.on_error(p->ctx, why);
 }
 
-static void end_response(struct respp *p, const char *error)
+static void end_response(struct response_parser *p, const char *error)
 {
 	if (error == NULL && p->dec) {
 		if (p->dec_failed)
@@ -131,7 +131,7 @@ static void end_response(struct respp *p, const char *error)
 
 static void body_out(void *arg, const char *data, size_t len)
 {
-	struct respp *p = arg;
+	struct response_parser *p = arg;
 	if (len && p->cb.on_body)
 		p->cb.on_body(p->ctx, data, len);
 }
@@ -139,7 +139,7 @@ static void body_out(void *arg, const char *data, size_t len)
 /* Raw body bytes of the current response, still content-coded. */
 static void body_in(void *arg, const char *data, size_t len)
 {
-	struct respp *p = arg;
+	struct response_parser *p = arg;
 	p->body_raw += len;
 	if (p->dec == NULL)
 		body_out(p, data, len);
@@ -190,7 +190,7 @@ static bool next_line(const char *h, size_t n, size_t *pos, const char **line,
 }
 
 static const char *parse_status_line(const char *l, size_t n,
-				     struct respp_head *out)
+				     struct response_head *out)
 {
 	if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[7] < '0' ||
 	    l[7] > '9' || l[8] != ' ')
@@ -282,7 +282,7 @@ struct framing {
 	bool cl_bad;		/* Content-Length invalid or conflicting */
 };
 
-static void read_fields(const struct http_header *hs, struct respp_head *h,
+static void read_fields(const struct http_header *hs, struct response_head *h,
 			struct framing *f)
 {
 	for (size_t i = 0; i < h->n_headers; i++) {
@@ -316,12 +316,12 @@ static void read_fields(const struct http_header *hs, struct respp_head *h,
 
 /* A decoder for all Content-Encoding fields (several make one list).
  * Sets head->encoding_unknown when the body has to go out raw. */
-static int make_decoder(struct respp *p, struct respp_head *h)
+static int make_decoder(struct response_parser *p, struct response_head *h)
 {
 	struct buf list;
 	int rc = 0;
 
-	buf_init(&list, RESPP_HEAD_MAX);
+	buf_init(&list, RESPONSE_HEAD_MAX);
 	for (size_t i = 0; i < h->n_headers && rc == 0; i++) {
 		const struct http_header *x = &p->hdrs[i];
 		if (!http_token_is(x->name, x->name_len, "content-encoding"))
@@ -342,9 +342,9 @@ static int make_decoder(struct respp *p, struct respp_head *h)
 
 /* A complete head (h, n) including its blank line: report it and set up
  * the body. Returns NULL or why the stream cannot be followed. */
-static const char *head_done(struct respp *p, const char *h, size_t n)
+static const char *head_done(struct response_parser *p, const char *h, size_t n)
 {
-	struct respp_head head;
+	struct response_head head;
 	struct framing f;
 	const char *line;
 	size_t len;
@@ -359,7 +359,7 @@ static const char *head_done(struct respp *p, const char *h, size_t n)
 	if (why)
 		return why;
 	while (next_line(h, n, &pos, &line, &len) && len > 0) {
-		if (head.n_headers == RESPP_MAX_HEADERS)
+		if (head.n_headers == RESPONSE_MAX_HEADERS)
 			return "too many response header fields";
 		why = parse_header(line, len, &p->hdrs[head.n_headers]);
 		if (why)
@@ -429,7 +429,7 @@ static const char *head_done(struct respp *p, const char *h, size_t n)
  * bytes of in belong to the head and sets *complete when they end it, or
  * -1 with *why set.
  */
-static ssize_t head_scan(struct respp *p, const char *in, size_t len,
+static ssize_t head_scan(struct response_parser *p, const char *in, size_t len,
 			 bool *complete, const char **why)
 {
 	static const char prefix[] = "HTTP/";
@@ -443,7 +443,7 @@ static ssize_t head_scan(struct respp *p, const char *in, size_t len,
 			*why = "not an HTTP/1.x response";
 			return -1;
 		}
-		if (++p->head_seen > RESPP_HEAD_MAX) {
+		if (++p->head_seen > RESPONSE_HEAD_MAX) {
 			*why = "response head too large";
 			return -1;
 		}
@@ -463,7 +463,7 @@ static ssize_t head_scan(struct respp *p, const char *in, size_t len,
 }
 
 /* Head bytes from in; returns bytes used, or -1 after fail(). */
-static ssize_t feed_head(struct respp *p, const char *in, size_t len)
+static ssize_t feed_head(struct response_parser *p, const char *in, size_t len)
 {
 	size_t skip = 0;
 	bool complete;
@@ -501,7 +501,7 @@ static ssize_t feed_head(struct respp *p, const char *in, size_t len)
 	return (ssize_t)(skip + used);
 }
 
-int respp_feed(struct respp *p, const char *in, size_t len)
+int response_feed(struct response_parser *p, const char *in, size_t len)
 {
 	size_t i = 0;
 
@@ -550,7 +550,7 @@ int respp_feed(struct respp *p, const char *in, size_t len)
 	return p->state == RS_FAILED ? -1 : 0;
 }
 
-void respp_eof(struct respp *p, const char *why)
+void response_eof(struct response_parser *p, const char *why)
 {
 	switch (p->state) {
 	case RS_LENGTH:

@@ -1,7 +1,7 @@
 /*
  * response: the incremental HTTP/1.1 response parser for the log.
  *
- * One struct respp follows one connection in the server-to-program
+ * One struct response_parser follows one connection in the server-to-program
  * direction. It never changes the bytes (the program reads them as they
  * came); it reports each response's head, its decoded body and its end.
  * Framing: Content-Length, chunked, or until the connection closes; 1xx
@@ -10,7 +10,7 @@
  * body. Bodies are decoded per Content-Encoding (decode.h) before on_body.
  *
  * The parser needs to know which requests were sent, in order, to pair
- * responses and to know which have no body: call respp_expect() for each
+ * responses and to know which have no body: call response_expect() for each
  * request as it is sent.
  */
 #ifndef RESPAN_RESPONSE_H
@@ -22,11 +22,11 @@
 
 #include "http.h"
 
-#define RESPP_HEAD_MAX (64 * 1024)
-#define RESPP_MAX_HEADERS 128
-#define RESPP_MAX_PENDING 64
+#define RESPONSE_HEAD_MAX (64 * 1024)
+#define RESPONSE_MAX_HEADERS 128
+#define RESPONSE_MAX_PENDING 64
 
-struct respp_head {
+struct response_head {
 	int status;
 	int minor_version;
 	const char *reason;
@@ -44,9 +44,9 @@ struct respp_head {
 	bool encoding_unknown;		/* not decodable: on_body gets it raw */
 };
 
-struct respp_callbacks {
+struct response_callbacks {
 	/* A head, interim (1xx) or final. Views valid during the call only. */
-	void (*on_head)(void *ctx, const struct respp_head *head);
+	void (*on_head)(void *ctx, const struct response_head *head);
 	/* Decoded body data of the current final response. */
 	void (*on_body)(void *ctx, const char *data, size_t len);
 	/* The current final response is complete. error is NULL, or why the
@@ -56,30 +56,30 @@ struct respp_callbacks {
 	void (*on_error)(void *ctx, const char *why);
 };
 
-struct respp;
+struct response_parser;
 
-struct respp *respp_new(const struct respp_callbacks *cb, void *ctx);
-void respp_free(struct respp *p);
+struct response_parser *response_new(const struct response_callbacks *cb, void *ctx);
+void response_free(struct response_parser *p);
 
 /*
  * Tell the parser one more request was sent; is_head when its method was
- * HEAD. Returns 0, or -1 when more than RESPP_MAX_PENDING are outstanding.
+ * HEAD. Returns 0, or -1 when more than RESPONSE_MAX_PENDING are outstanding.
  */
-int respp_expect(struct respp *p, bool is_head);
+int response_expect(struct response_parser *p, bool is_head);
 
 /*
  * Feed len bytes the program received. Returns 0, or -1 once the stream is
  * found not to be HTTP (on_error was called; later calls do nothing).
  */
-int respp_feed(struct respp *p, const char *in, size_t len);
+int response_feed(struct response_parser *p, const char *in, size_t len);
 
 /*
  * The connection ended. A close-delimited response ends well here; a
  * response cut short gets on_end with error, which says so.
  */
-void respp_eof(struct respp *p, const char *why);
+void response_eof(struct response_parser *p, const char *why);
 
 /* True while a response head has been seen and its end has not. */
-bool respp_in_response(const struct respp *p);
+bool response_busy(const struct response_parser *p);
 
 #endif

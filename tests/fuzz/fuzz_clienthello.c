@@ -3,7 +3,7 @@
  * of a connection. The answer must not depend on bytes past the input (the
  * input is parsed from a heap copy of exactly its size, so ASan sees any
  * over-read), a found name must be printable lower-case ASCII, and a prefix
- * of an input that gave a name gives that name or CH_SHORT.
+ * of an input that gave a name gives that name or CLIENTHELLO_SHORT.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,15 +21,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	char name[256];
-	enum ch_result r = clienthello_sni(copy, size, name, sizeof(name));
-	if (r == CH_SNI) {
+	enum clienthello_result r = clienthello_sni(copy, size, name, sizeof(name));
+	if (r == CLIENTHELLO_SNI) {
 		for (const char *c = name; *c; c++)
 			if (*c <= 0x20 || *c >= 0x7f || (*c >= 'A' && *c <= 'Z'))
 				abort();
 		char again[256];
 		size_t cut = size / 2;
-		enum ch_result p = clienthello_sni(copy, cut, again, sizeof(again));
-		if (p == CH_SNI ? strcmp(again, name) != 0 : p != CH_SHORT)
+		enum clienthello_result p = clienthello_sni(copy, cut, again, sizeof(again));
+		if (p == CLIENTHELLO_SNI ? strcmp(again, name) != 0 : p != CLIENTHELLO_SHORT)
 			abort();
 	}
 	free(copy);

@@ -3,7 +3,7 @@
  * decode.c).
  *
  * Input layout: byte 0 is the number of requests sent before the response
- * bytes arrive (low 3 bits) and whether the stream ends with respp_eof (bit
+ * bytes arrive (low 3 bits) and whether the stream ends with response_eof (bit
  * 3: orderly, bit 4: with a reason); byte 1 says which of those requests
  * were HEAD (one bit each); byte 2 seeds the sizes of the pieces the rest is
  * fed in (0: all at once). The rest is what the server sent.
@@ -22,10 +22,10 @@ struct sink {
 	unsigned long long body;
 };
 
-static void on_head(void *ctx, const struct respp_head *h)
+static void on_head(void *ctx, const struct response_head *h)
 {
 	struct sink *s = ctx;
-	if (h->status < 100 || h->status > 999 || h->n_headers > RESPP_MAX_HEADERS)
+	if (h->status < 100 || h->status > 999 || h->n_headers > RESPONSE_MAX_HEADERS)
 		abort();
 	/* touch every view so ASan sees a bad one */
 	volatile char c = 0;
@@ -72,7 +72,7 @@ static void on_error(void *ctx, const char *why)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct respp_callbacks cb = { on_head, on_body, on_end,
+	static const struct response_callbacks cb = { on_head, on_body, on_end,
 						   on_error };
 	struct sink s = { 0, 0 };
 
@@ -82,11 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 3;
 	size -= 3;
 
-	struct respp *p = respp_new(&cb, &s);
+	struct response_parser *p = response_new(&cb, &s);
 	if (p == NULL)
 		return 0;
 	for (unsigned i = 0; i < (flags & 7); i++)
-		respp_expect(p, (heads >> i) & 1);
+		response_expect(p, (heads >> i) & 1);
 
 	size_t off = 0;
 	while (off < size) {
@@ -103,14 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (piece == NULL)
 			break;
 		memcpy(piece, data + off, n);
-		int rc = respp_feed(p, piece, n);
+		int rc = response_feed(p, piece, n);
 		free(piece);
-		if (rc < 0 && respp_feed(p, "x", 1) != -1)
+		if (rc < 0 && response_feed(p, "x", 1) != -1)
 			abort();	/* failed must stay failed */
 		off += n;
 	}
 	if (flags & 0x18)
-		respp_eof(p, (flags & 0x10) ? "fuzz: cut" : NULL);
-	respp_free(p);
+		response_eof(p, (flags & 0x10) ? "fuzz: cut" : NULL);
+	response_free(p);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "b64.h"
-#include "guard.h"
+#include "pageguard.h"
 
 static void test_vectors(void **state)
 {
@@ -44,9 +44,9 @@ static void test_vectors(void **state)
 		struct buf out;
 		buf_init(&out, 1024);
 		buf_puts(&out, ">");	/* appends, never overwrites */
-		const char *g = guard_copy(cases[i].in, cases[i].len);
+		const char *g = pageguard_copy(cases[i].in, cases[i].len);
 		assert_int_equal(b64_encode(g, cases[i].len, &out), 0);
-		guard_free(g);
+		pageguard_free(g);
 		assert_int_equal(out.len, 1 + strlen(cases[i].want));
 		assert_memory_equal(out.data + 1, cases[i].want, strlen(cases[i].want));
 		assert_int_equal(out.data[out.len], '\0');

@@ -12,7 +12,7 @@
 
 #include "buf.h"
 #include "chunked.h"
-#include "guard.h"
+#include "pageguard.h"
 
 static void collect(void *ctx, const char *data, size_t len)
 {
@@ -21,7 +21,7 @@ static void collect(void *ctx, const char *data, size_t len)
 	assert_int_equal(buf_append(out, data, len), 0);
 }
 
-/* One decoder being fed by guard_pieces(). */
+/* One decoder being fed by pageguard_pieces(). */
 struct feed {
 	struct chunked c;
 	struct buf *out;
@@ -55,7 +55,7 @@ static ssize_t run(const char *in, size_t len, size_t split, size_t step,
 {
 	struct feed f = { .out = out };
 	chunked_init(&f.c);
-	guard_pieces(in, len, split, step, feed_piece, &f);
+	pageguard_pieces(in, len, split, step, feed_piece, &f);
 	if (f.failed)
 		return -1;
 	*done = f.c.done;

@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "clienthello.h"
-#include "guard.h"
+#include "pageguard.h"
 
 struct hello {
 	unsigned char *data;
@@ -60,14 +60,14 @@ static void test_real_hellos(void **state)
 		const char *name;
 		int version;
 		bool padded;
-		enum ch_result want;
+		enum clienthello_result want;
 		const char *want_name;
 	} cases[] = {
-		{ "api.anthropic.com", TLS1_3_VERSION, false, CH_SNI, "api.anthropic.com" },
-		{ "API.OpenAI.com", TLS1_2_VERSION, false, CH_SNI, "api.openai.com" },
-		{ "us-central1-aiplatform.googleapis.com", TLS1_3_VERSION, true, CH_SNI,
+		{ "api.anthropic.com", TLS1_3_VERSION, false, CLIENTHELLO_SNI, "api.anthropic.com" },
+		{ "API.OpenAI.com", TLS1_2_VERSION, false, CLIENTHELLO_SNI, "api.openai.com" },
+		{ "us-central1-aiplatform.googleapis.com", TLS1_3_VERSION, true, CLIENTHELLO_SNI,
 		  "us-central1-aiplatform.googleapis.com" },
-		{ NULL, TLS1_3_VERSION, false, CH_NO_SNI, NULL },
+		{ NULL, TLS1_3_VERSION, false, CLIENTHELLO_NO_SNI, NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hello h = make_hello(cases[i].name, cases[i].version, cases[i].padded);
@@ -83,7 +83,7 @@ static void test_real_hellos(void **state)
 /*
  * Every prefix of a ClientHello, each in a buffer that ends at a guard page:
  * never a wrong answer, never a read past the end. Before the name is
- * complete the answer is CH_SHORT; after, the name.
+ * complete the answer is CLIENTHELLO_SHORT; after, the name.
  */
 static void test_every_prefix(void **state)
 {
@@ -92,14 +92,14 @@ static void test_every_prefix(void **state)
 				    true);
 	for (size_t n = 1; n <= h.len; n++) {
 		char out[256];
-		const char *at = guard_copy(h.data, n);
-		enum ch_result r = clienthello_sni((const unsigned char *)at, n, out,
+		const char *at = pageguard_copy(h.data, n);
+		enum clienthello_result r = clienthello_sni((const unsigned char *)at, n, out,
 						   sizeof(out));
-		if (r == CH_SNI)
+		if (r == CLIENTHELLO_SNI)
 			assert_string_equal(out, "generativelanguage.googleapis.com");
 		else
-			assert_int_equal(r, CH_SHORT);
-		guard_free(at);
+			assert_int_equal(r, CLIENTHELLO_SHORT);
+		pageguard_free(at);
 	}
 	free(h.data);
 }
@@ -122,26 +122,26 @@ static void test_not_tls(void **state)
 		if (i == 4)
 			n = 9;
 		assert_int_equal(clienthello_sni((const unsigned char *)inputs[i], n,
-						 out, sizeof(out)), CH_NOT_TLS);
+						 out, sizeof(out)), CLIENTHELLO_NOT_TLS);
 	}
 }
 
-/* Lengths that lie, names that are not names: never CH_SNI with junk. */
+/* Lengths that lie, names that are not names: never CLIENTHELLO_SNI with junk. */
 static void test_hostile_lengths(void **state)
 {
 	(void)state;
 	struct hello h = make_hello("api.openai.com", TLS1_3_VERSION, false);
 	char out[256];
 	/* A name that does not fit the caller's buffer. */
-	assert_int_equal(clienthello_sni(h.data, h.len, out, 8), CH_NO_SNI);
+	assert_int_equal(clienthello_sni(h.data, h.len, out, 8), CLIENTHELLO_NO_SNI);
 	/* Flip every byte in turn: the answer is one of the four, and a found
 	 * name is printable and NUL-terminated. */
 	for (size_t i = 0; i < h.len; i++) {
 		unsigned char saved = h.data[i];
 		h.data[i] ^= 0xff;
-		enum ch_result r = clienthello_sni(h.data, h.len, out, sizeof(out));
-		assert_true(r <= CH_SHORT);
-		if (r == CH_SNI)
+		enum clienthello_result r = clienthello_sni(h.data, h.len, out, sizeof(out));
+		assert_true(r <= CLIENTHELLO_SHORT);
+		if (r == CLIENTHELLO_SNI)
 			for (const char *c = out; *c; c++)
 				assert_true(*c > 0x20 && *c < 0x7f);
 		h.data[i] = saved;

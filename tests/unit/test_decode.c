@@ -17,7 +17,7 @@
 
 #include "buf.h"
 #include "decode.h"
-#include "guard.h"
+#include "pageguard.h"
 
 /* ---- making test data -------------------------------------------------- */
 
@@ -110,9 +110,9 @@ static int feed(struct decoder *d, const char *in, size_t len, size_t step,
 		size_t n = len - off;
 		if (step && n > step)
 			n = step;
-		const char *g = guard_copy(in + off, n);
+		const char *g = pageguard_copy(in + off, n);
 		int rc = decode_feed(d, g, n, collect, out);
-		guard_free(g);
+		pageguard_free(g);
 		if (rc < 0)
 			return rc;
 		off += n;

@@ -27,7 +27,7 @@ struct fixture {
 	char dir[64];
 	char path[128];
 	struct config cfg;
-	struct xchg_ctx ctx;
+	struct exchange_ctx ctx;
 };
 
 static int setup(void **state)
@@ -105,9 +105,9 @@ static double num(const cJSON *o, const char *k)
 static void test_routed_sse_exchange(void **state)
 {
 	struct fixture *f = *state;
-	struct xchg_info info = { "openssl", "api.openai.com", 443,
-				  PROVIDER_OPENAI, REQRW_ROUTE };
-	struct xchg *x = xchg_new(&f->ctx, &info);
+	struct exchange_info info = { "openssl", "api.openai.com", 443,
+				  PROVIDER_OPENAI, REWRITE_ROUTE };
+	struct exchange *x = exchange_new(&f->ctx, &info);
 	assert_non_null(x);
 
 	const char req[] =
@@ -121,8 +121,8 @@ static void test_routed_sse_exchange(void **state)
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	/* In two writes, the head split in the middle. */
-	assert_int_equal(xchg_send(x, req, 40, &out), 40);
-	assert_int_equal(xchg_send(x, req + 40, sizeof(req) - 41, &out),
+	assert_int_equal(exchange_send(x, req, 40, &out), 40);
+	assert_int_equal(exchange_send(x, req + 40, sizeof(req) - 41, &out),
 			 (ssize_t)(sizeof(req) - 41));
 	assert_non_null(strstr(out.data, "POST /api/chat/completions HTTP/1.1\r\n"));
 	assert_non_null(strstr(out.data, "Host: router.test:8443\r\n"));
@@ -145,9 +145,9 @@ static void test_routed_sse_exchange(void **state)
 		"0\r\n\r\n";
 	for (size_t i = 0; i < sizeof(resp) - 1; i += 7) {
 		size_t n = sizeof(resp) - 1 - i < 7 ? sizeof(resp) - 1 - i : 7;
-		xchg_recv(x, resp + i, n);
+		exchange_recv(x, resp + i, n);
 	}
-	xchg_close(x, NULL);
+	exchange_close(x, NULL);
 	buf_free(&out);
 
 	cJSON *log = read_log(f);
@@ -177,9 +177,9 @@ static void test_routed_sse_exchange(void **state)
 static void test_pipelined_and_cut_short(void **state)
 {
 	struct fixture *f = *state;
-	struct xchg_info info = { "openssl", "api.anthropic.com", 443,
-				  PROVIDER_ANTHROPIC, REQRW_CAPTURE };
-	struct xchg *x = xchg_new(&f->ctx, &info);
+	struct exchange_info info = { "openssl", "api.anthropic.com", 443,
+				  PROVIDER_ANTHROPIC, REWRITE_CAPTURE };
+	struct exchange *x = exchange_new(&f->ctx, &info);
 	const char reqs[] =
 		"GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n"
 		"x-api-key: " OPENAI_KEY "\r\n\r\n"
@@ -188,7 +188,7 @@ static void test_pipelined_and_cut_short(void **state)
 		"Content-Length: 2\r\n\r\n{}";
 	struct buf out;
 	buf_init(&out, 1 << 20);
-	assert_int_equal(xchg_send(x, reqs, sizeof(reqs) - 1, &out),
+	assert_int_equal(exchange_send(x, reqs, sizeof(reqs) - 1, &out),
 			 (ssize_t)(sizeof(reqs) - 1));
 	/* Capture mode: the bytes go out exactly as written. */
 	assert_int_equal(out.len, sizeof(reqs) - 1);
@@ -197,8 +197,8 @@ static void test_pipelined_and_cut_short(void **state)
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n[]"
 		"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial";
-	xchg_recv(x, resps, sizeof(resps) - 1);
-	xchg_close(x, "process exited");
+	exchange_recv(x, resps, sizeof(resps) - 1);
+	exchange_close(x, "process exited");
 	buf_free(&out);
 
 	cJSON *log = read_log(f);
@@ -226,19 +226,19 @@ static void test_pipelined_and_cut_short(void **state)
 static void test_no_response_at_all(void **state)
 {
 	struct fixture *f = *state;
-	struct xchg_info info = { "curl", "generativelanguage.googleapis.com", 443,
-				  PROVIDER_GEMINI, REQRW_ROUTE };
-	struct xchg *x = xchg_new(&f->ctx, &info);
+	struct exchange_info info = { "curl", "generativelanguage.googleapis.com", 443,
+				  PROVIDER_GEMINI, REWRITE_ROUTE };
+	struct exchange *x = exchange_new(&f->ctx, &info);
 	const char req[] =
 		"POST /v1beta/models/m:generateContent?key=" OPENAI_KEY " HTTP/1.1\r\n"
 		"Host: generativelanguage.googleapis.com\r\n"
 		"Content-Length: 2\r\n\r\n{}";
 	struct buf out;
 	buf_init(&out, 1 << 20);
-	xchg_send(x, req, sizeof(req) - 1, &out);
+	exchange_send(x, req, sizeof(req) - 1, &out);
 	assert_non_null(strstr(out.data,
 		"POST /api/google/gemini/v1beta/models/m:generateContent?key=" RESPAN_KEY));
-	xchg_close(x, NULL);
+	exchange_close(x, NULL);
 	buf_free(&out);
 
 	cJSON *log = read_log(f);
@@ -255,7 +255,7 @@ static void test_no_response_at_all(void **state)
 static void test_event(void **state)
 {
 	struct fixture *f = *state;
-	xchg_event(&f->ctx, "bypass", "api.anthropic.com", "sni");
+	exchange_event(&f->ctx, "bypass", "api.anthropic.com", "sni");
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 1);
 	const cJSON *e = cJSON_GetArrayItem(log, 0);
@@ -272,7 +272,7 @@ static void test_event(void **state)
 static void test_log_write_failure(void **state)
 {
 	struct fixture *f = *state;
-	xchg_event(&f->ctx, "bypass", "api.openai.com", "first");
+	exchange_event(&f->ctx, "bypass", "api.openai.com", "first");
 	struct stat st;
 	assert_int_equal(stat(f->path, &st), 0);
 
@@ -282,12 +282,12 @@ static void test_log_write_failure(void **state)
 	small.rlim_cur = (rlim_t)st.st_size;	/* not one byte more */
 	void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	xchg_event(&f->ctx, "bypass", "api.openai.com", "lost 1");
-	xchg_event(&f->ctx, "bypass", "api.openai.com", "lost 2");
+	exchange_event(&f->ctx, "bypass", "api.openai.com", "lost 1");
+	exchange_event(&f->ctx, "bypass", "api.openai.com", "lost 2");
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
 	signal(SIGXFSZ, old);
 
-	xchg_event(&f->ctx, "bypass", "api.openai.com", "after");
+	exchange_event(&f->ctx, "bypass", "api.openai.com", "after");
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 3);
 	assert_string_equal(str(cJSON_GetArrayItem(log, 0), "detail"), "first");
@@ -303,8 +303,8 @@ static void test_ids_unique(void **state)
 {
 	(void)state;
 	char a[48], b[48], pfx[32];
-	xchg_new_id(a, sizeof(a));
-	xchg_new_id(b, sizeof(b));
+	exchange_new_id(a, sizeof(a));
+	exchange_new_id(b, sizeof(b));
 	assert_string_not_equal(a, b);
 	snprintf(pfx, sizeof(pfx), "%ld-", (long)getpid());
 	assert_memory_equal(a, pfx, strlen(pfx));
@@ -321,26 +321,26 @@ static void test_malformed_request_is_not_sent(void **state)
 	const char bad[] = "POST /v1/chat/completions HTTP/1.1\r\n"
 			   "Authorization: Bearer " OPENAI_KEY "\r\n"
 			   "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello";
-	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE };
+	static const enum rewrite_mode modes[] = { REWRITE_ROUTE, REWRITE_ROUTER, REWRITE_CAPTURE };
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		struct xchg_info info = { "openssl", "api.openai.com", 443,
+		struct exchange_info info = { "openssl", "api.openai.com", 443,
 					  PROVIDER_OPENAI, modes[i] };
-		struct xchg *x = xchg_new(&f->ctx, &info);
+		struct exchange *x = exchange_new(&f->ctx, &info);
 		struct buf out;
 		buf_init(&out, 1 << 20);
-		ssize_t rc = xchg_send(x, bad, sizeof(bad) - 1, &out);
-		if (modes[i] == REQRW_CAPTURE) {
+		ssize_t rc = exchange_send(x, bad, sizeof(bad) - 1, &out);
+		if (modes[i] == REWRITE_CAPTURE) {
 			assert_int_equal(rc, (ssize_t)(sizeof(bad) - 1));
 			assert_int_equal(out.len, sizeof(bad) - 1);
 		} else {
 			assert_int_equal(rc, -EPROTO);
 			assert_int_equal(out.len, 0);
 			/* And so it stays: a retry sends nothing either. */
-			assert_int_equal(xchg_send(x, "GET / HTTP/1.1\r\n\r\n", 18, &out),
+			assert_int_equal(exchange_send(x, "GET / HTTP/1.1\r\n\r\n", 18, &out),
 					 -EPROTO);
 			assert_int_equal(out.len, 0);
 		}
-		xchg_close(x, NULL);
+		exchange_close(x, NULL);
 		buf_free(&out);
 	}
 	cJSON *log = read_log(f);

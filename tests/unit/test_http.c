@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "pageguard.h"
 #include "http.h"
 
 static void test_token_is(void **state)
@@ -32,10 +32,10 @@ static void test_token_is(void **state)
 					       cases[i].name), cases[i].want);
 	/* Only n bytes are looked at, and no NUL is needed after them. */
 	assert_true(http_token_is("hostname", 4, "host"));
-	const char *g = guard_copy("Content-Length", 14);
+	const char *g = pageguard_copy("Content-Length", 14);
 	assert_true(http_token_is(g, 14, "content-length"));
 	assert_false(http_token_is(g, 14, "content-lengthx"));
-	guard_free(g);
+	pageguard_free(g);
 	/* An embedded NUL never matches. */
 	assert_false(http_token_is("ho\0t", 4, "host"));
 	assert_true(http_token_is(NULL, 0, ""));
@@ -97,9 +97,9 @@ static void test_content_length(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned long long got = 12345;
-		const char *g = guard_copy(cases[i].v, strlen(cases[i].v));
+		const char *g = pageguard_copy(cases[i].v, strlen(cases[i].v));
 		int rc = http_parse_content_length(g, strlen(cases[i].v), &got);
-		guard_free(g);
+		pageguard_free(g);
 		if (rc != cases[i].rc)
 			fail_msg("\"%s\": rc %d want %d", cases[i].v, rc, cases[i].rc);
 		if (rc == 0)
@@ -135,9 +135,9 @@ static void test_te_is_chunked(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n = strlen(cases[i].v);
-		const char *g = guard_copy(cases[i].v, n);
+		const char *g = pageguard_copy(cases[i].v, n);
 		bool got = http_te_is_chunked(g, n);
-		guard_free(g);
+		pageguard_free(g);
 		if (got != cases[i].want)
 			fail_msg("\"%s\": got %d", cases[i].v, got);
 	}
@@ -173,7 +173,7 @@ static void test_query_find(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n = strlen(cases[i].target);
-		const char *g = guard_copy(cases[i].target, n);
+		const char *g = pageguard_copy(cases[i].target, n);
 		const char *v = NULL;
 		size_t vlen = 99;
 		bool found = http_query_find(g, n, cases[i].name, &v, &vlen);
@@ -184,7 +184,7 @@ static void test_query_find(void **state)
 			assert_memory_equal(v, cases[i].want, vlen);
 			assert_true(v >= g && v + vlen <= g + n);
 		}
-		guard_free(g);
+		pageguard_free(g);
 	}
 }
 

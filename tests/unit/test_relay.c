@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "pageguard.h"
 #include "peer.h"
 #include "preloadvar.h"
 
@@ -71,11 +71,11 @@ static void test_parse_lines(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = strlen(cases[i].line);
 		/* The line ends right before an unmapped page: no over-read. */
-		const char *g = guard_copy(cases[i].line, len);
+		const char *g = pageguard_copy(cases[i].line, len);
 		struct peer_tcp_line l;
 		memset(&l, 0xAA, sizeof(l));
 		int rc = peer_parse_tcp_line(g, len, &l);
-		guard_free(g);
+		pageguard_free(g);
 		if (rc != cases[i].rc)
 			fail_msg("case %zu: rc %d, want %d: %s", i, rc, cases[i].rc, cases[i].line);
 		if (rc < 0)
@@ -102,10 +102,10 @@ static void test_parse_every_prefix(void **state)
 	for (size_t k = 0; k < 2; k++) {
 		size_t len = strlen(lines[k]);
 		for (size_t n = 0; n <= len; n++) {
-			const char *g = guard_copy(lines[k], n);
+			const char *g = pageguard_copy(lines[k], n);
 			struct peer_tcp_line l;
 			(void)peer_parse_tcp_line(g, n, &l);
-			guard_free(g);
+			pageguard_free(g);
 		}
 	}
 }
@@ -216,11 +216,11 @@ static void test_request_refusal(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *h = cases[i].host;
-		const char *g = h ? guard_copy(h, strlen(h)) : NULL;
+		const char *g = h ? pageguard_copy(h, strlen(h)) : NULL;
 		const char *why = peer_request_refusal(g, h ? strlen(h) : 0, cases[i].origin,
 						       40123);
 		if (g)
-			guard_free(g);
+			pageguard_free(g);
 		if ((why == NULL) != cases[i].ok)
 			fail_msg("case %zu (%s, origin %d): %s", i, h ? h : "none",
 				 cases[i].origin, why ? why : "allowed");

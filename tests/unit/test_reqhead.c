@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "pageguard.h"
 #include "reqhead.h"
 
 /*
@@ -75,7 +75,7 @@ static void test_parse_ok(void **state)
 		"Expect: 100-CONTINUE\r\nUser-Agent: caf\xc3\xa9\t1\r\n\r\n";
 	struct reqhead h;
 	const char *why = NULL;
-	const char *g = guard_copy(in, sizeof(in) - 1);
+	const char *g = pageguard_copy(in, sizeof(in) - 1);
 	assert_int_equal(reqhead_parse(g, sizeof(in) - 1, &h, 128, &why), 0);
 	assert_memory_equal(h.method, "POST", h.method_len);
 	assert_int_equal(h.method_len, 4);
@@ -93,7 +93,7 @@ static void test_parse_ok(void **state)
 	assert_false(h.chunked);
 	assert_true(h.expect_continue);
 	assert_int_equal(h.h[5].value_len, strlen("caf\xc3\xa9\t1"));
-	guard_free(g);
+	pageguard_free(g);
 
 	static const char te[] = "PUT * HTTP/1.1\nTransfer-Encoding: gzip\n"
 				 "Transfer-Encoding: chunked\n\n";
@@ -128,9 +128,9 @@ static void test_parse_refused(void **state)
 		struct reqhead h;
 		const char *why = NULL;
 		size_t n = strlen(cases[i].in);
-		const char *g = guard_copy(cases[i].in, n);
+		const char *g = pageguard_copy(cases[i].in, n);
 		assert_int_equal(reqhead_parse(g, n, &h, 2, &why), -1);
-		guard_free(g);
+		pageguard_free(g);
 		assert_non_null(why);
 		if (strstr(why, cases[i].why) == NULL)
 			fail_msg("case %zu: why \"%s\"", i, why);

@@ -17,7 +17,7 @@
 #include <zstd.h>
 
 #include "buf.h"
-#include "guard.h"
+#include "pageguard.h"
 #include "response.h"
 
 /* ---- the transcript ---------------------------------------------------- */
@@ -25,7 +25,7 @@
 struct rec {
 	struct buf log;
 	struct buf body;	/* body data not yet written to log */
-	struct respp *p;
+	struct response_parser *p;
 	bool failed;		/* a feed returned -1 */
 };
 
@@ -39,7 +39,7 @@ static void rec_flush(struct rec *r)
 	buf_reset(&r->body);
 }
 
-static void on_head(void *ctx, const struct respp_head *h)
+static void on_head(void *ctx, const struct response_head *h)
 {
 	struct rec *r = ctx;
 	rec_flush(r);
@@ -62,7 +62,7 @@ static void on_head(void *ctx, const struct respp_head *h)
 			   h->content_type);
 	buf_puts(&r->log, "\n");
 	/* the parser says a response is open exactly for final heads */
-	assert_int_equal(respp_in_response(r->p), !h->interim);
+	assert_int_equal(response_busy(r->p), !h->interim);
 	for (size_t i = 0; i < h->n_headers; i++)
 		assert_true(h->headers[i].name_len > 0);
 }
@@ -71,7 +71,7 @@ static void on_body(void *ctx, const char *data, size_t len)
 {
 	struct rec *r = ctx;
 	assert_true(len > 0);
-	assert_true(respp_in_response(r->p));
+	assert_true(response_busy(r->p));
 	buf_append(&r->body, data, len);
 }
 
@@ -80,7 +80,7 @@ static void on_end(void *ctx, const char *error)
 	struct rec *r = ctx;
 	rec_flush(r);
 	buf_printf(&r->log, "E%s\n", error ? error : "-");
-	assert_false(respp_in_response(r->p));
+	assert_false(response_busy(r->p));
 }
 
 static void on_error(void *ctx, const char *why)
@@ -90,7 +90,7 @@ static void on_error(void *ctx, const char *why)
 	buf_printf(&r->log, "X%s\n", why);
 }
 
-static const struct respp_callbacks cbs = { on_head, on_body, on_end, on_error };
+static const struct response_callbacks cbs = { on_head, on_body, on_end, on_error };
 
 /* A parser whose events go to r's transcript. */
 static void rec_open(struct rec *r)
@@ -98,13 +98,13 @@ static void rec_open(struct rec *r)
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->log, SIZE_MAX);
 	buf_init(&r->body, SIZE_MAX);
-	r->p = respp_new(&cbs, r);
+	r->p = response_new(&cbs, r);
 	assert_non_null(r->p);
 }
 
 static void rec_close(struct rec *r)
 {
-	respp_free(r->p);
+	response_free(r->p);
 	buf_free(&r->log);
 	buf_free(&r->body);
 }
@@ -113,7 +113,7 @@ static void rec_close(struct rec *r)
 static bool feed_piece(void *ctx, const char *piece, size_t n)
 {
 	struct rec *r = ctx;
-	int rc = respp_feed(r->p, piece, n);
+	int rc = response_feed(r->p, piece, n);
 	if (r->failed)
 		assert_int_equal(rc, -1);
 	r->failed = rc < 0;
@@ -132,10 +132,10 @@ static char *run(const char *expect, const char *in, size_t len, size_t split,
 	struct rec r;
 	rec_open(&r);
 	for (const char *e = expect; *e; e++)
-		assert_int_equal(respp_expect(r.p, *e == 'H'), 0);
-	guard_pieces(in, len, split, step, feed_piece, &r);
+		assert_int_equal(response_expect(r.p, *e == 'H'), 0);
+	pageguard_pieces(in, len, split, step, feed_piece, &r);
 	if (eof)
-		respp_eof(r.p, *eof ? eof : NULL);
+		response_eof(r.p, *eof ? eof : NULL);
 	rec_flush(&r);
 	buf_puts(&r.log, "");
 	char *log = buf_steal(&r.log);
@@ -547,7 +547,7 @@ static void test_truncated_encoding(void **state)
 static void test_head_too_large(void **state)
 {
 	(void)state;
-	size_t n = RESPP_HEAD_MAX + 100;
+	size_t n = RESPONSE_HEAD_MAX + 100;
 	char *in = malloc(n);
 	memcpy(in, OK200 "X-Big: ", 24);
 	memset(in + 24, 'a', n - 24);
@@ -559,7 +559,7 @@ static void test_head_too_large(void **state)
 	free(got);
 
 	/* exactly at the cap is fine */
-	size_t fit = RESPP_HEAD_MAX;
+	size_t fit = RESPONSE_HEAD_MAX;
 	memcpy(in + fit - 4, "\r\n\r\n", 4);
 	got = run("G", in, fit, 0, 1000, NULL);
 	assert_string_equal(got, "H200 1.1 r=OK n=1\n");
@@ -574,7 +574,7 @@ static void test_too_many_headers(void **state)
 		struct buf in;
 		buf_init(&in, SIZE_MAX);
 		buf_puts(&in, OK200);
-		for (int i = 0; i < RESPP_MAX_HEADERS - 1 + extra; i++)
+		for (int i = 0; i < RESPONSE_MAX_HEADERS - 1 + extra; i++)
 			buf_printf(&in, "X-H%d: %d\r\n", i, i);
 		buf_puts(&in, "Content-Length: 0\r\n\r\n");
 		char *got = run("G", in.data, in.len, 0, 0, NULL);
@@ -590,11 +590,11 @@ static void test_too_many_headers(void **state)
 static void test_expect_limit(void **state)
 {
 	(void)state;
-	struct respp *p = respp_new(&cbs, NULL);
-	for (int i = 0; i < RESPP_MAX_PENDING; i++)
-		assert_int_equal(respp_expect(p, false), 0);
-	assert_int_equal(respp_expect(p, false), -1);
-	respp_free(p);
+	struct response_parser *p = response_new(&cbs, NULL);
+	for (int i = 0; i < RESPONSE_MAX_PENDING; i++)
+		assert_int_equal(response_expect(p, false), 0);
+	assert_int_equal(response_expect(p, false), -1);
+	response_free(p);
 }
 
 static void test_after_eof_and_upgrade(void **state)
@@ -603,36 +603,36 @@ static void test_after_eof_and_upgrade(void **state)
 	struct rec r;
 	rec_open(&r);
 	const char *one = OK200 "Content-Length: 1\r\n\r\nx";
-	assert_int_equal(respp_feed(r.p, one, strlen(one)), 0);
-	respp_eof(r.p, NULL);
-	assert_int_equal(respp_feed(r.p, one, strlen(one)), 0);	/* ignored */
-	respp_eof(r.p, "again");					/* ignored */
+	assert_int_equal(response_feed(r.p, one, strlen(one)), 0);
+	response_eof(r.p, NULL);
+	assert_int_equal(response_feed(r.p, one, strlen(one)), 0);	/* ignored */
+	response_eof(r.p, "again");					/* ignored */
 	rec_flush(&r);
 	assert_string_equal(r.log.data, "H200 1.1 r=OK n=1 cl=1\nB:1:x\nE-\n");
 	rec_close(&r);
 
 	/* NULL callbacks are allowed */
-	struct respp *p = respp_new(NULL, NULL);
-	assert_int_equal(respp_feed(p, one, strlen(one)), 0);
-	assert_int_equal(respp_feed(p, "junk", 4), -1);
-	assert_int_equal(respp_feed(p, one, strlen(one)), -1);
-	respp_eof(p, NULL);
-	respp_free(p);
-	respp_free(NULL);
+	struct response_parser *p = response_new(NULL, NULL);
+	assert_int_equal(response_feed(p, one, strlen(one)), 0);
+	assert_int_equal(response_feed(p, "junk", 4), -1);
+	assert_int_equal(response_feed(p, one, strlen(one)), -1);
+	response_eof(p, NULL);
+	response_free(p);
+	response_free(NULL);
 }
 
 static void test_in_response(void **state)
 {
 	(void)state;
-	struct respp *p = respp_new(NULL, NULL);
-	assert_false(respp_in_response(p));
-	respp_feed(p, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	assert_false(respp_in_response(p));
-	respp_feed(p, OK200 "Content-Length: 4\r\n\r\nab", 41);
-	assert_true(respp_in_response(p));
-	respp_feed(p, "cd", 2);
-	assert_false(respp_in_response(p));
-	respp_free(p);
+	struct response_parser *p = response_new(NULL, NULL);
+	assert_false(response_busy(p));
+	response_feed(p, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	assert_false(response_busy(p));
+	response_feed(p, OK200 "Content-Length: 4\r\n\r\nab", 41);
+	assert_true(response_busy(p));
+	response_feed(p, "cd", 2);
+	assert_false(response_busy(p));
+	response_free(p);
 }
 
 int main(void)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "pageguard.h"
 #include "sse.h"
 
 /* Events are recorded as "name\0len\0data" runs so NUL bytes survive. */
@@ -311,16 +311,16 @@ static void test_guard_page(void **state)
 	struct buf got;
 	buf_init(&got, SIZE_MAX);
 	for (size_t n = 0; n <= len; n++) {
-		const char *p = guard_copy(sample, n);
+		const char *p = pageguard_copy(sample, n);
 		buf_reset(&got);
 		run(p, n, NULL, 0, &got);
-		guard_free(p);
+		pageguard_free(p);
 	}
-	const char *p = guard_copy("data: x\r", 8);
+	const char *p = pageguard_copy("data: x\r", 8);
 	buf_reset(&got);
 	run(p, 8, NULL, 0, &got);
 	assert_int_equal(got.len, strlen("message") + 3 + 1);
-	guard_free(p);
+	pageguard_free(p);
 	buf_free(&got);
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guard.h"
+#include "pageguard.h"
 #include "sse.h"
 #include "usage.h"
 
@@ -253,9 +253,9 @@ static void run_case(const struct usage_case *c, struct usage *u, size_t piece)
 	usage_init(u, c->text_max ? c->text_max : USAGE_TEXT_MAX);
 	if (c->kind == BODY) {
 		/* At an unmapped page: no byte past the body is read. */
-		const char *p = guard_copy(c->input, len);
+		const char *p = pageguard_copy(c->input, len);
 		usage_json_body(u, p, len);
-		guard_free(p);
+		pageguard_free(p);
 		return;
 	}
 	struct sse s;

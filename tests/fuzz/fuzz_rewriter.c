@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for preload/request.c.
+ * libFuzzer target for preload/rewriter.c.
  *
  * Input: byte 0 picks options, byte 1 the number of cut points (0-15), then
  * two bytes per cut point, then the bytes the program "sends". The payload
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "rewriter.h"
 
 #define FUZZ_KEY "rk-fuzz-key"
 
@@ -38,12 +38,12 @@ struct rec {
 static void must(int ok, const char *what)
 {
 	if (!ok) {
-		fprintf(stderr, "fuzz_request: %s\n", what);
+		fprintf(stderr, "fuzz_rewriter: %s\n", what);
 		abort();
 	}
 }
 
-static void on_head(void *ctx, const struct reqrw_head *h)
+static void on_head(void *ctx, const struct rewriter_head *h)
 {
 	struct rec *r = ctx;
 	buf_printf(&r->log, "H%zu:%.*s>%.*s|%d%d%d%llu|%d\n", h->n_headers,
@@ -91,16 +91,16 @@ static void on_error(void *ctx, const char *why)
 	buf_printf(&r->log, "\nX%s\n", why);
 }
 
-static const struct reqrw_callbacks cb = { on_head, on_body, on_end, on_error };
+static const struct rewriter_callbacks cb = { on_head, on_body, on_end, on_error };
 
 /* Run payload through a fresh rewriter in pieces; out and log are filled. */
-static void run(const struct config *cfg, enum reqrw_mode mode,
+static void run(const struct config *cfg, enum rewrite_mode mode,
 		const uint8_t *p, size_t len, const size_t *cuts, size_t ncuts,
 		size_t tight, struct buf *out, struct rec *rec)
 {
-	rec->check_creds = mode == REQRW_ROUTE || mode == REQRW_ROUTER;
-	struct reqrw *rw = reqrw_new(cfg, mode, PROVIDER_ANTHROPIC, &cb, rec);
-	must(rw != NULL, "reqrw_new");
+	rec->check_creds = mode == REWRITE_ROUTE || mode == REWRITE_ROUTER;
+	struct rewriter *rw = rewriter_new(cfg, mode, PROVIDER_ANTHROPIC, &cb, rec);
+	must(rw != NULL, "rewriter_new");
 	size_t at = 0;
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t end = i < ncuts ? cuts[i] : len;
@@ -109,16 +109,16 @@ static void run(const struct config *cfg, enum reqrw_mode mode,
 		if (tight) {
 			/* A full out first: nothing may change. */
 			size_t before = out->len, logged = rec->log.len;
-			size_t pending = reqrw_pending(rw);
-			bool pass = reqrw_passthrough(rw);
+			size_t pending = rewriter_pending(rw);
+			bool pass = rewriter_passthrough(rw);
 			out->max = out->len + (tight - 1) % (n + 1);
-			ssize_t rc = reqrw_feed(rw, piece, n, out);
+			ssize_t rc = rewriter_feed(rw, piece, n, out);
 			if (rc < 0) {
 				must(rc == -E2BIG, "not E2BIG");
 				must(out->len == before, "output after E2BIG");
 				must(rec->log.len == logged, "callbacks after E2BIG");
-				must(reqrw_pending(rw) == pending, "pending after E2BIG");
-				must(reqrw_passthrough(rw) == pass, "state after E2BIG");
+				must(rewriter_pending(rw) == pending, "pending after E2BIG");
+				must(rewriter_passthrough(rw) == pass, "state after E2BIG");
 			} else {
 				must((size_t)rc == n, "feed took less (tight)");
 				at = end;
@@ -126,13 +126,13 @@ static void run(const struct config *cfg, enum reqrw_mode mode,
 			}
 			out->max = (size_t)1 << 26;
 		}
-		must(reqrw_feed(rw, piece, n, out) == (ssize_t)n, "feed took less");
+		must(rewriter_feed(rw, piece, n, out) == (ssize_t)n, "feed took less");
 		at = end;
 	}
 	out->max = (size_t)1 << 26;
-	must(reqrw_flush(rw, out) == 0, "flush");
-	must(reqrw_pending(rw) == 0, "pending after flush");
-	reqrw_free(rw);
+	must(rewriter_flush(rw, out) == 0, "flush");
+	must(rewriter_pending(rw) == 0, "pending after flush");
+	rewriter_free(rw);
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -170,8 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (opt & 2)
 		cfg.params_b64 = s_params;
 
-	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE,
-						 REQRW_HOST };
+	static const enum rewrite_mode modes[] = { REWRITE_ROUTE, REWRITE_ROUTER, REWRITE_CAPTURE,
+						 REWRITE_HOST };
 	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 		struct buf out1, out2;
 		struct rec rec1, rec2;
@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_init(&rec2.log, (size_t)1 << 26);
 		run(&cfg, modes[m], p, len, NULL, 0, 0, &out1, &rec1);
 		run(&cfg, modes[m], p, len, cuts, ncuts, tight, &out2, &rec2);
-		if (modes[m] == REQRW_CAPTURE)
+		if (modes[m] == REWRITE_CAPTURE)
 			must(out1.len == len && (len == 0 || memcmp(out1.data, p, len) == 0),
 			     "capture changed the bytes");
 		must(out1.len == out2.len &&

@@ -1,4 +1,4 @@
-#include "request.h"
+#include "rewriter.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,13 +8,13 @@
 #include "route.h"
 
 /* A sent head may carry up to four headers the program did not write. */
-#define PH_MAX (REQRW_MAX_HEADERS + 4)
+#define PH_MAX (REWRITE_MAX_HEADERS + 4)
 _Static_assert(PH_MAX <= REQHEAD_MAX_FIELDS, "reqhead holds a sent head");
 
 enum rw_state { ST_HEAD, ST_BODY_CL, ST_BODY_CHUNKED, ST_PASS };
 
 /*
- * Everything reqrw_feed may change apart from the held bytes, so that one
+ * Everything rewriter_feed may change apart from the held bytes, so that one
  * copy taken on entry can be dropped when out cannot grow.
  */
 struct rwstate {
@@ -41,12 +41,12 @@ struct event {
 	enum provider_id provider;
 };
 
-struct reqrw {
+struct rewriter {
 	const struct config *cfg;
-	enum reqrw_mode mode;
+	enum rewrite_mode mode;
 	bool rewrite;		/* ROUTE/ROUTER with a usable configuration */
 	enum provider_id provider;
-	struct reqrw_callbacks cb;
+	struct rewriter_callbacks cb;
 	void *ctx;
 	struct rwstate st;
 	struct buf held;	/* an incomplete head */
@@ -75,11 +75,11 @@ static void puts_(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
-/* The provider a request is for (the router path tells in REQRW_ROUTER). */
-static enum provider_id head_provider(const struct reqrw *rw,
+/* The provider a request is for (the router path tells in REWRITE_ROUTER). */
+static enum provider_id head_provider(const struct rewriter *rw,
 				      const struct reqhead *ph)
 {
-	if (rw->mode == REQRW_ROUTER)
+	if (rw->mode == REWRITE_ROUTER)
 		return route_provider_for_router_path(rw->cfg, ph->target,
 						      ph->target_len);
 	return rw->provider;
@@ -158,11 +158,11 @@ static void put_field(struct writer *w, const char *name, size_t nlen,
 
 /*
  * Write the head to send for ph (SPEC section 3): the router's target and
- * Host in REQRW_ROUTE, the Respan key in every credential, Respan's headers.
+ * Host in REWRITE_ROUTE, the Respan key in every credential, Respan's headers.
  * Everything else is copied byte for byte. Returns 0 or buf_append's error.
  */
-/* REQRW_HOST: the head with Host set to the router's authority. */
-static int build_host_only(struct reqrw *rw, const struct reqhead *ph,
+/* REWRITE_HOST: the head with Host set to the router's authority. */
+static int build_host_only(struct rewriter *rw, const struct reqhead *ph,
 			   struct buf *out)
 {
 	struct writer w = { out, 0 };
@@ -187,15 +187,15 @@ static int build_host_only(struct reqrw *rw, const struct reqhead *ph,
 	return w.rc;
 }
 
-static int build_head(struct reqrw *rw, const struct reqhead *ph,
+static int build_head(struct rewriter *rw, const struct reqhead *ph,
 		      enum provider_id prov, struct buf *out)
 {
-	if (rw->mode == REQRW_HOST)
+	if (rw->mode == REWRITE_HOST)
 		return build_host_only(rw, ph, out);
 
 	const struct config *cfg = rw->cfg;
 	const char *key = cfg->api_key;
-	bool route = rw->mode == REQRW_ROUTE, had_cred = false;
+	bool route = rw->mode == REWRITE_ROUTE, had_cred = false;
 	const char *rp = route_provider_value(cfg, prov);
 	const char *params = reqhead_value_ok(cfg->params_b64) ? cfg->params_b64 : NULL;
 	struct writer w = { out, 0 };
@@ -270,7 +270,7 @@ static int build_head(struct reqrw *rw, const struct reqhead *ph,
 	return w.rc;
 }
 
-static void push_event(struct reqrw *rw, const struct event *e)
+static void push_event(struct rewriter *rw, const struct event *e)
 {
 	if (rw->nev == rw->ev_cap) {
 		size_t cap = rw->ev_cap ? rw->ev_cap * 2 : 16;
@@ -285,7 +285,7 @@ static void push_event(struct reqrw *rw, const struct event *e)
 	rw->ev[rw->nev++] = *e;
 }
 
-static void push(struct reqrw *rw, enum ev_type type, const char *p, size_t len)
+static void push(struct rewriter *rw, enum ev_type type, const char *p, size_t len)
 {
 	struct event e = { .type = type, .p = p, .len = len };
 	push_event(rw, &e);
@@ -300,7 +300,7 @@ static void collect_body(void *ctx, const char *data, size_t len)
  * A whole head (p, n) has arrived: write what to send and set up its body.
  * Returns 0, 1 when it is malformed (*why set), or buf_append's error.
  */
-static int complete_head(struct reqrw *rw, struct rwstate *st, const char *p,
+static int complete_head(struct rewriter *rw, struct rwstate *st, const char *p,
 			 size_t n, struct buf *out, const char **why)
 {
 	struct reqhead *ph = &rw->ph;
@@ -308,7 +308,7 @@ static int complete_head(struct reqrw *rw, struct rwstate *st, const char *p,
 	/* RFC 9112 2.2: servers ignore an empty line before a request; pass it on. */
 	if (reqhead_is_empty_line(p, n))
 		return buf_append(out, p, n);
-	if (reqhead_parse(p, n, ph, REQRW_MAX_HEADERS, why) < 0)
+	if (reqhead_parse(p, n, ph, REWRITE_MAX_HEADERS, why) < 0)
 		return 1;
 	enum provider_id prov = head_provider(rw, ph);
 	size_t off = out->len;
@@ -339,7 +339,7 @@ static int complete_head(struct reqrw *rw, struct rwstate *st, const char *p,
  * one is left for the caller to hold (*tail); a malformed one is released
  * unchanged with everything after it. Returns 0 or buf_append's error.
  */
-static int head_step(struct reqrw *rw, struct rwstate *st, const char *in,
+static int head_step(struct rewriter *rw, struct rwstate *st, const char *in,
 		     size_t len, size_t *pos, size_t *held, size_t *tail,
 		     struct buf *out)
 {
@@ -348,7 +348,7 @@ static int head_step(struct reqrw *rw, struct rwstate *st, const char *in,
 	int rc;
 
 	for (size_t i = start; i < len; i++) {
-		if (*held + (i - start) + 1 > REQRW_HEAD_MAX) {
+		if (*held + (i - start) + 1 > REWRITE_HEAD_MAX) {
 			why = "request head over 64 KiB";
 			break;
 		}
@@ -395,7 +395,7 @@ static int head_step(struct reqrw *rw, struct rwstate *st, const char *in,
 }
 
 /* In a body: pass it on and see where it ends. Returns 0 or an error. */
-static int body_step(struct reqrw *rw, struct rwstate *st, const char *in,
+static int body_step(struct rewriter *rw, struct rwstate *st, const char *in,
 		     size_t len, size_t *pos, struct buf *out)
 {
 	const char *p = in + *pos;
@@ -432,18 +432,18 @@ static int body_step(struct reqrw *rw, struct rwstate *st, const char *in,
 	return 0;
 }
 
-static void fire_head(struct reqrw *rw, const struct event *e,
+static void fire_head(struct rewriter *rw, const struct event *e,
 		      const struct buf *out)
 {
 	const char *why;
 	struct reqhead *ph = &rw->ph, *sent = &rw->ph_sent;
 
 	/* Both parsed fine when the event was made; parse again for views. */
-	if (reqhead_parse(e->p, e->len, ph, REQRW_MAX_HEADERS, &why) < 0)
+	if (reqhead_parse(e->p, e->len, ph, REWRITE_MAX_HEADERS, &why) < 0)
 		return;
 	if (reqhead_parse(out->data + e->off, e->slen, sent, PH_MAX, &why) < 0)
 		sent = ph;
-	struct reqrw_head h = {
+	struct rewriter_head h = {
 		.method = ph->method,
 		.method_len = ph->method_len,
 		.target = ph->target,
@@ -464,7 +464,7 @@ static void fire_head(struct reqrw *rw, const struct event *e,
 	rw->cb.on_head(rw->ctx, &h);
 }
 
-static void fire(struct reqrw *rw, const struct buf *out)
+static void fire(struct rewriter *rw, const struct buf *out)
 {
 	for (size_t i = 0; i < rw->nev; i++) {
 		const struct event *e = &rw->ev[i];
@@ -490,11 +490,11 @@ static void fire(struct reqrw *rw, const struct buf *out)
 	rw->nev = 0;
 }
 
-struct reqrw *reqrw_new(const struct config *cfg, enum reqrw_mode mode,
+struct rewriter *rewriter_new(const struct config *cfg, enum rewrite_mode mode,
 			enum provider_id provider,
-			const struct reqrw_callbacks *cb, void *ctx)
+			const struct rewriter_callbacks *cb, void *ctx)
 {
-	struct reqrw *rw = calloc(1, sizeof(*rw));
+	struct rewriter *rw = calloc(1, sizeof(*rw));
 	if (rw == NULL)
 		return NULL;
 	rw->cfg = cfg;
@@ -505,27 +505,27 @@ struct reqrw *reqrw_new(const struct config *cfg, enum reqrw_mode mode,
 	rw->ctx = ctx;
 	/*
 	 * Without a key (or with values that would break the head) there is
-	 * nothing to put in: behave as REQRW_CAPTURE rather than send a
+	 * nothing to put in: behave as REWRITE_CAPTURE rather than send a
 	 * broken request.
 	 */
-	if (mode == REQRW_HOST)
+	if (mode == REWRITE_HOST)
 		rw->rewrite = cfg && reqhead_value_ok(cfg->router_authority);
 	else
-		rw->rewrite = mode != REQRW_CAPTURE && cfg &&
+		rw->rewrite = mode != REWRITE_CAPTURE && cfg &&
 			      reqhead_value_ok(cfg->api_key) &&
-			      (mode == REQRW_ROUTER ||
+			      (mode == REWRITE_ROUTER ||
 			       (reqhead_value_ok(cfg->router_authority) &&
 				reqhead_path_ok(cfg->router_path)));
 	rw->st.state = ST_HEAD;
 	reqhead_scan_reset(&rw->st.scan);
-	/* Twice the cap: reqrw_feed appends the new tail before dropping the old. */
-	buf_init(&rw->held, 2 * REQRW_HEAD_MAX);
-	buf_init(&rw->scratch, REQRW_HEAD_MAX);
-	buf_init(&rw->tgt, 2 * REQRW_HEAD_MAX);
+	/* Twice the cap: rewriter_feed appends the new tail before dropping the old. */
+	buf_init(&rw->held, 2 * REWRITE_HEAD_MAX);
+	buf_init(&rw->scratch, REWRITE_HEAD_MAX);
+	buf_init(&rw->tgt, 2 * REWRITE_HEAD_MAX);
 	return rw;
 }
 
-void reqrw_free(struct reqrw *rw)
+void rewriter_free(struct rewriter *rw)
 {
 	if (rw == NULL)
 		return;
@@ -536,7 +536,7 @@ void reqrw_free(struct reqrw *rw)
 	free(rw);
 }
 
-ssize_t reqrw_feed(struct reqrw *rw, const char *in, size_t len, struct buf *out)
+ssize_t rewriter_feed(struct rewriter *rw, const char *in, size_t len, struct buf *out)
 {
 	struct rwstate st = rw->st;
 	size_t out0 = out->len, held = rw->held.len, tail = len, pos = 0;
@@ -580,12 +580,12 @@ ssize_t reqrw_feed(struct reqrw *rw, const char *in, size_t len, struct buf *out
 	return (ssize_t)len;
 }
 
-size_t reqrw_pending(const struct reqrw *rw)
+size_t rewriter_pending(const struct rewriter *rw)
 {
 	return rw->held.len;
 }
 
-int reqrw_flush(struct reqrw *rw, struct buf *out)
+int rewriter_flush(struct rewriter *rw, struct buf *out)
 {
 	if (rw->held.len == 0)
 		return 0;
@@ -598,7 +598,7 @@ int reqrw_flush(struct reqrw *rw, struct buf *out)
 	return 0;
 }
 
-bool reqrw_passthrough(const struct reqrw *rw)
+bool rewriter_passthrough(const struct rewriter *rw)
 {
 	return rw->st.state == ST_PASS;
 }

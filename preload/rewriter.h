@@ -1,28 +1,28 @@
 /*
- * request: the incremental HTTP/1.1 request rewriter.
+ * rewriter: the incremental HTTP/1.1 request rewriter.
  *
- * One struct reqrw follows one connection in the program-to-server
- * direction. The program's bytes go in through reqrw_feed() in whatever
+ * One struct rewriter follows one connection in the program-to-server
+ * direction. The program's bytes go in through rewriter_feed() in whatever
  * pieces it writes them; the bytes to send come out in a struct buf. A
  * request head may arrive in many pieces, and one piece may hold the end of
  * one request and the start of the next (keep-alive, pipelining). Heads are
- * held back until complete (at most REQRW_HEAD_MAX bytes), then rewritten
+ * held back until complete (at most REWRITE_HEAD_MAX bytes), then rewritten
  * and released; bodies framed by Content-Length or chunked coding pass
  * through byte for byte as they arrive.
  *
  * Modes:
- *   REQRW_ROUTE    the connection was meant for a provider host: the
+ *   REWRITE_ROUTE    the connection was meant for a provider host: the
  *                  request-target goes to the router path (route_target),
  *                  Host becomes the router's authority, every credential
  *                  carries the Respan key (SPEC section 3), and
  *                  X-Respan-Route-Provider / X-Data-Respan-Params are set
  *                  from the config (replacing any the program sent).
- *   REQRW_ROUTER   the program already talks to the router: the same, but
+ *   REWRITE_ROUTER   the program already talks to the router: the same, but
  *                  the request-target and Host are left alone.
- *   REQRW_CAPTURE  nothing is changed; requests are only parsed for the log.
- *   REQRW_HOST     only Host is set to the router's authority (added when
+ *   REWRITE_CAPTURE  nothing is changed; requests are only parsed for the log.
+ *   REWRITE_HOST     only Host is set to the router's authority (added when
  *                  absent); nothing else changes. For a relay that the
- *                  program names as its server, before a REQRW_ROUTER
+ *                  program names as its server, before a REWRITE_ROUTER
  *                  stage (respan run's relay, cli/pump.c).
  *
  * A request that is not valid HTTP/1.1 (a bad request line, a bad header, a
@@ -31,8 +31,8 @@
  * and everything after passes through untouched for the life of the
  * connection (there is no way to find the next request boundary again).
  */
-#ifndef RESPAN_REQUEST_H
-#define RESPAN_REQUEST_H
+#ifndef RESPAN_REWRITER_H
+#define RESPAN_REWRITER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,13 +43,13 @@
 #include "config.h"
 #include "http.h"
 
-#define REQRW_HEAD_MAX (64 * 1024)
-#define REQRW_MAX_HEADERS 128
+#define REWRITE_HEAD_MAX (64 * 1024)
+#define REWRITE_MAX_HEADERS 128
 
-enum reqrw_mode { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE, REQRW_HOST };
+enum rewrite_mode { REWRITE_ROUTE, REWRITE_ROUTER, REWRITE_CAPTURE, REWRITE_HOST };
 
 /* A parsed and (maybe) rewritten request head, valid during on_head only. */
-struct reqrw_head {
+struct rewriter_head {
 	const char *method;
 	size_t method_len;
 	const char *target;		/* as the program wrote it */
@@ -65,12 +65,12 @@ struct reqrw_head {
 	unsigned long long content_length;	/* 0 when chunked or absent */
 	bool expect_continue;
 	bool rewritten;			/* anything was changed */
-	enum provider_id provider;	/* for REQRW_ROUTER: guessed from the path */
+	enum provider_id provider;	/* for REWRITE_ROUTER: guessed from the path */
 };
 
-struct reqrw_callbacks {
+struct rewriter_callbacks {
 	/* A head was complete and has been appended to out. */
-	void (*on_head)(void *ctx, const struct reqrw_head *head);
+	void (*on_head)(void *ctx, const struct rewriter_head *head);
 	/* Body data of the current request (chunked coding removed). */
 	void (*on_body)(void *ctx, const char *data, size_t len);
 	/* The current request's body is complete (called for bodiless ones too). */
@@ -79,19 +79,19 @@ struct reqrw_callbacks {
 	void (*on_error)(void *ctx, const char *why);
 };
 
-struct reqrw;
+struct rewriter;
 
 /*
  * A rewriter for one connection. cfg must outlive it. provider is the
- * provider of the host the program asked for (ignored in REQRW_ROUTER and
- * REQRW_CAPTURE). cb may be NULL or have NULL members. Returns NULL when out
+ * provider of the host the program asked for (ignored in REWRITE_ROUTER and
+ * REWRITE_CAPTURE). cb may be NULL or have NULL members. Returns NULL when out
  * of memory.
  */
-struct reqrw *reqrw_new(const struct config *cfg, enum reqrw_mode mode,
+struct rewriter *rewriter_new(const struct config *cfg, enum rewrite_mode mode,
 			enum provider_id provider,
-			const struct reqrw_callbacks *cb, void *ctx);
+			const struct rewriter_callbacks *cb, void *ctx);
 
-void reqrw_free(struct reqrw *rw);
+void rewriter_free(struct rewriter *rw);
 
 /*
  * Feed len bytes the program sent. Bytes to send on the wire are appended to
@@ -100,18 +100,18 @@ void reqrw_free(struct reqrw *rw);
  * -ENOMEM / -E2BIG when out could not grow (the state is then unchanged:
  * the caller may retry with a larger out).
  */
-ssize_t reqrw_feed(struct reqrw *rw, const char *in, size_t len, struct buf *out);
+ssize_t rewriter_feed(struct rewriter *rw, const char *in, size_t len, struct buf *out);
 
 /* Bytes held back waiting for the rest of a head. */
-size_t reqrw_pending(const struct reqrw *rw);
+size_t rewriter_pending(const struct rewriter *rw);
 
 /*
  * Release held-back bytes unchanged into out (the program is closing or
  * shutting down its side mid-head). Returns 0 or buf_append's error.
  */
-int reqrw_flush(struct reqrw *rw, struct buf *out);
+int rewriter_flush(struct rewriter *rw, struct buf *out);
 
 /* True once the stream was found not to be HTTP/1.1 (passthrough). */
-bool reqrw_passthrough(const struct reqrw *rw);
+bool rewriter_passthrough(const struct rewriter *rw);
 
 #endif

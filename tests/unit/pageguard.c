@@ -1,4 +1,4 @@
-#include "guard.h"
+#include "pageguard.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@ struct guard_map {
 
 static struct guard_map maps[256];
 
-const char *guard_copy(const void *data, size_t len)
+const char *pageguard_copy(const void *data, size_t len)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t data_pages = (len + page - 1) / page;
@@ -40,7 +40,7 @@ const char *guard_copy(const void *data, size_t len)
 	abort();
 }
 
-void guard_free(const char *p)
+void pageguard_free(const char *p)
 {
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		char *b = maps[i].base;
@@ -53,8 +53,8 @@ void guard_free(const char *p)
 	}
 }
 
-void guard_pieces(const char *in, size_t len, size_t split, size_t step,
-		  guard_piece_fn fn, void *ctx)
+void pageguard_pieces(const char *in, size_t len, size_t split, size_t step,
+		  pageguard_piece_fn fn, void *ctx)
 {
 	for (size_t off = 0, n; off < len; off += n) {
 		n = len - off;
@@ -62,9 +62,9 @@ void guard_pieces(const char *in, size_t len, size_t split, size_t step,
 			n = split;
 		else if (step && n > step)
 			n = step;
-		const char *g = guard_copy(in + off, n);
+		const char *g = pageguard_copy(in + off, n);
 		bool more = fn(ctx, g, n);
-		guard_free(g);
+		pageguard_free(g);
 		if (!more)
 			return;
 	}

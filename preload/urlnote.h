@@ -1,5 +1,5 @@
 /*
- * origin: what a program asked for before a layer rewrote it.
+ * urlnote: what a program asked for before a layer rewrote it.
  *
  * The libcurl layer rewrites a provider URL to the router URL before libcurl
  * connects; the request then travels a session whose SNI is the router, so
@@ -9,8 +9,8 @@
  * (routed_url), which provider, and that the curl layer did it. A small
  * table, most recent first, thread-safe.
  */
-#ifndef RESPAN_ORIGIN_H
-#define RESPAN_ORIGIN_H
+#ifndef RESPAN_URLNOTE_H
+#define RESPAN_URLNOTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,23 +18,23 @@
 #include "config.h"
 #include "forkphase.h"
 
-#define ORIGIN_SLOTS 32
-#define ORIGIN_URL_MAX 2048
+#define URLNOTE_SLOTS 32
+#define URLNOTE_URL_MAX 2048
 
-struct origin {
-	char url[ORIGIN_URL_MAX];	/* what the program asked for */
+struct urlnote {
+	char url[URLNOTE_URL_MAX];	/* what the program asked for */
 	enum provider_id provider;
 	char layer[16];
 };
 
 /* Note that routed_url stands for url (longer URLs are not noted). */
-void origin_note(const char *routed_url, const char *url,
+void urlnote_add(const char *routed_url, const char *url,
 		 enum provider_id provider, const char *layer);
 
 /* Find the newest note for routed_url (len bytes). Returns true and a copy. */
-bool origin_find(const char *routed_url, size_t len, struct origin *out);
+bool urlnote_find(const char *routed_url, size_t len, struct urlnote *out);
 
 /* Around fork(): see forkphase.h. */
-void origin_fork(enum fork_phase phase);
+void urlnote_fork(enum fork_phase phase);
 
 #endif

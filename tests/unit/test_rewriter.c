@@ -1,5 +1,5 @@
 /*
- * Unit tests for preload/request.c: the incremental request rewriter.
+ * Unit tests for preload/rewriter.c: the incremental request rewriter.
  *
  * Most tests compare whole outputs: what goes on the wire, and a text log of
  * the callbacks (adjacent on_body calls merged, so that feeding in pieces
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "guard.h"
-#include "request.h"
+#include "pageguard.h"
+#include "rewriter.h"
 
 #define KEY "rk-respan-0001"
 
@@ -105,7 +105,7 @@ static void rec_body_done(struct rec *r)
 	buf_reset(&r->body);
 }
 
-static void on_head(void *ctx, const struct reqrw_head *h)
+static void on_head(void *ctx, const struct rewriter_head *h)
 {
 	struct rec *r = ctx;
 	rec_body_done(r);
@@ -145,55 +145,55 @@ static void on_error(void *ctx, const char *why)
 	buf_printf(&r->log, "X %s\n", why);
 }
 
-static const struct reqrw_callbacks rec_cb = { on_head, on_body, on_end, on_error };
+static const struct rewriter_callbacks rec_cb = { on_head, on_body, on_end, on_error };
 
 /* ---- running the rewriter ---------------------------------------------- */
 
 struct run {
 	struct config cfg;
-	enum reqrw_mode mode;
+	enum rewrite_mode mode;
 	enum provider_id provider;
 };
 
 /* One rewriter, what it sent and what its callbacks said. */
 struct harness {
 	struct config cfg;	/* the rewriter's; outlives it */
-	struct reqrw *rw;
+	struct rewriter *rw;
 	struct buf out;
 	struct rec rec;
-	bool pass;	/* reqrw_passthrough() before the final flush */
+	bool pass;	/* rewriter_passthrough() before the final flush */
 };
 
 /* A new rewriter for run; cb is &rec_cb (recording into h->rec) or NULL. */
 static void harness_init(struct harness *h, const struct run *run,
-			 const struct reqrw_callbacks *cb)
+			 const struct rewriter_callbacks *cb)
 {
 	memset(h, 0, sizeof(*h));
 	h->cfg = run->cfg;
 	buf_init(&h->out, 1 << 24);
 	rec_init(&h->rec);
-	h->rw = reqrw_new(&h->cfg, run->mode, run->provider, cb, cb ? &h->rec : NULL);
+	h->rw = rewriter_new(&h->cfg, run->mode, run->provider, cb, cb ? &h->rec : NULL);
 	assert_non_null(h->rw);
 }
 
 /* Feed len bytes; every one is taken. */
 static void harness_feed(struct harness *h, const char *in, size_t len)
 {
-	assert_int_equal(reqrw_feed(h->rw, in, len, &h->out), (ssize_t)len);
+	assert_int_equal(rewriter_feed(h->rw, in, len, &h->out), (ssize_t)len);
 }
 
 /* Flush what is held; it all goes out. */
 static void harness_finish(struct harness *h)
 {
-	h->pass = reqrw_passthrough(h->rw);
-	assert_int_equal(reqrw_flush(h->rw, &h->out), 0);
-	assert_int_equal(reqrw_pending(h->rw), 0);
+	h->pass = rewriter_passthrough(h->rw);
+	assert_int_equal(rewriter_flush(h->rw, &h->out), 0);
+	assert_int_equal(rewriter_pending(h->rw), 0);
 	rec_body_done(&h->rec);
 }
 
 static void harness_free(struct harness *h)
 {
-	reqrw_free(h->rw);
+	rewriter_free(h->rw);
 	buf_free(&h->out);
 	rec_free(&h->rec);
 }
@@ -210,10 +210,10 @@ static void run_pieces(const struct run *run, const char *in, size_t len,
 	size_t at = 0;
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t end = i < ncuts ? cuts[i] : len;
-		const char *piece = guard ? guard_copy(in + at, end - at) : in + at;
+		const char *piece = guard ? pageguard_copy(in + at, end - at) : in + at;
 		harness_feed(h, piece, end - at);
 		if (guard)
-			guard_free(piece);
+			pageguard_free(piece);
 		at = end;
 	}
 	harness_finish(h);
@@ -266,216 +266,216 @@ static void test_rewrite_table(void **state)
 	static const struct {
 		const char *name;
 		unsigned cf;
-		enum reqrw_mode mode;
+		enum rewrite_mode mode;
 		enum provider_id p;
 		const char *in, *want;
 	} cases[] = {
-		{ "openai bearer", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "openai bearer", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
 		  "Authorization: Bearer sk-proj-abc\r\nContent-Type: application/json\r\n\r\n",
 		  "POST /api/chat/completions HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "Authorization: Bearer " KEY "\r\nContent-Type: application/json\r\n\r\n" },
-		{ "anthropic x-api-key", 0, REQRW_ROUTE, PROVIDER_ANTHROPIC,
+		{ "anthropic x-api-key", 0, REWRITE_ROUTE, PROVIDER_ANTHROPIC,
 		  "POST /v1/messages?beta=true HTTP/1.1\r\nhost: api.anthropic.com\r\n"
 		  "x-api-key: sk-ant-xyz\r\nanthropic-version: 2023-06-01\r\n\r\n",
 		  "POST /api/anthropic/v1/messages?beta=true HTTP/1.1\r\nhost: api.respan.ai\r\n"
 		  "x-api-key: " KEY "\r\nanthropic-version: 2023-06-01\r\n\r\n" },
-		{ "anthropic both styles", 0, REQRW_ROUTE, PROVIDER_ANTHROPIC,
+		{ "anthropic both styles", 0, REWRITE_ROUTE, PROVIDER_ANTHROPIC,
 		  "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\n"
 		  "Authorization: Bearer sk-ant-oat\r\nX-Api-Key: sk-ant-xyz\r\n\r\n",
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "Authorization: Bearer " KEY "\r\nX-Api-Key: " KEY "\r\n\r\n" },
-		{ "gemini key= only", 0, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "gemini key= only", 0, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "POST /v1beta/models/m:generateContent?key=AIzaSyX&alt=sse HTTP/1.1\r\n"
 		  "Host: generativelanguage.googleapis.com\r\n\r\n",
 		  "POST /api/google/gemini/v1beta/models/m:generateContent?key=" KEY
 		  "&alt=sse HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n" },
-		{ "gemini header", 0, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "gemini header", 0, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "POST /v1beta/models/m:generateContent HTTP/1.1\r\n"
 		  "Host: generativelanguage.googleapis.com\r\nx-goog-api-key: AIzaSyX\r\n\r\n",
 		  "POST /api/google/gemini/v1beta/models/m:generateContent HTTP/1.1\r\n"
 		  "Host: api.respan.ai\r\nx-goog-api-key: " KEY "\r\n\r\n" },
-		{ "gemini header and key=", 0, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "gemini header and key=", 0, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "GET /v1beta/models?alt=json&key=AIza HTTP/1.1\r\n"
 		  "Host: generativelanguage.googleapis.com\r\nX-Goog-Api-Key: AIza\r\n\r\n",
 		  "GET /api/google/gemini/v1beta/models?alt=json&key=" KEY " HTTP/1.1\r\n"
 		  "Host: api.respan.ai\r\nX-Goog-Api-Key: " KEY "\r\n\r\n" },
-		{ "every key= param", 0, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "every key= param", 0, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "GET /v1/x?key=a&key=b&keyx=c&xkey=d&key&=e HTTP/1.1\r\nHost: h\r\n\r\n",
 		  "GET /api/google/gemini/v1/x?key=" KEY "&key=" KEY "&keyx=c&xkey=d&key="
 		  KEY "&=e HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n" },
-		{ "api-key header", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "api-key header", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "POST /v1/embeddings HTTP/1.1\r\nHost: api.openai.com\r\napi-key: az\r\n\r\n",
 		  "POST /api/embeddings HTTP/1.1\r\nHost: api.respan.ai\r\napi-key: " KEY
 		  "\r\n\r\n" },
-		{ "openai none", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "openai none", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAccept: */*\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nAccept: */*\r\n"
 		  "Authorization: Bearer " KEY "\r\n\r\n" },
-		{ "anthropic none", 0, REQRW_ROUTE, PROVIDER_ANTHROPIC,
+		{ "anthropic none", 0, REWRITE_ROUTE, PROVIDER_ANTHROPIC,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n",
 		  "GET /api/anthropic/v1/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-api-key: " KEY "\r\n\r\n" },
-		{ "gemini none", 0, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "gemini none", 0, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "GET /v1beta/models HTTP/1.1\r\nHost: generativelanguage.googleapis.com\r\n\r\n",
 		  "GET /api/google/gemini/v1beta/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-goog-api-key: " KEY "\r\n\r\n" },
-		{ "vertexai none", 0, REQRW_ROUTE, PROVIDER_VERTEXAI,
+		{ "vertexai none", 0, REWRITE_ROUTE, PROVIDER_VERTEXAI,
 		  "POST /v1/projects/p/locations/l/publishers/google/models/m:predict HTTP/1.1\r\n"
 		  "Host: us-central1-aiplatform.googleapis.com\r\n\r\n",
 		  "POST /api/google/vertexai/v1/projects/p/locations/l/publishers/google/"
 		  "models/m:predict HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "Authorization: Bearer " KEY "\r\n\r\n" },
-		{ "vertexai bearer", 0, REQRW_ROUTE, PROVIDER_VERTEXAI,
+		{ "vertexai bearer", 0, REWRITE_ROUTE, PROVIDER_VERTEXAI,
 		  "POST /v1/projects/p HTTP/1.1\r\nHost: aiplatform.googleapis.com\r\n"
 		  "Authorization: Bearer ya29.token\r\n\r\n",
 		  "POST /api/google/vertexai/v1/projects/p HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "Authorization: Bearer " KEY "\r\n\r\n" },
-		{ "authorization without scheme", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "authorization without scheme", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: sk-abc\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nAuthorization: Bearer "
 		  KEY "\r\n\r\n" },
-		{ "authorization empty", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "authorization empty", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization:\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nAuthorization: Bearer "
 		  KEY "\r\n\r\n" },
-		{ "authorization scheme kept", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "authorization scheme kept", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n"
 		  "AUTHORIZATION:bearer \t sk-x  \r\nauthorization: Basic dTpw\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nAUTHORIZATION: bearer "
 		  KEY "\r\nauthorization: Basic " KEY "\r\n\r\n" },
-		{ "proxy-authorization kept", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "proxy-authorization kept", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n"
 		  "Proxy-Authorization: Basic cHg=\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "Proxy-Authorization: Basic cHg=\r\nAuthorization: Bearer " KEY "\r\n\r\n" },
-		{ "host added", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "host added", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.0\r\nAuthorization: Bearer sk\r\n\r\n",
 		  "GET /api/models HTTP/1.0\r\nHost: api.respan.ai\r\n"
 		  "Authorization: Bearer " KEY "\r\n\r\n" },
-		{ "host case kept", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "host case kept", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHOST:api.openai.com:443\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHOST: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "router port", CF_PORT, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "router port", CF_PORT, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: localhost:8443\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "router ipv6", CF_V6, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "router ipv6", CF_V6, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: [::1]:8443\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "router ipv6 host added", CF_V6, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "router ipv6 host added", CF_V6, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: [::1]:8443\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "router path /", CF_ROOT, REQRW_ROUTE, PROVIDER_ANTHROPIC,
+		{ "router path /", CF_ROOT, REWRITE_ROUTE, PROVIDER_ANTHROPIC,
 		  "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: k\r\n\r\n",
 		  "POST /anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: "
 		  KEY "\r\n\r\n" },
-		{ "route provider global", CF_RP | CF_RP_ANTH, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "route provider global", CF_RP | CF_RP_ANTH, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\nX-Respan-Route-Provider: vertex_ai\r\n\r\n" },
-		{ "route provider per id wins", CF_RP | CF_RP_ANTH, REQRW_ROUTE,
+		{ "route provider per id wins", CF_RP | CF_RP_ANTH, REWRITE_ROUTE,
 		  PROVIDER_ANTHROPIC,
 		  "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: k\r\n\r\n",
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-api-key: " KEY "\r\nX-Respan-Route-Provider: bedrock\r\n\r\n" },
-		{ "route provider per id only", CF_RP_ANTH, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "route provider per id only", CF_RP_ANTH, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "GET /v1/models HTTP/1.1\r\nHost: h\r\nx-goog-api-key: k\r\n\r\n",
 		  "GET /api/google/gemini/v1/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-goog-api-key: " KEY "\r\n\r\n" },
-		{ "params", CF_PARAMS, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "params", CF_PARAMS, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\nX-Data-Respan-Params: eyJjdXN0b21lcl9pZGVudGlmaWVyIjoidSJ9\r\n\r\n" },
-		{ "program's respan headers replaced", CF_RP | CF_PARAMS, REQRW_ROUTE,
+		{ "program's respan headers replaced", CF_RP | CF_PARAMS, REWRITE_ROUTE,
 		  PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nx-respan-route-provider: mine\r\nHost: h\r\n"
 		  "X-DATA-RESPAN-PARAMS: e30=\r\nx-api-key: k\r\nX-Respan-Other: o\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\nX-Respan-Other: o\r\nX-Respan-Route-Provider: vertex_ai\r\n"
 		  "X-Data-Respan-Params: eyJjdXN0b21lcl9pZGVudGlmaWVyIjoidSJ9\r\n\r\n" },
-		{ "program's respan headers kept", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "program's respan headers kept", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nx-respan-route-provider: mine\r\nHost: h\r\n"
 		  "X-DATA-RESPAN-PARAMS: e30=\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nx-respan-route-provider: mine\r\n"
 		  "Host: api.respan.ai\r\nX-DATA-RESPAN-PARAMS: e30=\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "LF line ends become CRLF", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "LF line ends become CRLF", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\nHost: api.openai.com\nAuthorization: Bearer sk\r\n"
 		  "User-Agent: x\n\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nAuthorization: Bearer "
 		  KEY "\r\nUser-Agent: x\r\n\r\n" },
-		{ "other headers byte for byte", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "other headers byte for byte", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-Odd:\t  spaced  value \t\r\n"
 		  "x-EMPTY:\r\nUser-Agent: caf\xc3\xa9/1\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nX-Odd:\t  spaced  value \t\r\n"
 		  "x-EMPTY:\r\nUser-Agent: caf\xc3\xa9/1\r\nx-api-key: " KEY "\r\n\r\n" },
-		{ "percent-encoded key", CF_ODDKEY, REQRW_ROUTE, PROVIDER_GEMINI,
+		{ "percent-encoded key", CF_ODDKEY, REWRITE_ROUTE, PROVIDER_GEMINI,
 		  "GET /v1/models?key=AIza HTTP/1.1\r\nHost: h\r\nx-goog-api-key: AIza\r\n\r\n",
 		  "GET /api/google/gemini/v1/models?key=rk%2F%2B%3Dx%25 HTTP/1.1\r\n"
 		  "Host: api.respan.ai\r\nx-goog-api-key: rk/+=x%\r\n\r\n" },
-		{ "absolute form", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "absolute form", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET https://api.openai.com/v1/models HTTP/1.1\r\nHost: api.openai.com\r\n"
 		  "x-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "asterisk form kept", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "asterisk form kept", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "OPTIONS * HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer sk\r\n\r\n",
 		  "OPTIONS * HTTP/1.1\r\nHost: api.respan.ai\r\nAuthorization: Bearer " KEY
 		  "\r\n\r\n" },
-		{ "no provider: no router path", 0, REQRW_ROUTE, PROVIDER_NONE,
+		{ "no provider: no router path", 0, REWRITE_ROUTE, PROVIDER_NONE,
 		  "GET /v1/models HTTP/1.1\r\nHost: h\r\nx-api-key: k\r\n\r\n",
 		  "GET /v1/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "empty line before a request", 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "empty line before a request", 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "\r\n\nGET /v1/models HTTP/1.1\r\nHost: h\r\nx-api-key: k\r\n\r\n",
 		  "\r\n\nGET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\nx-api-key: " KEY
 		  "\r\n\r\n" },
-		{ "router: path and host kept", CF_RP_ANTH, REQRW_ROUTER, PROVIDER_NONE,
+		{ "router: path and host kept", CF_RP_ANTH, REWRITE_ROUTER, PROVIDER_NONE,
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-api-key: sk-ant\r\n\r\n",
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-api-key: " KEY "\r\nX-Respan-Route-Provider: bedrock\r\n\r\n" },
-		{ "router: anthropic default", 0, REQRW_ROUTER, PROVIDER_OPENAI,
+		{ "router: anthropic default", 0, REWRITE_ROUTER, PROVIDER_OPENAI,
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		  "POST /api/anthropic/v1/messages HTTP/1.1\r\nHost: localhost\r\n"
 		  "x-api-key: " KEY "\r\n\r\n" },
-		{ "router: openai default, no host", 0, REQRW_ROUTER, PROVIDER_ANTHROPIC,
+		{ "router: openai default, no host", 0, REWRITE_ROUTER, PROVIDER_ANTHROPIC,
 		  "POST /api/chat/completions HTTP/1.1\r\n\r\n",
 		  "POST /api/chat/completions HTTP/1.1\r\nAuthorization: Bearer " KEY
 		  "\r\n\r\n" },
-		{ "router: key= replaced", 0, REQRW_ROUTER, PROVIDER_NONE,
+		{ "router: key= replaced", 0, REWRITE_ROUTER, PROVIDER_NONE,
 		  "GET /api/google/gemini/v1/models?key=AIza HTTP/1.1\r\nHost: r\r\n\r\n",
 		  "GET /api/google/gemini/v1/models?key=" KEY " HTTP/1.1\r\nHost: r\r\n\r\n" },
 		{ "host only: credentials and headers kept", CF_RP | CF_PARAMS | CF_PORT,
-		  REQRW_HOST, PROVIDER_NONE,
+		  REWRITE_HOST, PROVIDER_NONE,
 		  "POST /api/google/gemini/v1beta/models/m:generateContent HTTP/1.1\r\n"
 		  "Host: 127.0.0.1:40123\r\nx-goog-api-key: AIza\r\n"
 		  "X-Respan-Route-Provider: mine\r\n\r\n",
 		  "POST /api/google/gemini/v1beta/models/m:generateContent HTTP/1.1\r\n"
 		  "Host: localhost:8443\r\nx-goog-api-key: AIza\r\n"
 		  "X-Respan-Route-Provider: mine\r\n\r\n" },
-		{ "host only: added, no credential added", 0, REQRW_HOST, PROVIDER_NONE,
+		{ "host only: added, no credential added", 0, REWRITE_HOST, PROVIDER_NONE,
 		  "GET /api/google/gemini/v1beta/models HTTP/1.0\r\nAccept: */*\r\n\r\n",
 		  "GET /api/google/gemini/v1beta/models HTTP/1.0\r\nHost: api.respan.ai\r\n"
 		  "Accept: */*\r\n\r\n" },
-		{ "host only, then router: gemini style", 0, REQRW_ROUTER, PROVIDER_NONE,
+		{ "host only, then router: gemini style", 0, REWRITE_ROUTER, PROVIDER_NONE,
 		  "GET /api/google/gemini/v1beta/models HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n",
 		  "GET /api/google/gemini/v1beta/models HTTP/1.1\r\nHost: api.respan.ai\r\n"
 		  "x-goog-api-key: " KEY "\r\n\r\n" },
-		{ "host only without a key", CF_NOKEY, REQRW_HOST, PROVIDER_NONE,
+		{ "host only without a key", CF_NOKEY, REWRITE_HOST, PROVIDER_NONE,
 		  "GET /api/models HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: api.respan.ai\r\n\r\n" },
-		{ "capture", CF_RP | CF_PARAMS, REQRW_CAPTURE, PROVIDER_OPENAI,
+		{ "capture", CF_RP | CF_PARAMS, REWRITE_CAPTURE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\nHost: api.openai.com\nAuthorization: Bearer sk\n\n",
 		  "GET /v1/models HTTP/1.1\nHost: api.openai.com\nAuthorization: Bearer sk\n\n" },
-		{ "no key: route is capture", CF_NOKEY | CF_RP, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ "no key: route is capture", CF_NOKEY | CF_RP, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n",
 		  "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n" },
-		{ "no key: router is capture", CF_NOKEY, REQRW_ROUTER, PROVIDER_OPENAI,
+		{ "no key: router is capture", CF_NOKEY, REWRITE_ROUTER, PROVIDER_OPENAI,
 		  "GET /api/models HTTP/1.1\r\nHost: r\r\nx-api-key: k\r\n\r\n",
 		  "GET /api/models HTTP/1.1\r\nHost: r\r\nx-api-key: k\r\n\r\n" },
 	};
@@ -496,11 +496,11 @@ static void test_head_fields(void **state)
 	(void)state;
 	static const struct {
 		unsigned cf;
-		enum reqrw_mode mode;
+		enum rewrite_mode mode;
 		enum provider_id p;
 		const char *in, *log;
 	} cases[] = {
-		{ CF_RP, REQRW_ROUTE, PROVIDER_ANTHROPIC,
+		{ CF_RP, REWRITE_ROUTE, PROVIDER_ANTHROPIC,
 		  "POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: k\r\n"
 		  "Expect: 100-Continue\r\nContent-Length: 3\r\n\r\nabc",
 		  "H POST /v1/messages -> /api/anthropic/v1/messages host=api.anthropic.com "
@@ -508,21 +508,21 @@ static void test_head_fields(void **state)
 		  "  Host: api.respan.ai\n  x-api-key: " KEY "\n  Expect: 100-Continue\n"
 		  "  Content-Length: 3\n  X-Respan-Route-Provider: vertex_ai\n"
 		  "B abc\nE\n" },
-		{ 0, REQRW_ROUTER, PROVIDER_OPENAI,
+		{ 0, REWRITE_ROUTER, PROVIDER_OPENAI,
 		  "POST /api/google/vertexai/v1/x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
 		  "0\r\n\r\n",
 		  "H POST /api/google/vertexai/v1/x -> /api/google/vertexai/v1/x host=(none) "
 		  "v=0 p=3 rw=1 cl=0 ch=1 ex=0\n"
 		  "  Transfer-Encoding: chunked\n  Authorization: Bearer " KEY "\nE\n" },
-		{ 0, REQRW_CAPTURE, PROVIDER_GEMINI,
+		{ 0, REWRITE_CAPTURE, PROVIDER_GEMINI,
 		  "GET /x HTTP/1.1\nHost:  h  \n\n",
 		  "H GET /x -> /x host=h v=1 p=2 rw=0 cl=0 ch=0 ex=0\n  Host: h\nE\n" },
-		{ 0, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ 0, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /v1/models HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " KEY "\r\n\r\n",
 		  "H GET /v1/models -> /api/models host=h v=1 p=0 rw=1 cl=0 ch=0 ex=0\n"
 		  "  Host: api.respan.ai\n  Authorization: Bearer " KEY "\nE\n" },
 		/* Nothing to change: rewritten is false. */
-		{ CF_ROOT, REQRW_ROUTE, PROVIDER_OPENAI,
+		{ CF_ROOT, REWRITE_ROUTE, PROVIDER_OPENAI,
 		  "GET /x HTTP/1.1\r\nHost: api.respan.ai\r\nAuthorization: Bearer " KEY "\r\n\r\n",
 		  "H GET /x -> /x host=api.respan.ai v=1 p=0 rw=0 cl=0 ch=0 ex=0\n"
 		  "  Host: api.respan.ai\n  Authorization: Bearer " KEY "\nE\n" },
@@ -566,7 +566,7 @@ static const char pipelined_out[] =
 static void test_pipelined(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 	struct harness res;
 	run_once(&run, pipelined, sizeof(pipelined) - 1, &res);
 	assert_buf_eq(&res.out, pipelined_out, sizeof(pipelined_out) - 1, "pipelined");
@@ -578,7 +578,7 @@ static void test_pipelined(void **state)
 	harness_free(&res);
 
 	/* Capture mode: the exact bytes. */
-	run.mode = REQRW_CAPTURE;
+	run.mode = REWRITE_CAPTURE;
 	run_once(&run, pipelined, sizeof(pipelined) - 1, &res);
 	assert_buf_eq(&res.out, pipelined, sizeof(pipelined) - 1, "capture");
 	assert_int_equal(res.rec.heads, 5);
@@ -589,7 +589,7 @@ static void test_pipelined(void **state)
 static void test_splits(void **state)
 {
 	(void)state;
-	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_ROUTER, REQRW_CAPTURE };
+	static const enum rewrite_mode modes[] = { REWRITE_ROUTE, REWRITE_ROUTER, REWRITE_CAPTURE };
 	const char *in = pipelined;
 	size_t len = sizeof(pipelined) - 1;
 	size_t *cuts = malloc(len * sizeof(*cuts));
@@ -599,7 +599,7 @@ static void test_splits(void **state)
 		struct run run = { make_cfg(CF_RP | CF_PARAMS), modes[m], PROVIDER_OPENAI };
 		struct harness one, split;
 		run_once(&run, in, len, &one);
-		if (modes[m] == REQRW_CAPTURE)
+		if (modes[m] == REWRITE_CAPTURE)
 			assert_buf_eq(&one.out, in, len, "capture");
 		for (size_t k = 0; k <= len; k++) {
 			run_cuts(&run, in, len, &k, 1, &split);
@@ -632,7 +632,7 @@ static void test_splits(void **state)
 static void test_keepalive(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_ANTHROPIC };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_ANTHROPIC };
 	struct harness h;
 	harness_init(&h, &run, &rec_cb);
 
@@ -640,7 +640,7 @@ static void test_keepalive(void **state)
 				 "Content-Length: 2\r\n\r\n";
 	harness_feed(&h, r1, sizeof(r1) - 1);
 	assert_counts(&h, 1, 0, 0, "first head");
-	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_int_equal(rewriter_pending(h.rw), 0);
 	harness_feed(&h, "{", 1);
 	harness_feed(&h, "}", 1);
 	assert_counts(&h, 1, 1, 0, "first body");
@@ -661,7 +661,7 @@ static void test_keepalive(void **state)
 static void test_expect_continue(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 	struct harness h;
 	harness_init(&h, &run, &rec_cb);
 
@@ -671,7 +671,7 @@ static void test_expect_continue(void **state)
 	/* The head goes at once; the body comes after the server's 100. */
 	assert_counts(&h, 1, 0, 0, "head");
 	assert_non_null(strstr(h.rec.log.data, " ex=1\n"));
-	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_int_equal(rewriter_pending(h.rw), 0);
 	size_t head_len = h.out.len;
 	harness_feed(&h, "hello", 5);
 	assert_int_equal(h.out.len, head_len + 5);
@@ -702,7 +702,7 @@ static void test_chunked_body(void **state)
 				 cases[i].body);
 		snprintf(want, sizeof(want), "%s%sGET /api/ HTTP/1.1\r\nHost: api.respan.ai"
 			 "\r\nAuthorization: Bearer " KEY "\r\n\r\n", sent_head, cases[i].body);
-		struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+		struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 		struct harness one, split;
 		run_once(&run, in, (size_t)n, &one);
 		assert_buf_eq(&one.out, want, strlen(want), "chunked");
@@ -738,7 +738,7 @@ static void test_content_length_bodies(void **state)
 		{ "GET /v1/x HTTP/1.1\r\n\r\n", "", 1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct run run = { make_cfg(0), REQRW_CAPTURE, PROVIDER_OPENAI };
+		struct run run = { make_cfg(0), REWRITE_CAPTURE, PROVIDER_OPENAI };
 		struct harness res;
 		const char *in = cases[i].in;
 		run_once(&run, in, strlen(in), &res);
@@ -807,7 +807,7 @@ static void test_malformed_table(void **state)
 		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc", 0 },
 		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 0 },
 	};
-	static const enum reqrw_mode modes[] = { REQRW_ROUTE, REQRW_CAPTURE };
+	static const enum rewrite_mode modes[] = { REWRITE_ROUTE, REWRITE_CAPTURE };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *in = cases[i].in;
 		size_t len = cases[i].len ? cases[i].len : strlen(in);
@@ -819,7 +819,7 @@ static void test_malformed_table(void **state)
 			run_once(&run, in, len, &one);
 			if (one.rec.errors != 1 || !one.pass)
 				fail_msg("case %zu: not refused: %s", i, one.rec.log.data);
-			if (!body_error || modes[m] == REQRW_CAPTURE)
+			if (!body_error || modes[m] == REWRITE_CAPTURE)
 				assert_buf_eq(&one.out, in, len, "passed through");
 			if (!body_error)
 				assert_int_equal(one.rec.heads, 0);
@@ -846,7 +846,7 @@ static void test_malformed_after_valid(void **state)
 		"Authorization: Bearer " KEY "\r\n\r\n"
 		"GET / HTTP/1.1\r\nX : y\r\n\r\n"
 		"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n";
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 	struct harness res;
 	run_once(&run, in, sizeof(in) - 1, &res);
 	assert_buf_eq(&res.out, want, sizeof(want) - 1, "after valid");
@@ -859,16 +859,16 @@ static void test_malformed_after_valid(void **state)
 static void test_not_http_released_at_once(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 	struct harness h;
 	harness_init(&h, &run, &rec_cb);
 	harness_feed(&h, "GE", 2);
-	assert_int_equal(reqrw_pending(h.rw), 2);
+	assert_int_equal(rewriter_pending(h.rw), 2);
 	assert_int_equal(h.out.len, 0);
 	harness_feed(&h, "\x16", 1);
-	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_int_equal(rewriter_pending(h.rw), 0);
 	assert_buf_eq(&h.out, "GE\x16", 3, "released");
-	assert_true(reqrw_passthrough(h.rw));
+	assert_true(rewriter_passthrough(h.rw));
 	assert_int_equal(h.rec.errors, 1);
 	harness_feed(&h, "GET / HTTP/1.1\r\n\r\n", 18);
 	assert_buf_eq(&h.out, "GE\x16GET / HTTP/1.1\r\n\r\n", 21, "still passthrough");
@@ -894,49 +894,49 @@ static char *big_head(size_t total)
 static void test_head_cap(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_CAPTURE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_CAPTURE, PROVIDER_OPENAI };
 	size_t cuts[80];
 	for (size_t i = 0; i < 80; i++)
 		cuts[i] = (i + 1) * 1000;
 
 	/* Exactly the cap: accepted, in one piece and in many. */
-	char *in = big_head(REQRW_HEAD_MAX);
+	char *in = big_head(REWRITE_HEAD_MAX);
 	struct harness res;
-	run_once(&run, in, REQRW_HEAD_MAX, &res);
+	run_once(&run, in, REWRITE_HEAD_MAX, &res);
 	assert_int_equal(res.rec.heads, 1);
 	assert_int_equal(res.rec.errors, 0);
-	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX, "at cap");
+	assert_buf_eq(&res.out, in, REWRITE_HEAD_MAX, "at cap");
 	harness_free(&res);
-	run_cuts(&run, in, REQRW_HEAD_MAX, cuts, 65, &res);
+	run_cuts(&run, in, REWRITE_HEAD_MAX, cuts, 65, &res);
 	assert_int_equal(res.rec.heads, 1);
 	harness_free(&res);
 	free(in);
 
 	/* One byte over: refused and released unchanged. */
-	in = big_head(REQRW_HEAD_MAX + 1);
-	run.mode = REQRW_ROUTE;
-	run_once(&run, in, REQRW_HEAD_MAX + 1, &res);
+	in = big_head(REWRITE_HEAD_MAX + 1);
+	run.mode = REWRITE_ROUTE;
+	run_once(&run, in, REWRITE_HEAD_MAX + 1, &res);
 	assert_int_equal(res.rec.heads, 0);
 	assert_int_equal(res.rec.errors, 1);
 	assert_true(res.pass);
-	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "over cap");
+	assert_buf_eq(&res.out, in, REWRITE_HEAD_MAX + 1, "over cap");
 	assert_non_null(strstr(res.rec.log.data, "64 KiB"));
 	harness_free(&res);
-	run_cuts(&run, in, REQRW_HEAD_MAX + 1, cuts, 65, &res);
+	run_cuts(&run, in, REWRITE_HEAD_MAX + 1, cuts, 65, &res);
 	assert_int_equal(res.rec.errors, 1);
-	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "over cap, pieces");
+	assert_buf_eq(&res.out, in, REWRITE_HEAD_MAX + 1, "over cap, pieces");
 	harness_free(&res);
 
 	/* Held up to the cap, released by the byte that goes over it (and no
 	 * callbacks at all). */
 	harness_init(&res, &run, NULL);
-	harness_feed(&res, in, REQRW_HEAD_MAX);
-	assert_int_equal(reqrw_pending(res.rw), REQRW_HEAD_MAX);
+	harness_feed(&res, in, REWRITE_HEAD_MAX);
+	assert_int_equal(rewriter_pending(res.rw), REWRITE_HEAD_MAX);
 	assert_int_equal(res.out.len, 0);
-	harness_feed(&res, in + REQRW_HEAD_MAX, 1);
-	assert_int_equal(reqrw_pending(res.rw), 0);
-	assert_true(reqrw_passthrough(res.rw));
-	assert_buf_eq(&res.out, in, REQRW_HEAD_MAX + 1, "released");
+	harness_feed(&res, in + REWRITE_HEAD_MAX, 1);
+	assert_int_equal(rewriter_pending(res.rw), 0);
+	assert_true(rewriter_passthrough(res.rw));
+	assert_buf_eq(&res.out, in, REWRITE_HEAD_MAX + 1, "released");
 	harness_free(&res);
 	free(in);
 }
@@ -944,18 +944,18 @@ static void test_head_cap(void **state)
 static void test_header_count_cap(void **state)
 {
 	(void)state;
-	for (int n = REQRW_MAX_HEADERS; n <= REQRW_MAX_HEADERS + 1; n++) {
+	for (int n = REWRITE_MAX_HEADERS; n <= REWRITE_MAX_HEADERS + 1; n++) {
 		struct buf in;
 		buf_init(&in, 1 << 20);
 		buf_puts(&in, "GET /v1/models HTTP/1.1\r\n");
 		for (int i = 0; i < n; i++)
 			buf_printf(&in, "X-H%d: %d\r\n", i, i);
 		buf_puts(&in, "\r\n");
-		struct run run = { make_cfg(CF_RP | CF_PARAMS), REQRW_ROUTE,
+		struct run run = { make_cfg(CF_RP | CF_PARAMS), REWRITE_ROUTE,
 				   PROVIDER_OPENAI };
 		struct harness res;
 		run_once(&run, in.data, in.len, &res);
-		if (n == REQRW_MAX_HEADERS) {
+		if (n == REWRITE_MAX_HEADERS) {
 			/* All 128 kept, plus Host, credential and Respan's two. */
 			assert_int_equal(res.rec.heads, 1);
 			assert_non_null(strstr(res.rec.log.data, "  X-H127: 127\n"
@@ -977,34 +977,34 @@ static void test_header_count_cap(void **state)
 static void test_flush(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(0), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(0), REWRITE_ROUTE, PROVIDER_OPENAI };
 	struct harness h;
 	harness_init(&h, &run, &rec_cb);
-	assert_int_equal(reqrw_flush(h.rw, &h.out), 0);	/* nothing held */
+	assert_int_equal(rewriter_flush(h.rw, &h.out), 0);	/* nothing held */
 	assert_int_equal(h.out.len, 0);
-	assert_false(reqrw_passthrough(h.rw));
+	assert_false(rewriter_passthrough(h.rw));
 	static const char part[] = "POST /v1/x HTTP/1.1\r\nAuthorization: Bear";
 	harness_feed(&h, part, sizeof(part) - 1);
-	assert_int_equal(reqrw_pending(h.rw), sizeof(part) - 1);
+	assert_int_equal(rewriter_pending(h.rw), sizeof(part) - 1);
 	assert_int_equal(h.out.len, 0);
 
 	/* A full out: the held bytes stay held. */
 	struct buf tiny;
 	buf_init(&tiny, 4);
-	assert_int_equal(reqrw_flush(h.rw, &tiny), -E2BIG);
-	assert_int_equal(reqrw_pending(h.rw), sizeof(part) - 1);
+	assert_int_equal(rewriter_flush(h.rw, &tiny), -E2BIG);
+	assert_int_equal(rewriter_pending(h.rw), sizeof(part) - 1);
 	buf_free(&tiny);
 
-	assert_int_equal(reqrw_flush(h.rw, &h.out), 0);
-	assert_int_equal(reqrw_pending(h.rw), 0);
+	assert_int_equal(rewriter_flush(h.rw, &h.out), 0);
+	assert_int_equal(rewriter_pending(h.rw), 0);
 	assert_buf_eq(&h.out, part, sizeof(part) - 1, "flushed");
 	/* The rest of that head cannot be rewritten now: it passes. */
-	assert_true(reqrw_passthrough(h.rw));
+	assert_true(rewriter_passthrough(h.rw));
 	harness_feed(&h, "er x\r\n\r\n", 8);
 	assert_int_equal(h.out.len, sizeof(part) - 1 + 8);
 	assert_int_equal(h.rec.heads, 0);
 	harness_free(&h);
-	reqrw_free(NULL);
+	rewriter_free(NULL);
 }
 
 /* Every piece ends right before an unmapped page: any over-read faults. */
@@ -1021,7 +1021,7 @@ static void test_guard_pages(void **state)
 		"GET / HTTP/1.1\r\nX : y\r\n\r\n",
 	};
 	for (size_t m = 0; m < 2; m++) {
-		struct run run = { make_cfg(0), m ? REQRW_CAPTURE : REQRW_ROUTE,
+		struct run run = { make_cfg(0), m ? REWRITE_CAPTURE : REWRITE_ROUTE,
 				   PROVIDER_OPENAI };
 		for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 			size_t len = strlen(inputs[i]);
@@ -1042,7 +1042,7 @@ static void test_guard_pages(void **state)
 static void test_out_full_retry(void **state)
 {
 	(void)state;
-	struct run run = { make_cfg(CF_PARAMS), REQRW_ROUTE, PROVIDER_OPENAI };
+	struct run run = { make_cfg(CF_PARAMS), REWRITE_ROUTE, PROVIDER_OPENAI };
 	const char *in = pipelined;
 	size_t len = sizeof(pipelined) - 1;
 	struct harness one;
@@ -1055,17 +1055,17 @@ static void test_out_full_retry(void **state)
 			struct harness h;
 			harness_init(&h, &run, &rec_cb);
 			harness_feed(&h, in, first);
-			size_t before = h.out.len, pending = reqrw_pending(h.rw);
+			size_t before = h.out.len, pending = rewriter_pending(h.rw);
 			size_t log_before = h.rec.log.len, out_max = h.out.max;
 			h.out.max = before + max;
-			ssize_t rc = reqrw_feed(h.rw, in + first, len - first, &h.out);
+			ssize_t rc = rewriter_feed(h.rw, in + first, len - first, &h.out);
 			if (rc < 0) {
 				assert_int_equal(rc, -E2BIG);
 				assert_int_equal(h.out.len, before);
 				assert_int_equal(h.rec.log.len, log_before);
-				assert_int_equal(reqrw_pending(h.rw), pending);
+				assert_int_equal(rewriter_pending(h.rw), pending);
 				h.out.max = out_max;
-				rc = reqrw_feed(h.rw, in + first, len - first, &h.out);
+				rc = rewriter_feed(h.rw, in + first, len - first, &h.out);
 			}
 			assert_int_equal(rc, (ssize_t)(len - first));
 			harness_finish(&h);

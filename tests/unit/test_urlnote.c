@@ -1,4 +1,4 @@
-/* Unit tests for preload/origin.c: the table of URLs a layer rewrote. */
+/* Unit tests for preload/urlnote.c: the table of URLs a layer rewrote. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,17 +7,17 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "origin.h"
+#include "urlnote.h"
 
 static const char ROUTED[] = "https://router.test:8443/api/chat/completions";
 
 static void test_find_what_was_noted(void **state)
 {
 	(void)state;
-	origin_note(ROUTED, "https://api.openai.com/v1/chat/completions",
+	urlnote_add(ROUTED, "https://api.openai.com/v1/chat/completions",
 		    PROVIDER_OPENAI, "curl");
-	struct origin o;
-	assert_true(origin_find(ROUTED, strlen(ROUTED), &o));
+	struct urlnote o;
+	assert_true(urlnote_find(ROUTED, strlen(ROUTED), &o));
 	assert_string_equal(o.url, "https://api.openai.com/v1/chat/completions");
 	assert_int_equal(o.provider, PROVIDER_OPENAI);
 	assert_string_equal(o.layer, "curl");
@@ -26,23 +26,23 @@ static void test_find_what_was_noted(void **state)
 static void test_length_is_exact(void **state)
 {
 	(void)state;
-	origin_note(ROUTED, "https://api.openai.com/v1/chat/completions",
+	urlnote_add(ROUTED, "https://api.openai.com/v1/chat/completions",
 		    PROVIDER_OPENAI, "curl");
-	struct origin o;
+	struct urlnote o;
 	/* A prefix of a noted URL is a different URL. */
-	assert_false(origin_find(ROUTED, strlen(ROUTED) - 1, &o));
-	assert_false(origin_find("https://elsewhere/", 18, &o));
+	assert_false(urlnote_find(ROUTED, strlen(ROUTED) - 1, &o));
+	assert_false(urlnote_find("https://elsewhere/", 18, &o));
 }
 
 static void test_newer_note_replaces(void **state)
 {
 	(void)state;
 	const char *r = "https://router.test:8443/api/anthropic/v1/messages";
-	origin_note(r, "https://api.anthropic.com/v1/messages", PROVIDER_ANTHROPIC, "curl");
-	origin_note(r, "https://api.anthropic.com/v1/messages?beta=true",
+	urlnote_add(r, "https://api.anthropic.com/v1/messages", PROVIDER_ANTHROPIC, "curl");
+	urlnote_add(r, "https://api.anthropic.com/v1/messages?beta=true",
 		    PROVIDER_ANTHROPIC, "curl");
-	struct origin o;
-	assert_true(origin_find(r, strlen(r), &o));
+	struct urlnote o;
+	assert_true(urlnote_find(r, strlen(r), &o));
 	assert_string_equal(o.url, "https://api.anthropic.com/v1/messages?beta=true");
 }
 
@@ -51,26 +51,26 @@ static void test_table_is_bounded(void **state)
 	(void)state;
 	char routed[64], url[64];
 	/* Twice the table: the oldest notes are forgotten, the newest kept. */
-	for (int i = 0; i < 2 * ORIGIN_SLOTS; i++) {
+	for (int i = 0; i < 2 * URLNOTE_SLOTS; i++) {
 		snprintf(routed, sizeof(routed), "https://r/api/%d", i);
 		snprintf(url, sizeof(url), "https://api.openai.com/v1/%d", i);
-		origin_note(routed, url, PROVIDER_OPENAI, "curl");
+		urlnote_add(routed, url, PROVIDER_OPENAI, "curl");
 	}
-	struct origin o;
-	snprintf(routed, sizeof(routed), "https://r/api/%d", 2 * ORIGIN_SLOTS - 1);
-	assert_true(origin_find(routed, strlen(routed), &o));
+	struct urlnote o;
+	snprintf(routed, sizeof(routed), "https://r/api/%d", 2 * URLNOTE_SLOTS - 1);
+	assert_true(urlnote_find(routed, strlen(routed), &o));
 	assert_string_equal(o.url, "https://api.openai.com/v1/63");
-	assert_false(origin_find("https://r/api/0", 15, &o));
+	assert_false(urlnote_find("https://r/api/0", 15, &o));
 }
 
 static void test_too_long_is_not_noted(void **state)
 {
 	(void)state;
-	static char longurl[ORIGIN_URL_MAX + 10];
+	static char longurl[URLNOTE_URL_MAX + 10];
 	memset(longurl, 'a', sizeof(longurl) - 1);
-	origin_note(longurl, "https://api.openai.com/", PROVIDER_OPENAI, "curl");
-	struct origin o;
-	assert_false(origin_find(longurl, strlen(longurl), &o));
+	urlnote_add(longurl, "https://api.openai.com/", PROVIDER_OPENAI, "curl");
+	struct urlnote o;
+	assert_false(urlnote_find(longurl, strlen(longurl), &o));
 }
 
 int main(void)
