@@ -60,7 +60,8 @@ ENGINE_SRCS := \
 	preload/urlnote.c \
 	preload/exchange.c \
 	preload/envlayer.c \
-	preload/clienthello.c
+	preload/clienthello.c \
+	preload/readfile.c
 
 HOOK_SRCS := \
 	hooks/init.c \

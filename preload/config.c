@@ -15,6 +15,7 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "readfile.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define BODY_MAX_CAP (1024UL * 1024 * 1024)
@@ -510,34 +511,6 @@ static void apply_file(struct loader *ld, const char *file, const cJSON *root)
 	}
 }
 
-/* Read a whole regular file of at most CONFIG_FILE_MAX bytes. */
-static int read_file(const char *path, struct buf *out)
-{
-	char chunk[8192];
-	struct stat st;
-	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : 0;
-			break;
-		}
-		if ((rc = buf_append(out, chunk, (size_t)n)) < 0)
-			break;
-	}
-	close(fd);
-	return rc == -E2BIG ? -EFBIG : rc;
-}
-
 static void load_file(struct loader *ld, char *const *env)
 {
 	const char *path = env_get(env, "RESPAN_CONFIG");
@@ -557,11 +530,11 @@ static void load_file(struct loader *ld, char *const *env)
 		snprintf(user, sizeof(user), "%s/.config/respan/config.json", home);
 	buf_init(&text, CONFIG_FILE_MAX);
 	if (named)
-		rc = read_file(path, &text);
+		rc = readfile(path, &text);
 	/* A default file that is not there is no news; a named one is. */
 	for (size_t i = 0; !named && i < 2 && path == NULL; i++) {
 		buf_reset(&text);
-		rc = paths[i][0] ? read_file(paths[i], &text) : -ENOENT;
+		rc = paths[i][0] ? readfile(paths[i], &text) : -ENOENT;
 		if (rc != -ENOENT && rc != -ENOTDIR)
 			path = paths[i];
 	}
