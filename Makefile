@@ -56,7 +56,8 @@ ENGINE_SRCS := \
 	preload/sse.c \
 	preload/usage.c \
 	preload/redact.c \
-	preload/jsonl.c \
+	preload/record.c \
+	preload/logfile.c \
 	preload/urlnote.c \
 	preload/exchange.c \
 	preload/envlayer.c \
@@ -77,7 +78,7 @@ HOOK_SRCS := \
 
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
-	redact jsonl urlnote exchange envlayer clienthello relay
+	redact record logfile urlnote exchange envlayer clienthello relay
 
 # elfinfo is respan doctor's ELF reader (cli/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo

@@ -151,7 +151,7 @@ static bool connect_router(struct pump *p)
 	if (p->ssl == NULL) {
 		char detail[800];
 		snprintf(detail, sizeof(detail), "%s: %s", cfg->base_url, err);
-		exchange_event(p->sh->xctx, "relay_error", cfg->router_host, detail);
+		logfile_event(p->sh->xctx->log, "relay_error", cfg->router_host, detail);
 		answer(p, "502 Bad Gateway", "cannot reach the router", err);
 		end(p, NULL);
 		return false;
@@ -192,7 +192,7 @@ static bool from_client(struct pump *p)
 	}
 	if (p->refusal) {
 		/* Nothing of it has gone anywhere: stage 1 only writes to mid. */
-		exchange_event(p->sh->xctx, "relay_refused", "127.0.0.1", p->refusal);
+		logfile_event(p->sh->xctx->log, "relay_refused", "127.0.0.1", p->refusal);
 		answer(p, "403 Forbidden", "refused", p->refusal);
 		end(p, NULL);
 		return false;
@@ -329,7 +329,7 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 	if (p.hostrw && p.x)
 		loop(&p);
 	else
-		exchange_event(sh->xctx, "relay_error", cfg->router_host, "relay out of memory");
+		logfile_event(sh->xctx->log, "relay_error", cfg->router_host, "relay out of memory");
 	if (p.x)
 		exchange_close(p.x, p.why);
 	rewriter_free(p.hostrw);

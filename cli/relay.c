@@ -73,7 +73,7 @@ static void refuse(struct relay *r, int fd, const char *why)
 {
 	close(fd);
 	if (r->refused++ < RELAY_MAX_REFUSED_EVENTS)
-		exchange_event(r->shared.xctx, "relay_refused", "127.0.0.1", why);
+		logfile_event(r->shared.xctx->log, "relay_refused", "127.0.0.1", why);
 }
 
 /* Is the peer of fd a socket of our own user? */

@@ -13,7 +13,7 @@
 #include "envlayer.h"
 #include "envv.h"
 #include "exchange.h"
-#include "jsonl.h"
+#include "logfile.h"
 #include "preloadvar.h"
 #include "redact.h"
 #include "reexec.h"
@@ -159,6 +159,12 @@ static int parse(int argc, char **argv, const char **values, int *first)
 
 /* ---- the run --------------------------------------------------------------- */
 
+/* The log writer's one line about lost records (the relay's log). */
+static void report_line(const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+}
+
 /* RESPAN_RELAY and layer 1 for the relay, applied here too, so that a
  * program librespan.so cannot load into (static Go) still uses it. */
 static void point_at_relay(struct envv *env, const struct config *cfg,
@@ -184,7 +190,7 @@ int run_main(int argc, char **argv)
 	struct envv env = { NULL, 0, 0 };
 	struct config cfg;
 	bool have_cfg = false;
-	struct exchange_ctx ctx = { .cfg = &cfg, .exe = exe };
+	struct exchange_ctx ctx = { .cfg = &cfg };
 	struct relay *relay = NULL;
 	int first, status;
 
@@ -226,7 +232,9 @@ int run_main(int argc, char **argv)
 	if (cfg.mode == RESPAN_MODE_ROUTE && cfg.api_key &&
 	    (ctx.red = redact_new()) != NULL) {
 		redact_add(ctx.red, cfg.api_key, strlen(cfg.api_key));
-		if (cfg.log_path && jsonl_open(cfg.log_path, &ctx.log) < 0)
+		struct logfile_owner owner = { .exe = exe, .red = ctx.red,
+					       .report = report_line };
+		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
 		child_program_path(prog[0], envv_get(&env, "PATH"), exe, sizeof(exe));
 		if (relay_start(&ctx, &relay, err, sizeof(err)) == 0) {
@@ -237,7 +245,7 @@ int run_main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "respan: relay not started (%s): programs with TLS "
 				"compiled in are not logged\n", err);
-			exchange_event(&ctx, "relay_error", cfg.router_host, err);
+			logfile_event(ctx.log, "relay_error", cfg.router_host, err);
 		}
 	}
 
@@ -250,7 +258,7 @@ int run_main(int argc, char **argv)
 	}
 	relay_stop(relay, "process exited");
 out:
-	jsonl_close(ctx.log);
+	logfile_close(ctx.log);
 	redact_free(ctx.red);
 	if (have_cfg)
 		config_free(&cfg);

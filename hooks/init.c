@@ -10,7 +10,7 @@
 
 #include "environ.h"
 #include "guard.h"
-#include "jsonl.h"
+#include "logfile.h"
 #include "netstate.h"
 #include "urlnote.h"
 #include "redact.h"
@@ -66,7 +66,9 @@ static void init_once(void)
 		say("respan: RESPAN_API_KEY is not set: traffic is logged, not routed");
 
 	if (state.cfg.log_path) {
-		int rc = jsonl_open(state.cfg.log_path, &state.log);
+		struct logfile_owner owner = { .exe = state.exe, .red = state.red,
+					       .report = say };
+		int rc = logfile_open(state.cfg.log_path, &owner, &state.log);
 		if (rc < 0) {
 			char line[1200];
 			snprintf(line, sizeof(line),
@@ -79,9 +81,8 @@ static void init_once(void)
 	state.xctx.cfg = &state.cfg;
 	state.xctx.log = state.log;
 	state.xctx.red = state.red;
-	state.xctx.exe = state.exe;
 	for (size_t i = 0; i < state.cfg.n_warnings; i++)
-		exchange_event(&state.xctx, "config_error", NULL, state.cfg.warnings[i]);
+		logfile_event(state.log, "config_error", NULL, state.cfg.warnings[i]);
 	if (state.cfg.debug) {
 		char line[1200];
 		snprintf(line, sizeof(line), "respan: pid %ld %.400s: mode %s, log %.400s",
@@ -147,7 +148,7 @@ static void fork_phase(enum fork_phase phase)
 		netstate_fork(phase);
 		urlnote_fork(phase);
 		if (state.log)
-			jsonl_fork(state.log, phase);
+			logfile_fork(state.log, phase);
 		if (state.red)
 			redact_fork(state.red, phase);
 		return;
@@ -155,7 +156,7 @@ static void fork_phase(enum fork_phase phase)
 	if (state.red)
 		redact_fork(state.red, phase);
 	if (state.log)
-		jsonl_fork(state.log, phase);
+		logfile_fork(state.log, phase);
 	urlnote_fork(phase);
 	netstate_fork(phase);
 	tls_fork(phase);

@@ -16,7 +16,7 @@ struct respan_state {
 	bool active;		/* false: setuid process, RESPAN_MODE=off, or init failed */
 	struct config cfg;
 	struct redact *red;
-	struct jsonl *log;
+	struct logfile *log;
 	struct exchange_ctx xctx;
 	char exe[4096];
 };

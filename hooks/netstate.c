@@ -119,7 +119,7 @@ void netstate_not_routed(const struct exchange_ctx *ctx, const char *host,
 			 enum not_routed_reason why)
 {
 	if (netstate_first_report(host, (int)why))
-		exchange_event(ctx, "not_routed", host, netstate_reason_text(why));
+		logfile_event(ctx->log, "not_routed", host, netstate_reason_text(why));
 }
 
 /* ---- fresh TCP connections for the egress audit ---- */

@@ -56,7 +56,7 @@ static enum verdict name_verdict(const char *name)
 	int saved = guard_enter();
 	bool closed = st->cfg.fail == RESPAN_FAIL_CLOSED;
 	if (closed && netstate_first_report(name, NETSTATE_REPORT_BLOCKED_LOOKUP))
-		exchange_event(&st->xctx, "blocked", name,
+		logfile_event(st->log, "blocked", name,
 			   "RESPAN_FAIL=closed: name lookup refused, TLS in this "
 			   "program cannot be routed (no libssl loaded)");
 	else if (!closed)

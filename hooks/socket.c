@@ -299,14 +299,14 @@ static int audit(int fd, const struct iovec *seg, size_t nseg)
 								 NOT_ROUTED_NO_LIBSSL;
 		netstate_not_routed(&st->xctx, host, why);
 		if (st->cfg.fail == RESPAN_FAIL_CLOSED) {
-			exchange_event(&st->xctx, "blocked", host,
+			logfile_event(st->log, "blocked", host,
 				   "RESPAN_FAIL=closed: a TLS connection to a provider "
 				   "that the library did not route was refused");
 			shutdown(fd, SHUT_RDWR);
 			saved_errno = ECONNRESET;
 			rc = -1;
 		} else {
-			exchange_event(&st->xctx, "bypass", host,
+			logfile_event(st->log, "bypass", host,
 				   "a TLS connection to a provider went out unrouted");
 		}
 		respan_debug("fd %d: ClientHello for %s, not routed%s", fd, host,

@@ -415,7 +415,7 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 		kind = respan_routing(st) ? SESSION_ROUTER : SESSION_CAPTURE;
 		if (kind == SESSION_ROUTER && !verify_router(ssl, st)) {
 			/* The key must not go where the router is not checked. */
-			exchange_event(&st->xctx, "not_routed", sni,
+			logfile_event(st->log, "not_routed", sni,
 				   "could not make the session verify the router");
 			kind = SESSION_CAPTURE;
 		}
@@ -443,7 +443,7 @@ static struct session *session_begin(SSL *ssl, const struct respan_state *st)
 	}
 	if (kind == SESSION_ROUTED && !retarget_tls(ssl, st)) {
 		/* Half-retargeted TLS must not go out: fail the handshake. */
-		exchange_event(&st->xctx, "not_routed", sni,
+		logfile_event(st->log, "not_routed", sni,
 			   "could not point the TLS session at the router");
 		real.set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 	} else if (kind == SESSION_ROUTER) {
@@ -538,7 +538,7 @@ static int check_router_peer(SSL *ssl, struct session *s)
 		real.x509_free(peer);
 	if (!ok) {
 		int saved = guard_enter();
-		exchange_event(&respan_state()->xctx, "blocked", s->host,
+		logfile_event(respan_state()->log, "blocked", s->host,
 			   "the router's certificate was not verified: nothing was sent");
 		guard_leave(saved);
 		raise_error(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED);

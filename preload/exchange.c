@@ -1,7 +1,6 @@
 #include "exchange.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "logfile.h"
+#include "record.h"
 #include "urlnote.h"
 #include "response.h"
 #include "route.h"
@@ -69,81 +71,6 @@ struct exchange {
 	bool refused;			/* a malformed request on a routed connection */
 	pid_t pid;			/* the process that opened it */
 };
-
-static atomic_ulong exchange_counter;
-
-void exchange_new_id(char *out, size_t size)
-{
-	unsigned long n = atomic_fetch_add(&exchange_counter, 1) + 1;
-	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
-}
-
-/* Records that could not be written since the last one that could. */
-static atomic_ulong log_dropped;
-static atomic_int log_last_error;
-static atomic_flag log_warned = ATOMIC_FLAG_INIT;
-
-static void log_line(const struct exchange_ctx *ctx, const struct buf *line)
-{
-	if (ctx->log == NULL || line->len == 0)
-		return;
-	int rc = jsonl_write(ctx->log, line->data, line->len);
-	if (rc < 0) {
-		/* A full disk, a file gone read-only: the program goes on, the
-		 * records are counted, and stderr says so once per process. */
-		atomic_fetch_add(&log_dropped, 1);
-		atomic_store(&log_last_error, -rc);
-		if (!atomic_flag_test_and_set(&log_warned)) {
-			char msg[600];
-			int n = snprintf(msg, sizeof(msg),
-					 "respan: RESPAN_LOG=%.400s: %s: records are "
-					 "being lost\n",
-					 ctx->cfg && ctx->cfg->log_path ? ctx->cfg->log_path : "?",
-					 strerror(-rc));
-			if (n > 0) {
-				ssize_t ignored = write(STDERR_FILENO, msg,
-							(size_t)n < sizeof(msg) ? (size_t)n :
-										   sizeof(msg) - 1);
-				(void)ignored;
-			}
-		}
-		return;
-	}
-	unsigned long lost = atomic_exchange(&log_dropped, 0);
-	if (lost) {
-		/* Writing works again: the log itself says what it is missing. */
-		char detail[160];
-		snprintf(detail, sizeof(detail), "%lu records were lost: %s", lost,
-			 strerror(atomic_load(&log_last_error)));
-		exchange_event(ctx, "log_error", NULL, detail);
-	}
-}
-
-static void proc_of(const struct exchange_ctx *ctx, struct log_proc *proc)
-{
-	proc->pid = getpid();
-	proc->ppid = getppid();
-	proc->exe = ctx->exe;
-}
-
-void exchange_event(const struct exchange_ctx *ctx, const char *event, const char *host,
-		const char *detail)
-{
-	struct log_proc proc;
-	struct log_event e = {
-		.ts_ms = jsonl_now_ms(), .event = event, .host = host,
-		.detail = detail,
-	};
-	struct buf line;
-
-	if (ctx->log == NULL)
-		return;
-	proc_of(ctx, &proc);
-	buf_init(&line, EXCHANGE_URL_MAX * 4);
-	if (jsonl_format_event(&proc, &e, ctx->red, &line) == 0)
-		log_line(ctx, &line);
-	buf_free(&line);
-}
 
 static int headers_copy(struct owned_headers *o, const struct http_header *h,
 			size_t n)
@@ -222,7 +149,7 @@ static void on_req_head(void *arg, const struct rewriter_head *head)
 	struct xreq *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return;
-	exchange_new_id(r->id, sizeof(r->id));
+	record_new_id(r->id, sizeof(r->id));
 	buf_init(&r->body, cfg->log_body_max);
 	r->sent_ms = -1;
 	r->first_byte_ms = -1;
@@ -281,10 +208,9 @@ static void on_req_body(void *arg, const char *data, size_t len)
 
 static void write_request(struct exchange *x, struct xreq *r)
 {
-	struct log_proc proc;
-	struct log_request rec = {
+	struct record_request rec = {
 		.id = r->id,
-		.ts_ms = jsonl_now_ms(),
+		.ts_ms = clock_real_ms(),
 		.layer = r->layer,
 		.provider_name = r->provider_name,
 		.routed = x->info.mode != REWRITE_CAPTURE,
@@ -296,15 +222,8 @@ static void write_request(struct exchange *x, struct xreq *r)
 		.body = { r->body.data, r->body.len, r->body_total,
 			  r->body_total > r->body.len },
 	};
-	struct buf line;
 
-	if (x->ctx->log == NULL)
-		return;
-	proc_of(x->ctx, &proc);
-	buf_init(&line, SIZE_MAX);
-	if (jsonl_format_request(&proc, &rec, x->ctx->red, &line) == 0)
-		log_line(x->ctx, &line);
-	buf_free(&line);
+	logfile_request(x->ctx->log, &rec);
 }
 
 static void on_req_end(void *arg)
@@ -314,7 +233,7 @@ static void on_req_end(void *arg)
 	if (r == NULL)
 		return;
 	x->sending = NULL;
-	r->sent_ms = jsonl_now_ms();
+	r->sent_ms = clock_real_ms();
 	write_request(x, r);
 	if (x->dead || response_expect(x->rp, r->is_head) < 0) {
 		xreq_free(r);
@@ -327,7 +246,7 @@ static void on_req_end(void *arg)
 static void on_req_error(void *arg, const char *why)
 {
 	struct exchange *x = arg;
-	exchange_event(x->ctx, "http_error", x->host, why);
+	logfile_event(x->ctx->log, "http_error", x->host, why);
 	/*
 	 * Bytes the rewriter cannot read may hold a provider credential; on a
 	 * connection to the router they are not sent (SPEC: no provider
@@ -336,7 +255,7 @@ static void on_req_error(void *arg, const char *why)
 	 */
 	if (x->info.mode != REWRITE_CAPTURE) {
 		x->refused = true;
-		exchange_event(x->ctx, "blocked", x->host,
+		logfile_event(x->ctx->log, "blocked", x->host,
 			   "a request that is not valid HTTP/1.1 was not sent to the "
 			   "router; the connection is failed");
 	}
@@ -413,11 +332,10 @@ static void on_resp_body(void *arg, const char *data, size_t len)
 static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
 			   const char *error)
 {
-	struct log_proc proc;
-	long long now = jsonl_now_ms();
+	long long now = clock_real_ms();
 	long long sent = r && r->sent_ms >= 0 ? r->sent_ms : now;
-	struct log_usage usage = { NULL, -1, -1 };
-	struct log_response rec = {
+	struct record_usage usage = { NULL, -1, -1 };
+	struct record_response rec = {
 		.id = r ? r->id : "",
 		.ts_ms = now,
 		.ttfb_ms = r && r->first_byte_ms >= 0 ? r->first_byte_ms - sent : -1,
@@ -425,18 +343,17 @@ static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
 		.error = error,
 	};
 	char id[48];
-	struct buf line;
 
 	if (r == NULL) {
 		/* A response nobody asked for (we missed the request). */
-		exchange_new_id(id, sizeof(id));
+		record_new_id(id, sizeof(id));
 		rec.id = id;
 	}
 	if (s && s->active) {
 		rec.status = s->status;
 		rec.headers = s->headers.h;
 		rec.n_headers = s->headers.n;
-		rec.body = (struct log_body){ s->body.data, s->body.len,
+		rec.body = (struct record_body){ s->body.data, s->body.len,
 					      s->body_total,
 					      s->body_total > s->body.len };
 		rec.sse = s->sse;
@@ -449,13 +366,7 @@ static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
 			rec.output_text_len = s->usage.text.len;
 		}
 	}
-	if (x->ctx->log == NULL)
-		return;
-	proc_of(x->ctx, &proc);
-	buf_init(&line, SIZE_MAX);
-	if (jsonl_format_response(&proc, &rec, x->ctx->red, &line) == 0)
-		log_line(x->ctx, &line);
-	buf_free(&line);
+	logfile_response(x->ctx->log, &rec);
 }
 
 static void on_resp_end(void *arg, const char *error)
@@ -478,7 +389,7 @@ static void on_resp_error(void *arg, const char *why)
 {
 	struct exchange *x = arg;
 	x->dead = true;
-	exchange_event(x->ctx, "http_error", x->host, why);
+	logfile_event(x->ctx->log, "http_error", x->host, why);
 }
 
 /* ---- the connection ---------------------------------------------------- */
@@ -533,7 +444,7 @@ void exchange_recv(struct exchange *x, const char *in, size_t len)
 	if (len == 0)
 		return;
 	if (x->queue && x->queue->first_byte_ms < 0)
-		x->queue->first_byte_ms = jsonl_now_ms();
+		x->queue->first_byte_ms = clock_real_ms();
 	if (!x->dead)
 		response_feed(x->rp, in, len);
 }

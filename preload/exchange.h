@@ -1,7 +1,7 @@
 /*
  * exchange: one connection's traffic, from the program's bytes to log
  * records. It ties the request rewriter, the response parser, content
- * decoding, SSE/usage extraction and the JSONL writer together, so a hook
+ * decoding, SSE/usage extraction and the log file (logfile.h) together, so a hook
  * only has to say "these bytes were sent", "these were received", "it
  * ended".
  *
@@ -19,16 +19,15 @@
 
 #include "buf.h"
 #include "config.h"
-#include "jsonl.h"
+#include "logfile.h"
 #include "redact.h"
 #include "rewriter.h"
 
 /* What the whole process shares: set up once by the caller. */
 struct exchange_ctx {
 	const struct config *cfg;
-	struct jsonl *log;		/* NULL: no log */
-	struct redact *red;		/* must not be NULL */
-	const char *exe;
+	struct logfile *log;		/* NULL: no log */
+	struct redact *red;		/* must not be NULL: credentials seen are added */
 };
 
 /* What the hook knows about one connection. */
@@ -67,12 +66,5 @@ bool exchange_waiting(const struct exchange *x);
  * "process exited"). Writes what is still owed to the log, then frees x.
  */
 void exchange_close(struct exchange *x, const char *why);
-
-/* Write an "event" record (event name, host and detail may be NULL). */
-void exchange_event(const struct exchange_ctx *ctx, const char *event,
-		const char *host, const char *detail);
-
-/* A fresh record id, "<pid>-<n>", unique across the processes sharing a log. */
-void exchange_new_id(char *out, size_t size);
 
 #endif

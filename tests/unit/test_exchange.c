@@ -48,8 +48,8 @@ static int setup(void **state)
 	f->ctx.cfg = &f->cfg;
 	f->ctx.red = redact_new();
 	redact_add(f->ctx.red, RESPAN_KEY, strlen(RESPAN_KEY));
-	f->ctx.exe = "/usr/bin/test";
-	if (jsonl_open(f->path, &f->ctx.log) != 0)
+	struct logfile_owner owner = { "/usr/bin/test", f->ctx.red, NULL };
+	if (logfile_open(f->path, &owner, &f->ctx.log) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -58,7 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	jsonl_close(f->ctx.log);
+	logfile_close(f->ctx.log);
 	redact_free(f->ctx.red);
 	config_free(&f->cfg);
 	unlink(f->path);
@@ -252,64 +252,6 @@ static void test_no_response_at_all(void **state)
 	cJSON_Delete(log);
 }
 
-static void test_event(void **state)
-{
-	struct fixture *f = *state;
-	exchange_event(&f->ctx, "bypass", "api.anthropic.com", "sni");
-	cJSON *log = read_log(f);
-	assert_int_equal(cJSON_GetArraySize(log), 1);
-	const cJSON *e = cJSON_GetArrayItem(log, 0);
-	assert_string_equal(str(e, "event"), "bypass");
-	assert_string_equal(str(e, "exe"), "/usr/bin/test");
-	cJSON_Delete(log);
-}
-
-/*
- * A log that cannot be written (here: RLIMIT_FSIZE, as a full disk would
- * be): the caller goes on, records are counted, and once writing works
- * again the log gets a log_error event saying how many were lost.
- */
-static void test_log_write_failure(void **state)
-{
-	struct fixture *f = *state;
-	exchange_event(&f->ctx, "bypass", "api.openai.com", "first");
-	struct stat st;
-	assert_int_equal(stat(f->path, &st), 0);
-
-	struct rlimit saved, small;
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
-	small = saved;
-	small.rlim_cur = (rlim_t)st.st_size;	/* not one byte more */
-	void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	exchange_event(&f->ctx, "bypass", "api.openai.com", "lost 1");
-	exchange_event(&f->ctx, "bypass", "api.openai.com", "lost 2");
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
-	signal(SIGXFSZ, old);
-
-	exchange_event(&f->ctx, "bypass", "api.openai.com", "after");
-	cJSON *log = read_log(f);
-	assert_int_equal(cJSON_GetArraySize(log), 3);
-	assert_string_equal(str(cJSON_GetArrayItem(log, 0), "detail"), "first");
-	/* The first record that could be written, then what was missed. */
-	assert_string_equal(str(cJSON_GetArrayItem(log, 1), "detail"), "after");
-	const cJSON *err = cJSON_GetArrayItem(log, 2);
-	assert_string_equal(str(err, "event"), "log_error");
-	assert_non_null(strstr(str(err, "detail"), "2 records were lost"));
-	cJSON_Delete(log);
-}
-
-static void test_ids_unique(void **state)
-{
-	(void)state;
-	char a[48], b[48], pfx[32];
-	exchange_new_id(a, sizeof(a));
-	exchange_new_id(b, sizeof(b));
-	assert_string_not_equal(a, b);
-	snprintf(pfx, sizeof(pfx), "%ld-", (long)getpid());
-	assert_memory_equal(a, pfx, strlen(pfx));
-}
-
 /*
  * A request the rewriter cannot read, on a routed connection: nothing of it
  * is sent (it may hold the provider key), the connection stays failed, and
@@ -362,11 +304,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_routed_sse_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_cut_short, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_response_at_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_request_is_not_sent, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_log_write_failure, setup, teardown),
-		cmocka_unit_test(test_ids_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests for preload/jsonl.c: record shapes, redaction, the file. */
+/* Unit tests for preload/record.c: record shapes and redaction. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,12 +14,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonl.h"
+#include "record.h"
 
 #define RESPAN_KEY "rk-test-9f8e7d6c5b4a"
 #define OPENAI_KEY "sk-proj-ZYXWVUTSRQ"
 
-static const struct log_proc proc = { 1234, 1, "/usr/bin/prog" };
+static const struct record_proc proc = { 1234, 1, "/usr/bin/prog" };
 
 /* Parse one record; check it is one line ending in exactly one newline. */
 static cJSON *parse_line(const struct buf *b)
@@ -55,7 +55,7 @@ static void test_request_record(void **state)
 		{ "X-Latin1", 8, "caf\xe9", 4 },
 	};
 	const char body[] = "{\"messages\":[\"h\xc3\xa9llo " OPENAI_KEY "\"]}";
-	struct log_request r = {
+	struct record_request r = {
 		.id = "1234-1", .ts_ms = 1764033837123LL, .layer = "openssl",
 		.provider_name = "openai", .routed = true, .method = "POST",
 		.url = "https://api.openai.com/v1/chat/completions?key=" OPENAI_KEY,
@@ -65,7 +65,7 @@ static void test_request_record(void **state)
 	};
 	struct buf out;
 	buf_init(&out, 1 << 20);
-	assert_int_equal(jsonl_format_request(&proc, &r, red, &out), 0);
+	assert_int_equal(record_format_request(&proc, &r, red, &out), 0);
 	assert_null(strstr(out.data, RESPAN_KEY));
 	assert_null(strstr(out.data, OPENAI_KEY));
 	assert_null(strstr(out.data, "9f8e7d6c"));
@@ -116,13 +116,13 @@ static void test_binary_body_is_base64(void **state)
 		{ "\xed\xa0\x80", 3, "7aCA" },		/* surrogate */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct log_request r = {
+		struct record_request r = {
 			.id = "1-1", .method = "POST", .url = "https://x/",
 			.body = { cases[i].data, cases[i].len, cases[i].len, false },
 		};
 		struct buf out;
 		buf_init(&out, 1 << 20);
-		assert_int_equal(jsonl_format_request(&proc, &r, NULL, &out), 0);
+		assert_int_equal(record_format_request(&proc, &r, NULL, &out), 0);
 		cJSON *j = parse_line(&out);
 		assert_null(cJSON_GetObjectItem(j, "body"));
 		assert_string_equal(cJSON_GetObjectItem(j, "body_base64")->valuestring,
@@ -153,14 +153,14 @@ static void test_text_or_base64_at_every_offset(void **state)
 			else
 				body[at] = '\x7f';		/* DEL: text */
 			struct http_header h = { "X-Odd", 5, body, n };
-			struct log_request r = {
+			struct record_request r = {
 				.id = "1-1", .method = "POST", .url = "https://x/",
 				.headers = &h, .n_headers = kind == 0 ? 0 : 1,
 				.body = { body, n, n, false },
 			};
 			struct buf out;
 			buf_init(&out, 1 << 20);
-			assert_int_equal(jsonl_format_request(&proc, &r, NULL, &out), 0);
+			assert_int_equal(record_format_request(&proc, &r, NULL, &out), 0);
 			cJSON *j = parse_line(&out);
 			const cJSON *text = cJSON_GetObjectItem(j, "body");
 			if (kind < 2) {
@@ -196,8 +196,8 @@ static void test_response_record(void **state)
 		{ "Content-Type", 12, "text/event-stream", 17 },
 		{ "Set-Cookie", 10, "s=1", 3 },
 	};
-	const struct log_usage u = { "gpt-4o", 12, 34 };
-	struct log_response r = {
+	const struct record_usage u = { "gpt-4o", 12, 34 };
+	struct record_response r = {
 		.id = "1234-7", .ts_ms = 0, .status = 200, .headers = h,
 		.n_headers = 2, .body = { "data: x\n\n", 9, 9, false },
 		.sse = true, .ttfb_ms = 5, .duration_ms = 40, .usage = &u,
@@ -205,7 +205,7 @@ static void test_response_record(void **state)
 	};
 	struct buf out;
 	buf_init(&out, 1 << 20);
-	assert_int_equal(jsonl_format_response(&proc, &r, red, &out), 0);
+	assert_int_equal(record_format_response(&proc, &r, red, &out), 0);
 	assert_null(strstr(out.data, RESPAN_KEY));
 	cJSON *j = parse_line(&out);
 	static const char *const keys[] = {
@@ -228,10 +228,10 @@ static void test_response_record(void **state)
 	cJSON_Delete(j);
 
 	/* No head, no usage, an error: the cut-short shape. */
-	struct log_response cut = { .id = "1-2", .ttfb_ms = -1,
+	struct record_response cut = { .id = "1-2", .ttfb_ms = -1,
 				    .error = "process exited" };
 	buf_reset(&out);
-	assert_int_equal(jsonl_format_response(&proc, &cut, red, &out), 0);
+	assert_int_equal(record_format_response(&proc, &cut, red, &out), 0);
 	j = parse_line(&out);
 	assert_int_equal(cJSON_GetObjectItem(j, "status")->valueint, 0);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "usage")));
@@ -248,10 +248,10 @@ static void test_response_record(void **state)
 static void test_event_record(void **state)
 {
 	(void)state;
-	struct log_event e = { 1000, "bypass", "api.anthropic.com", NULL };
+	struct record_event e = { 1000, "bypass", "api.anthropic.com", NULL };
 	struct buf out;
 	buf_init(&out, 4096);
-	assert_int_equal(jsonl_format_event(&proc, &e, NULL, &out), 0);
+	assert_int_equal(record_format_event(&proc, &e, NULL, &out), 0);
 	cJSON *j = parse_line(&out);
 	static const char *const keys[] = {
 		"type", "ts", "pid", "exe", "event", "host", "detail",
@@ -266,114 +266,24 @@ static void test_event_record(void **state)
 static void test_cap_leaves_nothing_half_written(void **state)
 {
 	(void)state;
-	struct log_event e = { 1000, "bypass", "api.anthropic.com", "d" };
+	struct record_event e = { 1000, "bypass", "api.anthropic.com", "d" };
 	struct buf out;
 	buf_init(&out, 20);
 	assert_int_equal(buf_puts(&out, "keep"), 0);
-	assert_int_equal(jsonl_format_event(&proc, &e, NULL, &out), -E2BIG);
+	assert_int_equal(record_format_event(&proc, &e, NULL, &out), -E2BIG);
 	assert_string_equal(out.data, "keep");
 	buf_free(&out);
 }
 
-/* The file at path holds exactly the records n=1, 2, 3, in that order. */
-static void assert_three_records(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	char text[64] = { 0 };
-	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
-	fclose(f);
-	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
-}
-
-static void test_file_modes_and_append(void **state)
+static void test_ids_unique(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/respan-jsonl-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	snprintf(path, sizeof(path), "%s/a/b/traffic.jsonl", dir);
-
-	mode_t old = umask(0);
-	struct jsonl *log;
-	assert_int_equal(jsonl_open(path, &log), 0);
-	umask(old);
-	assert_true(jsonl_fd(log) >= 0);
-	assert_int_equal(jsonl_write(log, "{\"n\":1}\n", 8), 0);
-	struct jsonl *log2;
-	assert_int_equal(jsonl_open(path, &log2), 0);
-	assert_int_equal(jsonl_write(log2, "{\"n\":2}\n", 8), 0);
-	assert_int_equal(jsonl_write(log, "{\"n\":3}\n", 8), 0);
-	jsonl_close(log);
-	jsonl_close(log2);
-
-	struct stat st;
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	char sub[300];
-	snprintf(sub, sizeof(sub), "%s/a/b", dir);
-	assert_int_equal(stat(sub, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);
-
-	assert_three_records(path);
-
-	unlink(path);
-	rmdir(sub);
-	snprintf(sub, sizeof(sub), "%s/a", dir);
-	rmdir(sub);
-	rmdir(dir);
-}
-
-/*
- * A program closes the log's descriptor and gets the number back for a file
- * of its own (here by dup2 onto it): that file receives nothing, the record
- * goes to the log, opened again.
- */
-static void test_descriptor_taken_by_the_program(void **state)
-{
-	(void)state;
-	char dir[] = "/tmp/respan-jsonl-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256], theirs[256];
-	snprintf(path, sizeof(path), "%s/traffic.jsonl", dir);
-	snprintf(theirs, sizeof(theirs), "%s/theirs.txt", dir);
-
-	struct jsonl *log;
-	assert_int_equal(jsonl_open(path, &log), 0);
-	int fd = jsonl_fd(log);
-	assert_true(fd >= 100);			/* out of the program's way */
-	assert_int_equal(jsonl_write(log, "{\"n\":1}\n", 8), 0);
-
-	int other = open(theirs, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(other >= 0);
-	assert_int_equal(dup2(other, fd), fd);	/* the number is theirs now */
-	close(other);
-	assert_int_equal(jsonl_write(log, "{\"n\":2}\n", 8), 0);
-	assert_true(jsonl_fd(log) != fd);
-
-	close(jsonl_fd(log));			/* closed outright: opened again */
-	assert_int_equal(jsonl_write(log, "{\"n\":3}\n", 8), 0);
-	jsonl_close(log);
-
-	struct stat st;
-	assert_int_equal(stat(theirs, &st), 0);
-	assert_int_equal(st.st_size, 0);
-	assert_three_records(path);
-	close(fd);
-	unlink(theirs);
-	unlink(path);
-	rmdir(dir);
-}
-
-static void test_full_disk(void **state)
-{
-	(void)state;
-	struct jsonl *log;
-	if (jsonl_open("/dev/full", &log) != 0)
-		skip();
-	assert_int_equal(jsonl_write(log, "{}\n", 3), -ENOSPC);
-	jsonl_close(log);
-	assert_int_equal(jsonl_open("/proc/nonexistent-dir/x.jsonl", &log) < 0, 1);
+	char a[48], b[48], pfx[32];
+	record_new_id(a, sizeof(a));
+	record_new_id(b, sizeof(b));
+	assert_string_not_equal(a, b);
+	snprintf(pfx, sizeof(pfx), "%ld-", (long)getpid());
+	assert_memory_equal(a, pfx, strlen(pfx));
 }
 
 int main(void)
@@ -385,9 +295,7 @@ int main(void)
 		cmocka_unit_test(test_response_record),
 		cmocka_unit_test(test_event_record),
 		cmocka_unit_test(test_cap_leaves_nothing_half_written),
-		cmocka_unit_test(test_file_modes_and_append),
-		cmocka_unit_test(test_descriptor_taken_by_the_program),
-		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test(test_ids_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

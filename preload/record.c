@@ -1,37 +1,19 @@
-#include "jsonl.h"
+#include "record.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "b64.h"
 
-#define JSONL_LINE_MAX (64u * 1024 * 1024)
-
-/*
- * The log is opened at a descriptor no lower than this: programs assume the
- * small numbers after 2 are theirs (they close them, dup2 onto them, pass
- * them to children), and a number taken from under them is a number taken.
- */
-#define JSONL_FD_MIN 100
-
-struct jsonl {
-	int fd;			/* swapped atomically when the log is reopened */
-	dev_t dev;		/* what fd must still be, or it is not ours */
-	ino_t ino;
-	char *path;
-	pthread_mutex_t lock;	/* one reopen at a time */
-};
+#define RECORD_LINE_MAX (64u * 1024 * 1024)
 
 /* Length of the valid UTF-8 sequence at p, or 0 when it is not valid. */
 static size_t utf8_seq(const unsigned char *p, size_t n)
@@ -141,7 +123,7 @@ static cJSON *json_cstr(const char *s)
 	return s ? json_str(s, strlen(s)) : cJSON_CreateNull();
 }
 
-void jsonl_timestamp(long long ts_ms, char *out, size_t size)
+void record_timestamp(long long ts_ms, char *out, size_t size)
 {
 	time_t secs = (time_t)(ts_ms / 1000);
 	struct tm tm;
@@ -151,18 +133,19 @@ void jsonl_timestamp(long long ts_ms, char *out, size_t size)
 		 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
 }
 
-long long jsonl_now_ms(void)
+static atomic_ulong record_counter;
+
+void record_new_id(char *out, size_t size)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	unsigned long n = atomic_fetch_add(&record_counter, 1) + 1;
+	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
 }
 
 static void add_common(cJSON *o, const char *type, const char *id,
 		       long long ts_ms, pid_t pid)
 {
 	char ts[40];
-	jsonl_timestamp(ts_ms, ts, sizeof(ts));
+	record_timestamp(ts_ms, ts, sizeof(ts));
 	cJSON_AddItemToObject(o, "type", cJSON_CreateString(type));
 	if (id)
 		cJSON_AddItemToObject(o, "id", cJSON_CreateString(id));
@@ -187,10 +170,10 @@ static cJSON *json_headers(const struct http_header *h, size_t n)
 }
 
 /* body or body_base64, then body_bytes and body_truncated. */
-static int add_body(cJSON *o, const struct log_body *b, struct redact *red)
+static int add_body(cJSON *o, const struct record_body *b, struct redact *red)
 {
 	struct buf clean;
-	buf_init(&clean, JSONL_LINE_MAX);
+	buf_init(&clean, RECORD_LINE_MAX);
 	int rc = redact_scrub(red, b->data ? b->data : "", b->len, &clean);
 	if (rc < 0)
 		goto out;
@@ -199,7 +182,7 @@ static int add_body(cJSON *o, const struct log_body *b, struct redact *red)
 				      json_str(clean.data ? clean.data : "", clean.len));
 	} else {
 		struct buf enc;
-		buf_init(&enc, JSONL_LINE_MAX);
+		buf_init(&enc, RECORD_LINE_MAX);
 		rc = b64_encode(clean.data, clean.len, &enc);
 		if (rc == 0)
 			cJSON_AddItemToObject(o, "body_base64",
@@ -234,8 +217,9 @@ static int finish(cJSON *o, struct redact *red, struct buf *out)
 	return rc;
 }
 
-int jsonl_format_request(const struct log_proc *proc, const struct log_request *r,
-			 struct redact *red, struct buf *out)
+int record_format_request(const struct record_proc *proc,
+			  const struct record_request *r, struct redact *red,
+			  struct buf *out)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (o == NULL)
@@ -250,7 +234,7 @@ int jsonl_format_request(const struct log_proc *proc, const struct log_request *
 	cJSON_AddItemToObject(o, "method", json_cstr(r->method));
 
 	struct buf url;
-	buf_init(&url, JSONL_LINE_MAX);
+	buf_init(&url, RECORD_LINE_MAX);
 	int rc = 0;
 	const char *urls[2] = { r->url, r->routed_url };
 	const char *names[2] = { "url", "routed_url" };
@@ -275,9 +259,9 @@ int jsonl_format_request(const struct log_proc *proc, const struct log_request *
 	return finish(o, red, out);
 }
 
-int jsonl_format_response(const struct log_proc *proc,
-			  const struct log_response *r, struct redact *red,
-			  struct buf *out)
+int record_format_response(const struct record_proc *proc,
+			   const struct record_response *r, struct redact *red,
+			   struct buf *out)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (o == NULL)
@@ -314,8 +298,9 @@ int jsonl_format_response(const struct log_proc *proc,
 	return finish(o, red, out);
 }
 
-int jsonl_format_event(const struct log_proc *proc, const struct log_event *e,
-		       struct redact *red, struct buf *out)
+int record_format_event(const struct record_proc *proc,
+			const struct record_event *e, struct redact *red,
+			struct buf *out)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (o == NULL)
@@ -326,152 +311,4 @@ int jsonl_format_event(const struct log_proc *proc, const struct log_event *e,
 	cJSON_AddItemToObject(o, "host", json_cstr(e->host));
 	cJSON_AddItemToObject(o, "detail", json_cstr(e->detail));
 	return finish(o, red, out);
-}
-
-/* mkdir -p of path's directory; directories made here get mode 0700. */
-static int make_parents(const char *path)
-{
-	char dir[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, n + 1);
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	return 0;
-}
-
-/* Open path for appending at a high descriptor; its identity in *st. */
-static int open_high(const char *path, struct stat *st)
-{
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-		      0600);
-	if (fd < 0)
-		return -errno;
-	if (fd < JSONL_FD_MIN) {
-		/* EINVAL when RLIMIT_NOFILE is lower: the low one will do. */
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, JSONL_FD_MIN);
-		if (high >= 0) {
-			close(fd);
-			fd = high;
-		}
-	}
-	if (fstat(fd, st) != 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-int jsonl_open(const char *path, struct jsonl **out)
-{
-	int rc = make_parents(path);
-	if (rc < 0)
-		return rc;
-	struct jsonl *log = malloc(sizeof(*log));
-	char *copy = strdup(path);
-	struct stat st;
-	int fd = log && copy ? open_high(path, &st) : -ENOMEM;
-	if (fd < 0) {
-		free(log);
-		free(copy);
-		return fd;
-	}
-	log->fd = fd;
-	log->dev = st.st_dev;
-	log->ino = st.st_ino;
-	log->path = copy;
-	pthread_mutex_init(&log->lock, NULL);
-	*out = log;
-	return 0;
-}
-
-static bool still_ours(const struct jsonl *log, int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 &&
-	       st.st_dev == __atomic_load_n(&log->dev, __ATOMIC_ACQUIRE) &&
-	       st.st_ino == __atomic_load_n(&log->ino, __ATOMIC_ACQUIRE);
-}
-
-/*
- * The descriptor to write to: log->fd while it is still the log, else the
- * log opened again. The program may have closed our descriptor (a daemon
- * closing everything, close_range) and been given the same number for a
- * file of its own: records must never land there. The old number is not
- * closed here, it is no longer ours. A log moved aside and made anew is
- * from then on the log (logrotate's "create").
- */
-static int current_fd(struct jsonl *log)
-{
-	int fd = __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE);
-	if (still_ours(log, fd))
-		return fd;
-	pthread_mutex_lock(&log->lock);
-	fd = log->fd;
-	if (!still_ours(log, fd)) {
-		struct stat st;
-		fd = open_high(log->path, &st);
-		if (fd >= 0) {
-			__atomic_store_n(&log->dev, st.st_dev, __ATOMIC_RELEASE);
-			__atomic_store_n(&log->ino, st.st_ino, __ATOMIC_RELEASE);
-			__atomic_store_n(&log->fd, fd, __ATOMIC_RELEASE);
-		}
-	}
-	pthread_mutex_unlock(&log->lock);
-	return fd;
-}
-
-void jsonl_fork(struct jsonl *log, enum fork_phase phase)
-{
-	fork_phase_lock(&log->lock, phase);
-}
-
-int jsonl_fd(const struct jsonl *log)
-{
-	return log ? __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE) : -1;
-}
-
-int jsonl_write(struct jsonl *log, const char *line, size_t len)
-{
-	int fd = current_fd(log);
-	if (fd < 0)
-		return fd;
-	ssize_t n;
-	do {
-		n = write(fd, line, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n < len) {
-		/* Keep the next record on a line of its own if there is room. */
-		ssize_t ignored = write(fd, "\n", 1);
-		(void)ignored;
-		return -ENOSPC;
-	}
-	return 0;
-}
-
-void jsonl_close(struct jsonl *log)
-{
-	if (log == NULL)
-		return;
-	close(log->fd);
-	free(log->path);
-	pthread_mutex_destroy(&log->lock);
-	free(log);
 }

@@ -1,0 +1,275 @@
+#include "logfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+
+/*
+ * The log is opened at a descriptor no lower than this: programs assume the
+ * small numbers after 2 are theirs (they close them, dup2 onto them, pass
+ * them to children), and a number taken from under them is a number taken.
+ */
+#define LOGFILE_FD_MIN 100
+
+/* An event's line: host and detail are short texts, never bodies. */
+#define LOGFILE_EVENT_MAX (256u * 1024)
+
+struct logfile {
+	int fd;			/* swapped atomically when the log is reopened */
+	dev_t dev;		/* what fd must still be, or it is not ours */
+	ino_t ino;
+	char *path;
+	pthread_mutex_t lock;	/* one reopen at a time */
+	struct logfile_owner owner;
+	/* Records that could not be written since the last one that could. */
+	atomic_ulong dropped;
+	atomic_int last_error;
+	atomic_flag warned;
+};
+
+/* mkdir -p of path's directory; directories made here get mode 0700. */
+static int make_parents(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n + 1);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* Open path for appending at a high descriptor; its identity in *st. */
+static int open_high(const char *path, struct stat *st)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		      0600);
+	if (fd < 0)
+		return -errno;
+	if (fd < LOGFILE_FD_MIN) {
+		/* EINVAL when RLIMIT_NOFILE is lower: the low one will do. */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, LOGFILE_FD_MIN);
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
+	if (fstat(fd, st) != 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int logfile_open(const char *path, const struct logfile_owner *owner,
+		 struct logfile **out)
+{
+	int rc = make_parents(path);
+	if (rc < 0)
+		return rc;
+	struct logfile *log = malloc(sizeof(*log));
+	char *copy = strdup(path);
+	struct stat st;
+	int fd = log && copy ? open_high(path, &st) : -ENOMEM;
+	if (fd < 0) {
+		free(log);
+		free(copy);
+		return fd;
+	}
+	log->fd = fd;
+	log->dev = st.st_dev;
+	log->ino = st.st_ino;
+	log->path = copy;
+	pthread_mutex_init(&log->lock, NULL);
+	log->owner = *owner;
+	atomic_init(&log->dropped, 0);
+	atomic_init(&log->last_error, 0);
+	atomic_flag_clear(&log->warned);
+	*out = log;
+	return 0;
+}
+
+static bool still_ours(const struct logfile *log, int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 &&
+	       st.st_dev == __atomic_load_n(&log->dev, __ATOMIC_ACQUIRE) &&
+	       st.st_ino == __atomic_load_n(&log->ino, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The descriptor to write to: log->fd while it is still the log, else the
+ * log opened again. The program may have closed our descriptor (a daemon
+ * closing everything, close_range) and been given the same number for a
+ * file of its own: records must never land there. The old number is not
+ * closed here, it is no longer ours. A log moved aside and made anew is
+ * from then on the log (logrotate's "create").
+ */
+static int current_fd(struct logfile *log)
+{
+	int fd = __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE);
+	if (still_ours(log, fd))
+		return fd;
+	pthread_mutex_lock(&log->lock);
+	fd = log->fd;
+	if (!still_ours(log, fd)) {
+		struct stat st;
+		fd = open_high(log->path, &st);
+		if (fd >= 0) {
+			__atomic_store_n(&log->dev, st.st_dev, __ATOMIC_RELEASE);
+			__atomic_store_n(&log->ino, st.st_ino, __ATOMIC_RELEASE);
+			__atomic_store_n(&log->fd, fd, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&log->lock);
+	return fd;
+}
+
+void logfile_fork(struct logfile *log, enum fork_phase phase)
+{
+	fork_phase_lock(&log->lock, phase);
+}
+
+int logfile_fd(const struct logfile *log)
+{
+	return log ? __atomic_load_n(&log->fd, __ATOMIC_ACQUIRE) : -1;
+}
+
+int logfile_write(struct logfile *log, const char *line, size_t len)
+{
+	int fd = current_fd(log);
+	if (fd < 0)
+		return fd;
+	ssize_t n;
+	do {
+		n = write(fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < len) {
+		/* Keep the next record on a line of its own if there is room. */
+		ssize_t ignored = write(fd, "\n", 1);
+		(void)ignored;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+void logfile_close(struct logfile *log)
+{
+	if (log == NULL)
+		return;
+	close(log->fd);
+	free(log->path);
+	pthread_mutex_destroy(&log->lock);
+	free(log);
+}
+
+static void proc_of(const struct logfile *log, struct record_proc *proc)
+{
+	proc->pid = getpid();
+	proc->ppid = getppid();
+	proc->exe = log->owner.exe;
+}
+
+/* Write a formatted line; a line that cannot be written is counted. */
+static void put(struct logfile *log, const struct buf *line)
+{
+	if (line->len == 0)
+		return;
+	int rc = logfile_write(log, line->data, line->len);
+	if (rc < 0) {
+		atomic_fetch_add(&log->dropped, 1);
+		atomic_store(&log->last_error, -rc);
+		if (!atomic_flag_test_and_set(&log->warned) && log->owner.report) {
+			char msg[600];
+			snprintf(msg, sizeof(msg),
+				 "respan: RESPAN_LOG=%.400s: %s: records are being lost",
+				 log->path, strerror(-rc));
+			log->owner.report(msg);
+		}
+		return;
+	}
+	unsigned long lost = atomic_exchange(&log->dropped, 0);
+	if (lost) {
+		/* Writing works again: the log itself says what it is missing. */
+		char detail[160];
+		snprintf(detail, sizeof(detail), "%lu records were lost: %s", lost,
+			 strerror(atomic_load(&log->last_error)));
+		logfile_event(log, "log_error", NULL, detail);
+	}
+}
+
+void logfile_request(struct logfile *log, const struct record_request *r)
+{
+	struct record_proc proc;
+	struct buf line;
+
+	if (log == NULL)
+		return;
+	proc_of(log, &proc);
+	buf_init(&line, SIZE_MAX);
+	if (record_format_request(&proc, r, log->owner.red, &line) == 0)
+		put(log, &line);
+	buf_free(&line);
+}
+
+void logfile_response(struct logfile *log, const struct record_response *r)
+{
+	struct record_proc proc;
+	struct buf line;
+
+	if (log == NULL)
+		return;
+	proc_of(log, &proc);
+	buf_init(&line, SIZE_MAX);
+	if (record_format_response(&proc, r, log->owner.red, &line) == 0)
+		put(log, &line);
+	buf_free(&line);
+}
+
+void logfile_event(struct logfile *log, const char *event, const char *host,
+		   const char *detail)
+{
+	struct record_proc proc;
+	struct record_event e = {
+		.ts_ms = clock_real_ms(), .event = event, .host = host,
+		.detail = detail,
+	};
+	struct buf line;
+
+	if (log == NULL)
+		return;
+	proc_of(log, &proc);
+	buf_init(&line, LOGFILE_EVENT_MAX);
+	if (record_format_event(&proc, &e, log->owner.red, &line) == 0)
+		put(log, &line);
+	buf_free(&line);
+}

@@ -1,0 +1,291 @@
+/*
+ * Unit tests for preload/logfile.c: the file (modes, append, a descriptor
+ * taken by the program, a full disk) and putting records into it (events,
+ * lost records counted and reported once, secrets scrubbed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "logfile.h"
+
+#define RESPAN_KEY "rk-logfile-test-0123456789"
+
+static int reports;
+static char last_report[1024];
+
+static void report(const char *line)
+{
+	reports++;
+	snprintf(last_report, sizeof(last_report), "%s", line);
+}
+
+static const struct logfile_owner owner = { "/usr/bin/test", NULL, report };
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct redact *red;
+	struct logfile *log;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/respan-logfile-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/traffic.jsonl", f->dir);
+	f->red = redact_new();
+	redact_add(f->red, RESPAN_KEY, strlen(RESPAN_KEY));
+	struct logfile_owner o = { "/usr/bin/test", f->red, report };
+	if (logfile_open(f->path, &o, &f->log) != 0)
+		return -1;
+	reports = 0;
+	last_report[0] = '\0';
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	logfile_close(f->log);
+	redact_free(f->red);
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Every record in the log, in order; none holds the key. */
+static cJSON *read_log(const struct fixture *f)
+{
+	FILE *fp = fopen(f->path, "r");
+	assert_non_null(fp);
+	cJSON *all = cJSON_CreateArray();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		assert_null(strstr(line, RESPAN_KEY));
+		cJSON *j = cJSON_Parse(line);
+		assert_non_null(j);
+		cJSON_AddItemToArray(all, j);
+	}
+	free(line);
+	fclose(fp);
+	return all;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, k);
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
+/* The file at path holds exactly the records n=1, 2, 3, in that order. */
+static void assert_three_records(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char text[64] = { 0 };
+	assert_int_equal(fread(text, 1, sizeof(text) - 1, f), 24);
+	fclose(f);
+	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+}
+
+static void test_file_modes_and_append(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/respan-logfile-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/a/b/traffic.jsonl", dir);
+
+	mode_t old = umask(0);
+	struct logfile *log;
+	assert_int_equal(logfile_open(path, &owner, &log), 0);
+	umask(old);
+	assert_true(logfile_fd(log) >= 0);
+	assert_int_equal(logfile_write(log, "{\"n\":1}\n", 8), 0);
+	struct logfile *log2;
+	assert_int_equal(logfile_open(path, &owner, &log2), 0);
+	assert_int_equal(logfile_write(log2, "{\"n\":2}\n", 8), 0);
+	assert_int_equal(logfile_write(log, "{\"n\":3}\n", 8), 0);
+	logfile_close(log);
+	logfile_close(log2);
+
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	char sub[300];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	assert_three_records(path);
+
+	unlink(path);
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/*
+ * A program closes the log's descriptor and gets the number back for a file
+ * of its own (here by dup2 onto it): that file receives nothing, the record
+ * goes to the log, opened again.
+ */
+static void test_descriptor_taken_by_the_program(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/respan-logfile-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], theirs[256];
+	snprintf(path, sizeof(path), "%s/traffic.jsonl", dir);
+	snprintf(theirs, sizeof(theirs), "%s/theirs.txt", dir);
+
+	struct logfile *log;
+	assert_int_equal(logfile_open(path, &owner, &log), 0);
+	int fd = logfile_fd(log);
+	assert_true(fd >= 100);			/* out of the program's way */
+	assert_int_equal(logfile_write(log, "{\"n\":1}\n", 8), 0);
+
+	int other = open(theirs, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(other >= 0);
+	assert_int_equal(dup2(other, fd), fd);	/* the number is theirs now */
+	close(other);
+	assert_int_equal(logfile_write(log, "{\"n\":2}\n", 8), 0);
+	assert_true(logfile_fd(log) != fd);
+
+	close(logfile_fd(log));			/* closed outright: opened again */
+	assert_int_equal(logfile_write(log, "{\"n\":3}\n", 8), 0);
+	logfile_close(log);
+
+	struct stat st;
+	assert_int_equal(stat(theirs, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_three_records(path);
+	close(fd);
+	unlink(theirs);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_full_disk(void **state)
+{
+	(void)state;
+	struct logfile *log;
+	if (logfile_open("/dev/full", &owner, &log) != 0)
+		skip();
+	assert_int_equal(logfile_write(log, "{}\n", 3), -ENOSPC);
+	logfile_close(log);
+	assert_int_equal(logfile_open("/proc/nonexistent-dir/x.jsonl", &owner, &log) < 0, 1);
+}
+
+static void test_event(void **state)
+{
+	struct fixture *f = *state;
+	logfile_event(f->log, "bypass", "api.anthropic.com", "sni");
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 1);
+	const cJSON *e = cJSON_GetArrayItem(log, 0);
+	assert_string_equal(str(e, "event"), "bypass");
+	assert_string_equal(str(e, "exe"), "/usr/bin/test");
+	assert_string_equal(str(e, "detail"), "sni");
+	cJSON_Delete(log);
+}
+
+/*
+ * A log that cannot be written (here: RLIMIT_FSIZE, as a full disk would
+ * be): the caller goes on, records are counted, and once writing works
+ * again the log gets a log_error event saying how many were lost.
+ */
+static void test_log_write_failure(void **state)
+{
+	struct fixture *f = *state;
+	logfile_event(f->log, "bypass", "api.openai.com", "first");
+	struct stat st;
+	assert_int_equal(stat(f->path, &st), 0);
+
+	struct rlimit saved, small;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = saved;
+	small.rlim_cur = (rlim_t)st.st_size;	/* not one byte more */
+	void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	logfile_event(f->log, "bypass", "api.openai.com", "lost 1");
+	logfile_event(f->log, "bypass", "api.openai.com", "lost 2");
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old);
+
+	logfile_event(f->log, "bypass", "api.openai.com", "after");
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 3);
+	assert_string_equal(str(cJSON_GetArrayItem(log, 0), "detail"), "first");
+	/* The first record that could be written, then what was missed. */
+	assert_string_equal(str(cJSON_GetArrayItem(log, 1), "detail"), "after");
+	const cJSON *err = cJSON_GetArrayItem(log, 2);
+	assert_string_equal(str(err, "event"), "log_error");
+	assert_non_null(strstr(str(err, "detail"), "2 records were lost"));
+	cJSON_Delete(log);
+	/* The owner was told once, in one line naming the file. */
+	assert_int_equal(reports, 1);
+	assert_non_null(strstr(last_report, f->path));
+	assert_non_null(strstr(last_report, "records are being lost"));
+}
+
+
+/* A secret the redactor knows never reaches the file, whatever field. */
+static void test_event_scrubbed(void **state)
+{
+	struct fixture *f = *state;
+	logfile_event(f->log, "bypass", "host-" RESPAN_KEY, "detail " RESPAN_KEY);
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 1);
+	assert_non_null(strstr(str(cJSON_GetArrayItem(log, 0), "detail"), "[REDACTED]"));
+	cJSON_Delete(log);
+}
+
+/* No log (RESPAN_LOG=off, or it could not be opened): nothing happens. */
+static void test_no_log(void **state)
+{
+	(void)state;
+	logfile_event(NULL, "bypass", "api.openai.com", NULL);
+	struct record_request rq = { .id = "1-1", .method = "GET" };
+	logfile_request(NULL, &rq);
+	struct record_response rs = { .id = "1-1", .ttfb_ms = -1 };
+	logfile_response(NULL, &rs);
+	assert_int_equal(logfile_fd(NULL), -1);
+	logfile_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_file_modes_and_append),
+		cmocka_unit_test(test_descriptor_taken_by_the_program),
+		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_scrubbed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_write_failure, setup, teardown),
+		cmocka_unit_test(test_no_log),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
