@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "pathsearch.h"
 
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
@@ -86,37 +87,13 @@ int child_wait(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-static bool executable(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
 void child_program_path(const char *argv0, const char *path_var, char *out,
 			size_t size)
 {
-	char cand[PATH_MAX], real[PATH_MAX];
+	char found[PATH_MAX], real[PATH_MAX];
 
 	snprintf(out, size, "%s", argv0);
-	if (strchr(argv0, '/')) {
-		if (realpath(argv0, real))
-			snprintf(out, size, "%s", real);
-		return;
-	}
-	/* execvp's default search path when PATH is unset. */
-	const char *p = path_var ? path_var : "/bin:/usr/bin";
-	while (*p) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		int len = n ? snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, argv0) :
-			      snprintf(cand, sizeof(cand), "%s", argv0);
-		if (len > 0 && (size_t)len < sizeof(cand) && executable(cand) &&
-		    realpath(cand, real)) {
-			snprintf(out, size, "%s", real);
-			return;
-		}
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
+	if (pathsearch_find(argv0, path_var, found, sizeof(found)) == 0 &&
+	    realpath(found, real))
+		snprintf(out, size, "%s", real);
 }

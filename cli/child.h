@@ -22,8 +22,9 @@
 void child_block_signals(void);
 
 /*
- * Start argv[0] (searched in PATH) with environment env. Returns the pid,
- * or a negative errno (the program was not found, could not be run).
+ * Start argv[0] with environment env (posix_spawnp: searched in respan's
+ * own PATH, as pathsearch.h describes). Returns the pid, or a negative
+ * errno (the program was not found, could not be run).
  */
 pid_t child_spawn(char *const *argv, char *const *env);
 
@@ -34,9 +35,9 @@ pid_t child_spawn(char *const *argv, char *const *env);
 int child_wait(pid_t pid);
 
 /*
- * The absolute path of the program argv0 would run (PATH search like
- * execvp's, PATH taken from env), for the log's "exe"; argv0 itself when
- * it is not found.
+ * The absolute path of the program argv0 would run (pathsearch_find with
+ * path_var, the PATH value child_spawn's search uses), for the log's "exe";
+ * argv0 itself when it is not found.
  */
 void child_program_path(const char *argv0, const char *path_var, char *out,
 			size_t size);

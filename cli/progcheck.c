@@ -17,6 +17,7 @@
 
 #include "envlayer.h"
 #include "envv.h"
+#include "pathsearch.h"
 #include "reexec.h"
 
 #define SHEBANG_MAX 256		/* the kernel reads this much of a script (BINPRM_BUF_SIZE) */
@@ -24,38 +25,6 @@
 #define PY_OUT_MAX 4096
 
 /* ---- finding PROGRAM ------------------------------------------------------- */
-
-/* execvp's search: 0 with the file in out, or -ENOENT / -EACCES. */
-static int search_path(const char *name, const char *path_var, char *out, size_t size)
-{
-	char cand[PATH_MAX];
-	struct stat st;
-	int err = -ENOENT;
-
-	if (name[0] == '\0')
-		return -ENOENT;
-	if (strchr(name, '/')) {
-		snprintf(out, size, "%s", name);
-		return 0;
-	}
-	for (const char *p = path_var ? path_var : "/bin:/usr/bin";;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		int len = n ? snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, p, name) :
-			      snprintf(cand, sizeof(cand), "%s", name);
-		if (len > 0 && (size_t)len < sizeof(cand) && stat(cand, &st) == 0 &&
-		    S_ISREG(st.st_mode)) {
-			if (access(cand, X_OK) == 0) {
-				snprintf(out, size, "%s", cand);
-				return 0;
-			}
-			err = -EACCES;
-		}
-		if (colon == NULL)
-			return err;
-		p = colon + 1;
-	}
-}
 
 /* 1 with the #! line (after "#!", trimmed) in line; 0: no #!; -errno. */
 static int read_shebang(const char *path, char *line, size_t size)
@@ -156,7 +125,7 @@ static bool follow(struct prog_facts *f, struct prog_hop *h, const char *path_va
 		}
 		snprintf(h->env_name, sizeof(h->env_name), "%s", name);
 		f->env_drops_preload |= drops;
-		int rc = search_path(name, path_var, h->interp, sizeof(h->interp));
+		int rc = pathsearch_find(name, path_var, h->interp, sizeof(h->interp));
 		if (rc < 0) {
 			snprintf(f->chain_error, sizeof(f->chain_error),
 				 "%s: env finds no program \"%s\" in PATH%s", h->script, name,
@@ -184,14 +153,18 @@ int progcheck_find(const char *arg, const char *path_var, struct prog_facts *f,
 	char cur[PATH_MAX];
 
 	memset(f, 0, sizeof(*f));
-	int rc = search_path(arg, path_var, f->path, sizeof(f->path));
+	int rc = pathsearch_find(arg, path_var, f->path, sizeof(f->path));
 	if (rc == -EACCES) {
 		snprintf(err, errsize, "%s: found in PATH, but not executable", arg);
 		return rc;
 	}
-	if (rc < 0) {
+	if (rc == -ENOENT) {
 		snprintf(err, errsize, "%s: not found in PATH (%s)", arg,
-			 path_var ? path_var : "unset: /bin:/usr/bin");
+			 path_var ? path_var : "unset: " PATHSEARCH_DEFAULT);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errsize, "%s: %s", arg, strerror(-rc));
 		return rc;
 	}
 	if (stat(f->path, &st) != 0) {

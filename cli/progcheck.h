@@ -1,12 +1,12 @@
 /*
  * progcheck: what `respan doctor PROGRAM` learns about a program without
- * running it: where PROGRAM is (a PATH search like execvp's), the #!
- * interpreters a script goes through (including `/usr/bin/env NAME`), and
- * for the ELF file that finally runs: its ELF facts (elfinfo.h), the
- * libraries ld.so would load for it (libdeps.h), whether it would run in
- * secure-execution mode, and for a Python interpreter where its _ssl module
- * is and what that module loads. Facts only; doctor.c says what they mean
- * for each layer.
+ * running it: where PROGRAM is (found as `respan run` finds it:
+ * pathsearch.h), the #! interpreters a script goes through (including
+ * `/usr/bin/env NAME`), and for the ELF file that finally runs: its ELF
+ * facts (elfinfo.h), the libraries ld.so would load for it (libdeps.h),
+ * whether it would run in secure-execution mode, and for a Python
+ * interpreter where its _ssl module is and what that module loads. Facts
+ * only; assess.h says what they mean for each layer.
  *
  * The one exception to "never runs it": with run_python, a Python
  * interpreter is asked where its _ssl module is (`-c 'import _ssl; ...'`,
@@ -68,8 +68,8 @@ struct prog_facts {
 };
 
 /*
- * Find arg as execvp would (PATH from path_var; "/bin:/usr/bin" when
- * NULL) and follow its #! lines into f (zeroed here). Returns 0, or
+ * Find arg as `respan run` would (pathsearch_find with path_var, the
+ * PATH value or NULL) and follow its #! lines into f (zeroed here). Returns 0, or
  * -ENOENT / -EACCES / -EISDIR ... with a one-line reason in err: PROGRAM
  * cannot be looked at. A chain that breaks later (a missing interpreter)
  * is not an error: f->chain_error says so.
