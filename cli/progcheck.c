@@ -12,9 +12,9 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "envlayer.h"
 #include "envv.h"
 #include "pathsearch.h"
@@ -288,19 +288,12 @@ static void py_look(struct prog_facts *f)
 		 f->py_version[0] ? f->py_version : "3*");
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read the child's output until EOF or the deadline; false on timeout. */
 static bool read_all(int fd, char *out, size_t size, long long deadline)
 {
 	size_t len = 0;
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		struct pollfd p = { fd, POLLIN, 0 };
 		if (left <= 0)
 			return false;
@@ -353,7 +346,7 @@ static bool py_ask(struct prog_facts *f, char *const *env)
 	if (rc != 0) {
 		snprintf(f->py_note, sizeof(f->py_note), "could not run it: %s", strerror(rc));
 	} else {
-		bool done = read_all(fds[0], out, sizeof(out), now_ms() + PY_TIMEOUT_MS);
+		bool done = read_all(fds[0], out, sizeof(out), clock_mono_ms() + PY_TIMEOUT_MS);
 		if (!done)
 			kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

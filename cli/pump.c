@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "http.h"
 #include "peer.h"
 #include "rewriter.h"
@@ -45,13 +45,6 @@ struct pump {
 	bool done;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void end(struct pump *p, const char *why)
 {
 	if (!p->done) {
@@ -72,7 +65,7 @@ static void send_all(int fd, const char *data, size_t len, long long deadline)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0)
 			return;
 		struct pollfd pf = { fd, POLLOUT, 0 };
@@ -99,13 +92,13 @@ static void answer(struct pump *p, const char *status, const char *what,
 			  "Connection: close\r\n\r\n%s", status, bl, body);
 	if (ml < 0 || (size_t)ml >= sizeof(msg))
 		return;
-	long long deadline = now_ms() + PUMP_DRAIN_MS;
+	long long deadline = clock_mono_ms() + PUMP_DRAIN_MS;
 	send_all(p->cfd, msg, (size_t)ml, deadline);
 	shutdown(p->cfd, SHUT_WR);
 	size_t drained = 0;
 	char sink[4096];
 	while (drained < PUMP_DRAIN_MAX) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pf[2] = { { p->cfd, POLLIN, 0 }, { p->sh->stop_fd, POLLIN, 0 } };

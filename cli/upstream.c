@@ -11,15 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 /* The last OpenSSL error of this thread as text, or fallback. */
 static void ssl_reason(char *err, size_t size, const char *what, const char *fallback)
@@ -79,7 +73,7 @@ fail:
 static int wait_fd(int fd, short events, int stop_fd, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p[2] = { { fd, events, 0 }, { stop_fd, POLLIN, 0 } };
@@ -151,7 +145,7 @@ static int set_peer_name(SSL *ssl, const char *host)
 SSL *upstream_connect(SSL_CTX *tls, const struct config *cfg, int stop_fd,
 		      int timeout_ms, char *err, size_t errsize)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	int fd = tcp_connect(cfg->router_host, cfg->router_port, stop_fd, deadline,
 			     err, errsize);
 	if (fd < 0)
