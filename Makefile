@@ -215,4 +215,7 @@ install: all
 clean:
 	rm -rf build
 
--include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d)
+# Every object's header dependencies, the unit tests' too: editing a header
+# must rebuild whatever includes it.
+-include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d) \
+	$(UNIT_BINS:%=%.d) $(BUILD)/tests/unit/pageguard.d

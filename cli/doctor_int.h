@@ -18,7 +18,6 @@ struct doctor {
 	struct config cfg;
 	struct redact *red;	/* every line is scrubbed of the key before printing */
 	char **env;
-	struct cJSON *file;	/* the config file's object (doctor_setup_report's own) */
 	bool check_router, run_python;
 	char lib[PATH_MAX];	/* what respan run preloads, or "" */
 	char lib_err[1024];

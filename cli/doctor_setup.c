@@ -25,36 +25,7 @@
 #include "upstream.h"
 
 #define ROUTER_TIMEOUT_MS 10000
-#define CONFIG_FILE_MAX (1024 * 1024)
 #define SHOWN_MAX 100		/* bytes of a long value shown */
-
-/* The variables of SPEC section 5, with their config-file keys. */
-enum {
-	V_API_KEY, V_BASE_URL, V_MODE, V_LOG, V_BODY_MAX, V_ROUTE_PROVIDER,
-	V_RP_FIRST, V_RP_LAST = V_RP_FIRST + PROVIDER_COUNT - 1,
-	V_PARAMS, V_CA_FILE, V_FAIL, V_DEBUG, V_COUNT
-};
-
-static const struct var {
-	const char *env, *key;
-} vars[V_COUNT] = {
-	[V_API_KEY] = { "RESPAN_API_KEY", "api_key" },
-	[V_BASE_URL] = { "RESPAN_BASE_URL", "base_url" },
-	[V_MODE] = { "RESPAN_MODE", "mode" },
-	[V_LOG] = { "RESPAN_LOG", "log" },
-	[V_BODY_MAX] = { "RESPAN_LOG_BODY_MAX", "log_body_max" },
-	[V_ROUTE_PROVIDER] = { "RESPAN_ROUTE_PROVIDER", "route_provider" },
-	[V_RP_FIRST + PROVIDER_OPENAI] = { "RESPAN_ROUTE_PROVIDER_OPENAI", "route_provider_openai" },
-	[V_RP_FIRST + PROVIDER_ANTHROPIC] = { "RESPAN_ROUTE_PROVIDER_ANTHROPIC",
-					      "route_provider_anthropic" },
-	[V_RP_FIRST + PROVIDER_GEMINI] = { "RESPAN_ROUTE_PROVIDER_GEMINI", "route_provider_gemini" },
-	[V_RP_FIRST + PROVIDER_VERTEXAI] = { "RESPAN_ROUTE_PROVIDER_VERTEXAI",
-					     "route_provider_vertexai" },
-	[V_PARAMS] = { "RESPAN_PARAMS", "params" },
-	[V_CA_FILE] = { "RESPAN_CA_FILE", "ca_file" },
-	[V_FAIL] = { "RESPAN_FAIL", "fail" },
-	[V_DEBUG] = { "RESPAN_DEBUG", "debug" },
-};
 
 /* ---- where a value came from --------------------------------------------------- */
 
@@ -65,71 +36,22 @@ static const char *env_value(char *const *env, const char *name)
 	return v && v[0] ? v : NULL;
 }
 
-/* config_load warned about NAME (from file, or the environment when NULL). */
-static bool warned(const struct config *cfg, const char *file, const char *name)
+/* config_load's own record of where setting i came from, in words. */
+static void source_of(const struct doctor *d, int i, char *out, size_t size)
 {
-	char prefix[PATH_MAX + 200];
-	snprintf(prefix, sizeof(prefix), "respan: %s%s%s", file ? file : "", file ? ": " : "",
-		 name);
-	size_t n = strlen(prefix);
-	for (size_t i = 0; i < cfg->n_warnings; i++)
-		if (strncmp(cfg->warnings[i], prefix, n) == 0 &&
-		    (cfg->warnings[i][n] == '=' || cfg->warnings[i][n] == ':'))
-			return true;
-	return false;
-}
+	const struct config_source *src = &d->cfg.source[i];
+	const char *refused = src->origin == CONFIG_FROM_ENV ? "" :
+			      src->refused == CONFIG_FROM_ENV ?
+			      "; the environment's value was refused, see warnings" :
+			      src->refused == CONFIG_FROM_FILE && src->origin == CONFIG_FROM_DEFAULT ?
+			      "; the config file's value was refused, see warnings" : "";
 
-static bool file_has(const struct doctor *d, const char *key)
-{
-	const cJSON *v = d->file ? cJSON_GetObjectItemCaseSensitive(d->file, key) : NULL;
-	/* An empty string in the file counts as unset, as in config_load. */
-	return v && !(cJSON_IsString(v) && v->valuestring[0] == '\0');
-}
-
-static void source_of(const struct doctor *d, const struct var *v, char *out, size_t size)
-{
-	bool env_set = env_value(d->env, v->env) != NULL;
-	bool env_bad = env_set && warned(&d->cfg, NULL, v->env);
-	bool in_file = file_has(d, v->key);
-	bool file_bad = in_file && warned(&d->cfg, d->cfg.config_file, v->key);
-	const char *refused = env_bad ? "; the environment's value was refused, see warnings" :
-			      file_bad ? "; the config file's value was refused, see warnings" : "";
-
-	if (env_set && !env_bad)
+	if (src->origin == CONFIG_FROM_ENV)
 		snprintf(out, size, "environment");
-	else if (in_file && !file_bad)
+	else if (src->origin == CONFIG_FROM_FILE)
 		snprintf(out, size, "config file %s%s", d->cfg.config_file, refused);
 	else
 		snprintf(out, size, "default%s", refused);
-}
-
-/* Read and parse the config file config_load read (NULL when none or bad). */
-static cJSON *read_config_file(const char *path)
-{
-	struct buf text;
-	char chunk[8192];
-	cJSON *root = NULL;
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-
-	if (fd < 0)
-		return NULL;
-	buf_init(&text, CONFIG_FILE_MAX);
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || buf_append(&text, chunk, (size_t)n) < 0)
-			break;
-	}
-	close(fd);
-	if (text.data)
-		root = cJSON_ParseWithLength(text.data, text.len);
-	if (root && !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		root = NULL;
-	}
-	buf_free(&text);
-	return root;
 }
 
 /* ---- the configuration ------------------------------------------------------------ */
@@ -158,28 +80,28 @@ static void value_of(const struct doctor *d, int i, char *out, size_t size)
 	const char *s = NULL;
 
 	switch (i) {
-	case V_API_KEY:
+	case CONFIG_API_KEY:
 		if (c->api_key)
 			snprintf(out, size, "set (%zu characters)", strlen(c->api_key));
 		else
 			snprintf(out, size, "unset: traffic is logged, not routed");
 		return;
-	case V_BASE_URL:
+	case CONFIG_BASE_URL:
 		s = c->base_url;
 		break;
-	case V_MODE:
+	case CONFIG_MODE:
 		s = config_mode_name(c->mode);
 		break;
-	case V_LOG:
+	case CONFIG_LOG:
 		s = c->log_path ? c->log_path : "off";
 		break;
-	case V_BODY_MAX:
+	case CONFIG_LOG_BODY_MAX:
 		snprintf(out, size, "%zu", c->log_body_max);
 		return;
-	case V_ROUTE_PROVIDER:
+	case CONFIG_ROUTE_PROVIDER:
 		s = c->route_provider;
 		break;
-	case V_PARAMS:
+	case CONFIG_PARAMS:
 		if (c->params_b64) {
 			size_t n = strlen(c->params_b64);
 			unsigned char *json = malloc(n / 4 * 3 + 4);
@@ -196,17 +118,17 @@ static void value_of(const struct doctor *d, int i, char *out, size_t size)
 			return;
 		}
 		break;
-	case V_CA_FILE:
+	case CONFIG_CA_FILE:
 		s = c->ca_file;
 		break;
-	case V_FAIL:
+	case CONFIG_FAIL:
 		s = c->fail == RESPAN_FAIL_CLOSED ? "closed" : "open";
 		break;
-	case V_DEBUG:
+	case CONFIG_DEBUG:
 		s = c->debug ? "1" : "0";
 		break;
 	default:
-		s = c->route_provider_by_id[i - V_RP_FIRST];
+		s = c->route_provider_by_id[i - CONFIG_ROUTE_PROVIDER_ID];
 		break;
 	}
 	shown(d, out, size, s ? s : "unset");
@@ -214,28 +136,25 @@ static void value_of(const struct doctor *d, int i, char *out, size_t size)
 
 static void config_file_row(struct doctor *d)
 {
-	const char *named = env_value(d->env, "RESPAN_CONFIG");
-	const char *xdg = env_value(d->env, "XDG_CONFIG_HOME");
-	const char *home = env_value(d->env, "HOME");
-	char text[PATH_MAX + 200], user[PATH_MAX] = "";
+	const struct config *c = &d->cfg;
+	const char *user = c->config_user_file;
+	char text[PATH_MAX + 200];
 	struct stat st;
 
-	if (xdg && xdg[0] == '/')
-		snprintf(user, sizeof(user), "%s/respan/config.json", xdg);
-	else if (home && home[0] == '/')
-		snprintf(user, sizeof(user), "%s/.config/respan/config.json", home);
-	if (named && strcmp(named, "off") == 0)
+	if (c->config_file_how == CONFIG_FILE_OFF)
 		snprintf(text, sizeof(text), "off: no file is read");
-	else if (d->cfg.config_file)
-		snprintf(text, sizeof(text), "%s (read)", d->cfg.config_file);
-	else if (named)
-		snprintf(text, sizeof(text), "%s: not read, see warnings", named);
+	else if (c->config_file)
+		snprintf(text, sizeof(text), "%s (read)", c->config_file);
+	else if (c->config_file_how == CONFIG_FILE_NAMED)
+		snprintf(text, sizeof(text), "%s: not read, see warnings",
+			 env_value(d->env, "RESPAN_CONFIG"));
 	else
 		snprintf(text, sizeof(text), "none (looked for %s%s/etc/respan/config.json)",
-			 user, user[0] ? " and " : "");
-	doctor_row(d, "RESPAN_CONFIG", text, named ? "environment" : "default search");
-	if (d->cfg.config_file && file_has(d, "api_key") &&
-	    stat(d->cfg.config_file, &st) == 0 && (st.st_mode & 077)) {
+			 user ? user : "", user ? " and " : "");
+	doctor_row(d, "RESPAN_CONFIG", text, c->config_file_how == CONFIG_FILE_SEARCHED ?
+		   "default search" : "environment");
+	if (c->config_file && c->source[CONFIG_API_KEY].in_file &&
+	    stat(c->config_file, &st) == 0 && (st.st_mode & 077)) {
 		snprintf(text, sizeof(text), "the config file holds the key and others can read "
 			 "it (mode %04o): chmod 600 it", (unsigned)(st.st_mode & 07777));
 		doctor_row(d, "", text, NULL);
@@ -248,18 +167,20 @@ static void config_section(struct doctor *d)
 	bool any_id = false;
 
 	doctor_say(d, "configuration (environment over config file over default)");
-	for (int i = V_RP_FIRST; i <= V_RP_LAST; i++)
-		any_id |= d->cfg.route_provider_by_id[i - V_RP_FIRST] != NULL ||
-			  env_value(d->env, vars[i].env) || file_has(d, vars[i].key);
-	for (int i = 0; i < V_COUNT; i++) {
-		if (i >= V_RP_FIRST && i <= V_RP_LAST && !any_id) {
-			if (i == V_RP_FIRST)
+	for (int p = 0; p < PROVIDER_COUNT; p++) {
+		const struct config_source *src = &d->cfg.source[CONFIG_ROUTE_PROVIDER_ID + p];
+		any_id |= src->origin != CONFIG_FROM_DEFAULT ||
+			  src->refused != CONFIG_FROM_DEFAULT || src->in_file;
+	}
+	for (int i = 0; i < CONFIG_SETTING_COUNT; i++) {
+		if (i >= CONFIG_ROUTE_PROVIDER_ID && i < CONFIG_PARAMS && !any_id) {
+			if (i == CONFIG_ROUTE_PROVIDER_ID)
 				doctor_row(d, "RESPAN_ROUTE_PROVIDER_<ID>", "unset", "default");
 			continue;
 		}
 		value_of(d, i, value, sizeof(value));
-		source_of(d, &vars[i], source, sizeof(source));
-		doctor_row(d, vars[i].env, value, source);
+		source_of(d, i, source, sizeof(source));
+		doctor_row(d, config_setting_env(i), value, source);
 	}
 	config_file_row(d);
 	for (size_t i = 0; i < d->cfg.n_extra_hosts; i++) {
@@ -537,12 +458,9 @@ void doctor_setup_verdict(const struct doctor *d, char *out, size_t size)
 
 void doctor_setup_report(struct doctor *d)
 {
-	d->file = read_config_file(d->cfg.config_file);
 	config_section(d);
 	library_section(d);
 	log_section(d);
 	router_section(d);
 	envlayer_section(d);
-	cJSON_Delete(d->file);
-	d->file = NULL;
 }

@@ -31,6 +31,7 @@ static const char *const provider_names[PROVIDER_COUNT] = {
 struct loader {
 	struct config *cfg;
 	int err;		/* -ENOMEM once memory ran out */
+	bool refused;		/* the value being applied was refused */
 	char *keys[2];		/* every key value seen, good or bad, to scrub */
 };
 
@@ -104,6 +105,7 @@ static void warn(struct loader *ld, const struct val *v, const char *fmt, ...)
 	} else if (!v->secret && v->str) {
 		shorten(shown, sizeof(shown), v->str);
 	}
+	ld->refused = true;
 	add_warning(ld, "respan: %s%s%s%s%s: %s", v->file ? v->file : "",
 		    v->file ? ": " : "", v->name, v->secret ? "" : "=", shown, msg);
 }
@@ -302,6 +304,7 @@ static void set_body_max(struct loader *ld, const struct val *v, int arg)
 		value = value * 10 + (unsigned long long)(v->str[i] - '0');
 	if (value > BODY_MAX_CAP) {
 		warn(ld, v, "more than %lu: %lu used", BODY_MAX_CAP, BODY_MAX_CAP);
+		ld->refused = false;	/* capped, but used */
 		value = BODY_MAX_CAP;
 	}
 	ld->cfg->log_body_max = (size_t)value;
@@ -377,27 +380,49 @@ static const struct setting {
 	setter_fn set;
 	int arg;
 	int flags;
-} settings[] = {
-	{ "RESPAN_API_KEY", "api_key", set_api_key, 0, S_SECRET },
-	{ "RESPAN_BASE_URL", "base_url", set_base_url, 0, 0 },
-	{ "RESPAN_MODE", "mode", set_mode, 0, 0 },
-	{ "RESPAN_LOG", "log", set_log, 0, 0 },
-	{ "RESPAN_LOG_BODY_MAX", "log_body_max", set_body_max, 0, S_SCALAR },
-	{ "RESPAN_ROUTE_PROVIDER", "route_provider", set_route_provider, -1, 0 },
-	{ "RESPAN_ROUTE_PROVIDER_OPENAI", "route_provider_openai",
-	  set_route_provider, PROVIDER_OPENAI, 0 },
-	{ "RESPAN_ROUTE_PROVIDER_ANTHROPIC", "route_provider_anthropic",
-	  set_route_provider, PROVIDER_ANTHROPIC, 0 },
-	{ "RESPAN_ROUTE_PROVIDER_GEMINI", "route_provider_gemini",
-	  set_route_provider, PROVIDER_GEMINI, 0 },
-	{ "RESPAN_ROUTE_PROVIDER_VERTEXAI", "route_provider_vertexai",
-	  set_route_provider, PROVIDER_VERTEXAI, 0 },
-	{ "RESPAN_PARAMS", "params", set_params, 0, 0 },
-	{ "RESPAN_CA_FILE", "ca_file", set_ca_file, 0, 0 },
-	{ "RESPAN_FAIL", "fail", set_fail, 0, 0 },
-	{ "RESPAN_DEBUG", "debug", set_debug, 0, S_SCALAR },
+} settings[CONFIG_SETTING_COUNT] = {
+	[CONFIG_API_KEY] = { "RESPAN_API_KEY", "api_key", set_api_key, 0, S_SECRET },
+	[CONFIG_BASE_URL] = { "RESPAN_BASE_URL", "base_url", set_base_url, 0, 0 },
+	[CONFIG_MODE] = { "RESPAN_MODE", "mode", set_mode, 0, 0 },
+	[CONFIG_LOG] = { "RESPAN_LOG", "log", set_log, 0, 0 },
+	[CONFIG_LOG_BODY_MAX] = { "RESPAN_LOG_BODY_MAX", "log_body_max", set_body_max,
+				  0, S_SCALAR },
+	[CONFIG_ROUTE_PROVIDER] = { "RESPAN_ROUTE_PROVIDER", "route_provider",
+				    set_route_provider, -1, 0 },
+	[CONFIG_ROUTE_PROVIDER_ID + PROVIDER_OPENAI] = {
+		"RESPAN_ROUTE_PROVIDER_OPENAI", "route_provider_openai",
+		set_route_provider, PROVIDER_OPENAI, 0 },
+	[CONFIG_ROUTE_PROVIDER_ID + PROVIDER_ANTHROPIC] = {
+		"RESPAN_ROUTE_PROVIDER_ANTHROPIC", "route_provider_anthropic",
+		set_route_provider, PROVIDER_ANTHROPIC, 0 },
+	[CONFIG_ROUTE_PROVIDER_ID + PROVIDER_GEMINI] = {
+		"RESPAN_ROUTE_PROVIDER_GEMINI", "route_provider_gemini",
+		set_route_provider, PROVIDER_GEMINI, 0 },
+	[CONFIG_ROUTE_PROVIDER_ID + PROVIDER_VERTEXAI] = {
+		"RESPAN_ROUTE_PROVIDER_VERTEXAI", "route_provider_vertexai",
+		set_route_provider, PROVIDER_VERTEXAI, 0 },
+	[CONFIG_PARAMS] = { "RESPAN_PARAMS", "params", set_params, 0, 0 },
+	[CONFIG_CA_FILE] = { "RESPAN_CA_FILE", "ca_file", set_ca_file, 0, 0 },
+	[CONFIG_FAIL] = { "RESPAN_FAIL", "fail", set_fail, 0, 0 },
+	[CONFIG_DEBUG] = { "RESPAN_DEBUG", "debug", set_debug, 0, S_SCALAR },
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* Apply one given value and note where it came from, or that it was refused. */
+static void apply(struct loader *ld, size_t i, const struct val *v)
+{
+	struct config_source *src = &ld->cfg->source[i];
+	enum config_origin from = v->file ? CONFIG_FROM_FILE : CONFIG_FROM_ENV;
+
+	ld->refused = false;
+	settings[i].set(ld, v, settings[i].arg);
+	if (ld->refused)
+		src->refused = from;
+	else
+		src->origin = from;
+	if (v->file)
+		src->in_file = true;
+}
 
 /* The first NAME=value in env, like getenv (an empty value counts as unset). */
 static const char *env_get(char *const *env, const char *name)
@@ -507,7 +532,7 @@ static void apply_file(struct loader *ld, const char *file, const cJSON *root)
 		struct val v = { s->key, file, file_text(item, s->flags, tmp, sizeof(tmp)),
 				 item, (s->flags & S_SECRET) != 0 };
 		if (v.str == NULL || v.str[0] != '\0')
-			s->set(ld, &v, s->arg);
+			apply(ld, i, &v);
 	}
 }
 
@@ -522,12 +547,17 @@ static void load_file(struct loader *ld, char *const *env)
 	struct buf text;
 	int rc = -ENOENT;
 
-	if (named && strcmp(path, "off") == 0)
+	ld->cfg->config_file_how = named ? CONFIG_FILE_NAMED : CONFIG_FILE_SEARCHED;
+	if (named && strcmp(path, "off") == 0) {
+		ld->cfg->config_file_how = CONFIG_FILE_OFF;
 		return;
+	}
 	if (xdg && xdg[0] == '/')
 		snprintf(user, sizeof(user), "%s/respan/config.json", xdg);
 	else if (home && home[0] == '/')
 		snprintf(user, sizeof(user), "%s/.config/respan/config.json", home);
+	if (!named && user[0])
+		replace(ld, &ld->cfg->config_user_file, user);
 	buf_init(&text, CONFIG_FILE_MAX);
 	if (named)
 		rc = readfile(path, &text);
@@ -574,7 +604,7 @@ static void apply_env(struct loader *ld, char *const *env)
 		struct val v = { s->env, NULL, env_get(env, s->env), NULL,
 				 (s->flags & S_SECRET) != 0 };
 		if (v.str)
-			s->set(ld, &v, s->arg);
+			apply(ld, i, &v);
 	}
 	/* A misspelt provider suffix would otherwise be silently ignored. */
 	for (; env && *env; env++) {
@@ -665,7 +695,7 @@ static void scrub_keys(struct loader *ld)
 
 int config_load(struct config *cfg, char *const *env)
 {
-	struct loader ld = { cfg, 0, { NULL, NULL } };
+	struct loader ld = { .cfg = cfg };
 
 	memset(cfg, 0, sizeof(*cfg));
 	set_defaults(&ld, env);
@@ -697,6 +727,7 @@ void config_free(struct config *cfg)
 	free(cfg->params_b64);
 	free(cfg->ca_file);
 	free(cfg->config_file);
+	free(cfg->config_user_file);
 	for (size_t i = 0; i < cfg->n_extra_hosts; i++)
 		free(cfg->extra_hosts[i].pattern);
 	for (size_t i = 0; i < cfg->n_warnings; i++)
@@ -709,6 +740,16 @@ const char *config_route_provider(const struct config *cfg, enum provider_id id)
 	if (id >= 0 && id < PROVIDER_COUNT && cfg->route_provider_by_id[id])
 		return cfg->route_provider_by_id[id];
 	return cfg->route_provider;
+}
+
+const char *config_setting_env(enum config_setting s)
+{
+	return (unsigned)s < CONFIG_SETTING_COUNT ? settings[s].env : NULL;
+}
+
+const char *config_setting_key(enum config_setting s)
+{
+	return (unsigned)s < CONFIG_SETTING_COUNT ? settings[s].key : NULL;
 }
 
 const char *config_mode_name(enum respan_mode mode)

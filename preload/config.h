@@ -40,6 +40,43 @@ enum provider_id {
 #define CONFIG_DEFAULT_BASE_URL "https://api.respan.ai/api/"
 #define CONFIG_DEFAULT_BODY_MAX 1048576UL
 
+/*
+ * The settings, in the order `respan doctor` shows them. Each has an
+ * environment variable and a config-file key (config_setting_env/_key).
+ */
+enum config_setting {
+	CONFIG_API_KEY,
+	CONFIG_BASE_URL,
+	CONFIG_MODE,
+	CONFIG_LOG,
+	CONFIG_LOG_BODY_MAX,
+	CONFIG_ROUTE_PROVIDER,
+	CONFIG_ROUTE_PROVIDER_ID,	/* + provider id: _OPENAI ... _VERTEXAI */
+	CONFIG_PARAMS = CONFIG_ROUTE_PROVIDER_ID + PROVIDER_COUNT,
+	CONFIG_CA_FILE,
+	CONFIG_FAIL,
+	CONFIG_DEBUG,
+	CONFIG_SETTING_COUNT
+};
+
+/* Where a value came from. */
+enum config_origin { CONFIG_FROM_DEFAULT, CONFIG_FROM_FILE, CONFIG_FROM_ENV };
+
+/* What config_load saw of one setting, so nobody has to work it out again. */
+struct config_source {
+	enum config_origin origin;	/* where the value in effect came from */
+	enum config_origin refused;	/* where the last refused value was given
+					 * (see warnings); CONFIG_FROM_DEFAULT: none */
+	bool in_file;			/* the config file gives a value */
+};
+
+/* How the config file was chosen. */
+enum config_file_how {
+	CONFIG_FILE_SEARCHED,		/* the default search */
+	CONFIG_FILE_NAMED,		/* RESPAN_CONFIG=PATH */
+	CONFIG_FILE_OFF,		/* RESPAN_CONFIG=off: none is read */
+};
+
 struct config_host {
 	char *pattern;		/* lower case; may start with "*." or "*-" */
 	enum provider_id provider;
@@ -64,6 +101,10 @@ struct config {
 	enum respan_fail fail;
 	bool debug;
 	char *config_file;	/* the file that was read, or NULL */
+	enum config_file_how config_file_how;
+	char *config_user_file;	/* the per-user file searched for, or NULL */
+
+	struct config_source source[CONFIG_SETTING_COUNT];
 
 	struct config_host extra_hosts[CONFIG_MAX_EXTRA_HOSTS];
 	size_t n_extra_hosts;
@@ -86,6 +127,10 @@ void config_free(struct config *cfg);
 
 /* The value of X-Respan-Route-Provider for provider id, or NULL. */
 const char *config_route_provider(const struct config *cfg, enum provider_id id);
+
+/* "RESPAN_MODE" and "mode" for CONFIG_MODE; NULL out of range. */
+const char *config_setting_env(enum config_setting s);
+const char *config_setting_key(enum config_setting s);
 
 /* "route", "capture", "off". */
 const char *config_mode_name(enum respan_mode mode);

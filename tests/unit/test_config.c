@@ -397,6 +397,65 @@ static void test_env_wins(void **state)
 	config_free(&cfg);
 }
 
+/*
+ * config_load records where each value in effect came from, and where a
+ * refused one was given: `respan doctor` prints exactly this.
+ */
+static void test_sources(void **state)
+{
+	(void)state;
+	static const struct {
+		enum config_setting s;
+		enum config_origin origin, refused;
+		bool in_file;
+	} want[] = {
+		{ CONFIG_MODE, CONFIG_FROM_ENV, CONFIG_FROM_DEFAULT, true },
+		{ CONFIG_API_KEY, CONFIG_FROM_ENV, CONFIG_FROM_DEFAULT, true },
+		{ CONFIG_FAIL, CONFIG_FROM_FILE, CONFIG_FROM_ENV, true },
+		{ CONFIG_LOG, CONFIG_FROM_ENV, CONFIG_FROM_DEFAULT, true },
+		{ CONFIG_BASE_URL, CONFIG_FROM_FILE, CONFIG_FROM_ENV, true },
+		{ CONFIG_DEBUG, CONFIG_FROM_DEFAULT, CONFIG_FROM_FILE, true },
+		{ CONFIG_LOG_BODY_MAX, CONFIG_FROM_ENV, CONFIG_FROM_DEFAULT, false },
+		{ CONFIG_CA_FILE, CONFIG_FROM_DEFAULT, CONFIG_FROM_DEFAULT, false },
+		{ CONFIG_ROUTE_PROVIDER_ID + PROVIDER_GEMINI, CONFIG_FROM_FILE,
+		  CONFIG_FROM_DEFAULT, true },
+	};
+	struct config cfg;
+	const char *vars[] = {
+		"RESPAN_CONFIG=@D/src.json", "RESPAN_MODE=off", "RESPAN_API_KEY=rk-env",
+		"RESPAN_FAIL=bogus", "RESPAN_LOG=off", "RESPAN_BASE_URL=http://x/",
+		/* capped, and used: not refused */
+		"RESPAN_LOG_BODY_MAX=99999999999", NULL,
+	};
+	write_file("@D/src.json", "{\"mode\": \"capture\", \"api_key\": \"rk-file\", "
+		   "\"fail\": \"closed\", \"log\": \"/f.jsonl\", "
+		   "\"base_url\": \"https://file.example/\", \"debug\": \"maybe\", "
+		   "\"route_provider_gemini\": \"vertex_ai\"}");
+	load(&cfg, vars);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct config_source *src = &cfg.source[want[i].s];
+		snprintf(label, sizeof(label), "source of %s", config_setting_env(want[i].s));
+		if (src->origin != want[i].origin || src->refused != want[i].refused ||
+		    src->in_file != want[i].in_file)
+			fail_msg("%s: origin %d refused %d in_file %d", label, src->origin,
+				 src->refused, src->in_file);
+	}
+	assert_int_equal(cfg.config_file_how, CONFIG_FILE_NAMED);
+	assert_null(cfg.config_user_file);
+	config_free(&cfg);
+
+	/* The names come from the one table. */
+	assert_string_equal(config_setting_env(CONFIG_ROUTE_PROVIDER_ID + PROVIDER_VERTEXAI),
+			    "RESPAN_ROUTE_PROVIDER_VERTEXAI");
+	assert_string_equal(config_setting_key(CONFIG_LOG_BODY_MAX), "log_body_max");
+	assert_null(config_setting_env(CONFIG_SETTING_COUNT));
+
+	const char *off[] = { "RESPAN_CONFIG=off", "HOME=/home/u", NULL };
+	load(&cfg, off);
+	assert_int_equal(cfg.config_file_how, CONFIG_FILE_OFF);
+	config_free(&cfg);
+}
+
 struct file_case {
 	const char *json;
 	enum field f;
@@ -662,6 +721,7 @@ int main(void)
 		cmocka_unit_test_setup(test_base_url_table, reset_label),
 		cmocka_unit_test_setup(test_file_all_keys, reset_label),
 		cmocka_unit_test_setup(test_env_wins, reset_label),
+		cmocka_unit_test_setup(test_sources, reset_label),
 		cmocka_unit_test_setup(test_file_table, reset_label),
 		cmocka_unit_test_setup(test_providers_dedup_and_cap, reset_label),
 		cmocka_unit_test_setup(test_default_file, reset_label),
