@@ -1,6 +1,5 @@
 #include "reexec.h"
 
-#include <fcntl.h>
 #include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "envv.h"
 #include "preloadvar.h"
+#include "readfile.h"
 
 #define ENVIRON_MAX (16u << 20)
 #define PRELOAD_MAX 8192
@@ -32,42 +33,26 @@ static int find_ours(struct dl_phdr_info *info, size_t size, void *data)
  */
 static char **initial_environ(char **blob)
 {
-	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 65536;
-	char *data = malloc(cap + 1);
-	ssize_t n = 0;
-	if (fd < 0 || data == NULL)
-		goto fail;
-	while ((n = read(fd, data + len, cap - len)) > 0) {
-		len += (size_t)n;
-		if (len == cap) {
-			char *grown = cap >= ENVIRON_MAX ? NULL : realloc(data, 2 * cap + 1);
-			if (grown == NULL)
-				goto fail;
-			data = grown;
-			cap *= 2;
-		}
+	struct buf b;
+	char **v = NULL;
+
+	buf_init(&b, ENVIRON_MAX);
+	if (readfile("/proc/self/environ", &b) == 0) {
+		size_t count = 0;
+		for (size_t i = 0; i < b.len; i++)
+			count += b.data[i] == '\0';
+		v = calloc(count + 2, sizeof(*v));
 	}
-	if (n < 0)
-		goto fail;
-	data[len] = '\0';
-	size_t count = 0;
-	for (size_t i = 0; i < len; i++)
-		count += data[i] == '\0';
-	char **v = calloc(count + 2, sizeof(*v));
-	if (v == NULL)
-		goto fail;
+	if (v == NULL) {
+		buf_free(&b);
+		return NULL;
+	}
+	/* buf keeps a NUL past len: a last entry without its own ends there. */
 	size_t k = 0;
-	for (size_t i = 0; i < len; i += strlen(data + i) + 1)
-		v[k++] = data + i;
-	close(fd);
-	*blob = data;
+	for (size_t i = 0; i < b.len; i += strlen(b.data + i) + 1)
+		v[k++] = b.data + i;
+	*blob = buf_steal(&b);
 	return v;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(data);
-	return NULL;
 }
 
 void reexec_without_library(char **argv)
