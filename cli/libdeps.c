@@ -19,7 +19,8 @@ struct dirs {
 
 /* How an object searches for what it needs (the program's, or a library's). */
 struct search {
-	char *rpath, *runpath, *origin;
+	char *rpath, *runpath;
+	char *dollar_origin;	/* ELF's $ORIGIN: the directory the object is in */
 };
 
 struct ctx {
@@ -75,13 +76,13 @@ static const char *triplet(const struct elfinfo *o)
 }
 
 /* $ORIGIN, $LIB, $PLATFORM (also in braces) of one path element. */
-static void expand(const struct ctx *c, const char *origin, const char *in, size_t len,
-		   char *out, size_t size)
+static void expand(const struct ctx *c, const char *dollar_origin, const char *in,
+		   size_t len, char *out, size_t size)
 {
 	static const char *const names[] = { "ORIGIN", "LIB", "PLATFORM" };
 	char lib[64];
 	const char *t = triplet(c->obj);
-	const char *values[3] = { origin ? origin : ".", lib,
+	const char *values[3] = { dollar_origin ? dollar_origin : ".", lib,
 				  c->obj->machine == EM_X86_64 ? "x86_64" :
 				  c->obj->machine == EM_386 ? "i686" :
 				  c->obj->machine == EM_AARCH64 ? "aarch64" : "" };
@@ -115,12 +116,12 @@ static void expand(const struct ctx *c, const char *origin, const char *in, size
 
 /* Elements of a ':'-separated list (';' too in LD_LIBRARY_PATH), expanded. */
 static void dirs_add_list(struct ctx *c, struct dirs *d, const char *list,
-			  const char *origin)
+			  const char *dollar_origin)
 {
 	char path[PATH_MAX];
 	while (list && *list) {
 		size_t n = strcspn(list, ":;");
-		expand(c, origin, list, n, path, sizeof(path));
+		expand(c, dollar_origin, list, n, path, sizeof(path));
 		dirs_add(c, d, path, strlen(path));
 		list += n + (list[n] ? 1 : 0);
 	}
@@ -181,8 +182,11 @@ static void default_dirs(struct ctx *c)
 		dirs_add(c, &c->fixed, *more, strlen(*more));
 }
 
-/* The directory of path's real location, malloc'ed (NULL when unknown). */
-static char *origin_of(const char *path)
+/*
+ * ELF's $ORIGIN for the object at path: the directory of its real
+ * location, malloc'ed (NULL when unknown).
+ */
+static char *dollar_origin_of(const char *path)
 {
 	char real[PATH_MAX];
 	if (realpath(path, real) == NULL)
@@ -197,7 +201,7 @@ static char *origin_of(const char *path)
 static void search_set(struct ctx *c, struct search *s, const char *path,
 		       const struct elfinfo *info)
 {
-	s->origin = origin_of(path);
+	s->dollar_origin = dollar_origin_of(path);
 	if (info->rpath && (s->rpath = strdup(info->rpath)) == NULL)
 		c->err = -ENOMEM;
 	if (info->runpath && (s->runpath = strdup(info->runpath)) == NULL)
@@ -208,7 +212,7 @@ static void search_free(struct search *s)
 {
 	free(s->rpath);
 	free(s->runpath);
-	free(s->origin);
+	free(s->dollar_origin);
 }
 
 /* The file name is a library ld.so would take for this object; info filled. */
@@ -255,11 +259,11 @@ static char *find(struct ctx *c, const struct search *s, const char *name,
 	if (strchr(name, '/'))
 		return try_file(c, name, info) ? keep(c, name, info) : NULL;
 	if (s->runpath == NULL) {
-		dirs_add_list(c, &own, s->rpath, s->origin);
+		dirs_add_list(c, &own, s->rpath, s->dollar_origin);
 		if (c->prog.runpath == NULL)
-			dirs_add_list(c, &prog, c->prog.rpath, c->prog.origin);
+			dirs_add_list(c, &prog, c->prog.rpath, c->prog.dollar_origin);
 	}
-	dirs_add_list(c, &run, s->runpath, s->origin);
+	dirs_add_list(c, &run, s->runpath, s->dollar_origin);
 	const struct dirs *order[] = { &own, &prog, &c->env, &run, &c->conf, &c->fixed };
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !found; i++)
 		found = try_dirs(c, order[i], name, info);
@@ -304,7 +308,7 @@ int libdeps_resolve(const char *path, const struct elfinfo *obj,
 	c->obj = obj;
 	search_set(c, &c->prog, path, obj);
 	if (!secure)
-		dirs_add_list(c, &c->env, ld_library_path, c->prog.origin);
+		dirs_add_list(c, &c->env, ld_library_path, c->prog.dollar_origin);
 	conf_read(c, LD_SO_CONF, 0);
 	default_dirs(c);
 	enqueue(c, out, obj, -1);
