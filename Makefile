@@ -80,7 +80,7 @@ UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello relay
 
-# elfinfo is respan doctor's ELF reader (cli/elfinfo.c).
+# elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
@@ -93,10 +93,36 @@ UNIT_BINS   := $(UNIT_TESTS:%=$(BUILD)/tests/unit/test_%)
 E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_client \
 	       $(BUILD)/tests/clients/curl_gnutls_client $(BUILD)/tests/clients/edge_client
 
-CLI_SRCS := $(wildcard cli/*.c)
-ifneq ($(CLI_SRCS),)
+# respan: main.c and what its commands share (the version, LD_PRELOAD, the
+# PATH search, re-running itself, a child's environment, the router
+# connection), then a folder for each command and one for the ELF reader.
+# Headers are included relative to cli/ ("elf/elfinfo.h") or, within one
+# folder and for the shared ones, by their bare name.
+CLI_SRCS := \
+	cli/main.c \
+	cli/envv.c \
+	cli/pathsearch.c \
+	cli/preloadvar.c \
+	cli/reexec.c \
+	cli/upstream.c \
+	cli/run/run.c \
+	cli/run/child.c \
+	cli/relay/relay.c \
+	cli/relay/pump.c \
+	cli/relay/peer.c \
+	cli/log/log.c \
+	cli/log/log_show.c \
+	cli/log/log_har.c \
+	cli/log/log_summary.c \
+	cli/log/logread.c \
+	cli/log/logpair.c \
+	cli/doctor/doctor.c \
+	cli/doctor/doctor_setup.c \
+	cli/doctor/progcheck.c \
+	cli/doctor/assess.c \
+	cli/elf/elfinfo.c \
+	cli/elf/libdeps.c
 CLI_BIN := $(BUILD)/respan
-endif
 
 .PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo bench
 # Keep test objects between runs (they are intermediates of the pattern rules).
@@ -116,13 +142,13 @@ $(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
 		-Wl,-z,now -Wl,-z,relro -o $@ $(HOOK_OBJS) $(ENGINE_LIB) \
 		$(LDLIBS_ENGINE) -ldl
 
-ifneq ($(CLI_SRCS),)
+$(BUILD)/cli/%.o: ALL_CFLAGS += -Icli
+
 $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
-endif
 
 # The relay's /proc/net/tcp parser and LD_PRELOAD composer live in cli/.
-$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/peer.o $(BUILD)/cli/preloadvar.o
+$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/relay/peer.o $(BUILD)/cli/preloadvar.o
 $(BUILD)/tests/unit/test_relay.o: ALL_CFLAGS += -Icli
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/pageguard.o $(ENGINE_LIB)
@@ -189,7 +215,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) cli/elfinfo.c \
+			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) cli/elf/elfinfo.c \
 			$(LDLIBS_ENGINE); \
 		mkdir -p $(FUZZ_DIR)/corpus_$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \

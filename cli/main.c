@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "doctor.h"
-#include "log.h"
-#include "run.h"
+#include "doctor/doctor.h"
+#include "log/log.h"
+#include "run/run.h"
 #include "version.h"
 
 static void usage(FILE *out)

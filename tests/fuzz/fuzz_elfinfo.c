@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for cli/elfinfo.c: any bytes as an ELF file. The input
+ * libFuzzer target for cli/elf/elfinfo.c: any bytes as an ELF file. The input
  * is parsed from a heap copy of exactly its size, so ASan sees any read
  * past the end; the string scan runs too. A result must be consistent: an
  * error has a reason and nothing allocated, a success has a class and
@@ -7,7 +7,8 @@
  *
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -Icli \
  *       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -o build/fuzz/fuzz_elfinfo tests/fuzz/fuzz_elfinfo.c cli/elfinfo.c
+ *       -o build/fuzz/fuzz_elfinfo tests/fuzz/fuzz_elfinfo.c \
+ *           cli/elf/elfinfo.c
  *   build/fuzz/fuzz_elfinfo -max_total_time=60 build/fuzz/corpus_elfinfo \
  *       tests/fuzz/seeds/elfinfo
  */
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elfinfo.h"
+#include "elf/elfinfo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

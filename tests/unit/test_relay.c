@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "pageguard.h"
-#include "peer.h"
+#include "relay/peer.h"
 #include "preloadvar.h"
 
 /* Real lines as Linux prints them (x86-64, so words are little-endian). */

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "elf/libdeps.h"
 #include "envlayer.h"
-#include "libdeps.h"
 #include "preloadvar.h"
 #include "reexec.h"
 #include "route.h"

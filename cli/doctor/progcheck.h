@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "elfinfo.h"
-#include "libdeps.h"
+#include "elf/elfinfo.h"
+#include "elf/libdeps.h"
 
 #define PROG_MAX_HOPS 4		/* #! levels followed (Linux allows 4) */
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "elfinfo.h"
+#include "elf/elfinfo.h"
 #include "progcheck.h"
 
 enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_COUNT };

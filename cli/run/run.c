@@ -17,7 +17,7 @@
 #include "preloadvar.h"
 #include "redact.h"
 #include "reexec.h"
-#include "relay.h"
+#include "relay/relay.h"
 
 extern char **environ;
 

@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "config.h"
 #include "doctor_int.h"
-#include "elfinfo.h"
+#include "elf/elfinfo.h"
 #include "envlayer.h"
 #include "preloadvar.h"
 #include "progcheck.h"

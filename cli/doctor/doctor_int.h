@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "elfinfo.h"
+#include "elf/elfinfo.h"
 #include "redact.h"
 
 struct doctor {
