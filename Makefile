@@ -101,8 +101,8 @@ E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_cl
 CLI_SRCS := \
 	cli/main.c \
 	cli/envv.c \
+	cli/ldpreload.c \
 	cli/pathsearch.c \
-	cli/preloadvar.c \
 	cli/reexec.c \
 	cli/upstream.c \
 	cli/run/run.c \
@@ -148,7 +148,7 @@ $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
 
 # The relay's /proc/net/tcp parser and LD_PRELOAD composer live in cli/.
-$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/relay/peer.o $(BUILD)/cli/preloadvar.o
+$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/relay/peer.o $(BUILD)/cli/ldpreload.o
 $(BUILD)/tests/unit/test_relay.o: ALL_CFLAGS += -Icli
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/pageguard.o $(ENGINE_LIB)

@@ -9,17 +9,16 @@
 
 #include "buf.h"
 #include "envv.h"
-#include "preloadvar.h"
+#include "ldpreload.h"
 #include "readfile.h"
 
 #define ENVIRON_MAX (16u << 20)
-#define PRELOAD_MAX 8192
 
 static int find_ours(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
 	const char *name = info->dlpi_name;
-	if (name && name[0] && preload_is_ours(name, strlen(name))) {
+	if (name && name[0] && ldpreload_is_ours(name, strlen(name))) {
 		*(bool *)data = true;
 		return 1;
 	}
@@ -61,12 +60,12 @@ void reexec_without_library(char **argv)
 	dl_iterate_phdr(find_ours, &loaded);
 	if (!loaded || getenv(REEXEC_MARK))
 		return;
-	char *blob = NULL, stripped[PRELOAD_MAX];
+	char *blob = NULL, stripped[LDPRELOAD_MAX];
 	char **initial = initial_environ(&blob);
 	struct envv env;
 	if (initial && envv_init(&env, initial) == 0) {
 		const char *pre = envv_get(&env, "LD_PRELOAD");
-		if (pre && preload_strip(pre, stripped, sizeof(stripped)) == 0) {
+		if (pre && ldpreload_strip(pre, stripped, sizeof(stripped)) == 0) {
 			if (stripped[0])
 				envv_set(&env, "LD_PRELOAD", stripped);
 			else

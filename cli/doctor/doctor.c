@@ -15,7 +15,7 @@
 #include "doctor_int.h"
 #include "elf/elfinfo.h"
 #include "envlayer.h"
-#include "preloadvar.h"
+#include "ldpreload.h"
 #include "progcheck.h"
 #include "redact.h"
 #include "reexec.h"
@@ -256,7 +256,7 @@ int doctor_main(int argc, char **argv)
 		redact_add(d.red, d.cfg.api_key, strlen(d.cfg.api_key));
 	if (refused && refused[0])
 		redact_add(d.red, refused, strlen(refused));
-	if (preload_find_library(getenv("RESPAN_LIBRARY"), d.lib, sizeof(d.lib), d.lib_err,
+	if (ldpreload_find_library(getenv("RESPAN_LIBRARY"), d.lib, sizeof(d.lib), d.lib_err,
 				 sizeof(d.lib_err)) < 0)
 		d.lib[0] = '\0';
 	else

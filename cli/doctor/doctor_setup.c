@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "elf/libdeps.h"
 #include "envlayer.h"
-#include "preloadvar.h"
+#include "ldpreload.h"
 #include "reexec.h"
 #include "route.h"
 #include "upstream.h"
@@ -234,7 +234,7 @@ static void library_section(struct doctor *d)
 	bool ours = getenv(REEXEC_MARK) != NULL;
 	for (const char *p = pre; p && *p && !ours;) {
 		size_t n = strcspn(p, ": \t");
-		ours = preload_is_ours(p, n);
+		ours = ldpreload_is_ours(p, n);
 		p += n + (p[n] ? 1 : 0);
 	}
 	if (ours)

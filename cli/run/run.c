@@ -13,15 +13,14 @@
 #include "envlayer.h"
 #include "envv.h"
 #include "exchange.h"
+#include "ldpreload.h"
 #include "logfile.h"
-#include "preloadvar.h"
 #include "redact.h"
 #include "reexec.h"
 #include "relay/relay.h"
 
 extern char **environ;
 
-#define PRELOAD_MAX 8192
 
 /* The options, and the variable each one sets. */
 static const struct flag {
@@ -186,7 +185,7 @@ static void point_at_relay(struct envv *env, const struct config *cfg,
 int run_main(int argc, char **argv)
 {
 	const char *values[N_FLAGS] = { NULL };
-	char lib[PATH_MAX], preload[PRELOAD_MAX], err[1024], exe[PATH_MAX];
+	char lib[PATH_MAX], preload[LDPRELOAD_MAX], err[1024], exe[PATH_MAX];
 	struct envv env = { NULL, 0, 0 };
 	struct config cfg;
 	bool have_cfg = false;
@@ -209,12 +208,12 @@ int run_main(int argc, char **argv)
 	if ((status = apply_flags(&env, values)) != 0)
 		goto out;
 	status = 125;
-	if (preload_find_library(getenv("RESPAN_LIBRARY"), lib, sizeof(lib), err,
+	if (ldpreload_find_library(getenv("RESPAN_LIBRARY"), lib, sizeof(lib), err,
 				 sizeof(err)) < 0) {
 		fprintf(stderr, "respan: %s\n", err);
 		goto out;
 	}
-	if (preload_compose(lib, envv_get(&env, "LD_PRELOAD"), preload, sizeof(preload)) < 0 ||
+	if (ldpreload_compose(lib, envv_get(&env, "LD_PRELOAD"), preload, sizeof(preload)) < 0 ||
 	    envv_set(&env, "LD_PRELOAD", preload) < 0) {
 		fprintf(stderr, "respan: cannot put %s into LD_PRELOAD\n", lib);
 		goto out;

@@ -20,7 +20,7 @@
 
 #include "pageguard.h"
 #include "relay/peer.h"
-#include "preloadvar.h"
+#include "ldpreload.h"
 
 /* Real lines as Linux prints them (x86-64, so words are little-endian). */
 #define V4_ESTAB "   3: 0100007F:A1B2 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 20 4 30 10 -1                  \n"
@@ -254,21 +254,21 @@ static void test_preload_compose(void **state)
 	};
 	char out[512];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(preload_compose(cases[i].lib, cases[i].existing, out,
+		assert_int_equal(ldpreload_compose(cases[i].lib, cases[i].existing, out,
 						 sizeof(out)), 0);
 		assert_string_equal(out, cases[i].want);
 	}
 	/* A library path LD_PRELOAD cannot hold, and an output too small. */
-	assert_int_equal(preload_compose("/a b/librespan.so", NULL, out, sizeof(out)), -1);
-	assert_int_equal(preload_compose("/a:b/librespan.so", NULL, out, sizeof(out)), -1);
-	assert_int_equal(preload_compose("/l/librespan.so", "libz.so.1", out, 20), -1);
-	assert_int_equal(preload_compose("/l/librespan.so", NULL, out, 16), 0);
-	assert_int_equal(preload_compose("/l/librespan.so", NULL, out, 15), -1);
+	assert_int_equal(ldpreload_compose("/a b/librespan.so", NULL, out, sizeof(out)), -1);
+	assert_int_equal(ldpreload_compose("/a:b/librespan.so", NULL, out, sizeof(out)), -1);
+	assert_int_equal(ldpreload_compose("/l/librespan.so", "libz.so.1", out, 20), -1);
+	assert_int_equal(ldpreload_compose("/l/librespan.so", NULL, out, 16), 0);
+	assert_int_equal(ldpreload_compose("/l/librespan.so", NULL, out, 15), -1);
 
-	assert_int_equal(preload_strip("/a/librespan.so libz.so.1:/b/librespan.so", out,
+	assert_int_equal(ldpreload_strip("/a/librespan.so libz.so.1:/b/librespan.so", out,
 				       sizeof(out)), 0);
 	assert_string_equal(out, "libz.so.1");
-	assert_int_equal(preload_strip("librespan.so", out, sizeof(out)), 0);
+	assert_int_equal(ldpreload_strip("librespan.so", out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 }
 

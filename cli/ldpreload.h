@@ -1,13 +1,16 @@
 /*
- * preloadvar: where librespan.so is, and the LD_PRELOAD value that loads it.
+ * ldpreload: LD_PRELOAD and librespan.so. Where the library is, the
+ * LD_PRELOAD value that loads it into PROGRAM, the value without it (for
+ * respan itself), and whether an entry names it.
  */
-#ifndef RESPAN_CLI_PRELOADVAR_H
-#define RESPAN_CLI_PRELOADVAR_H
+#ifndef RESPAN_CLI_LDPRELOAD_H
+#define RESPAN_CLI_LDPRELOAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PRELOAD_LIB_NAME "librespan.so"
+#define LDPRELOAD_LIB_NAME "librespan.so"
+#define LDPRELOAD_MAX 8192	/* the longest LD_PRELOAD value respan composes */
 
 /*
  * The library for `respan run`, as an absolute path in out: $RESPAN_LIBRARY
@@ -16,7 +19,7 @@
  * librespan.so beside the binary (the build layout). Returns 0, or -1 with
  * the reason in err.
  */
-int preload_find_library(const char *env_library, char *out, size_t size,
+int ldpreload_find_library(const char *env_library, char *out, size_t size,
 			 char *err, size_t errsize);
 
 /*
@@ -28,12 +31,12 @@ int preload_find_library(const char *env_library, char *out, size_t size,
  * ':'. Returns 0, or -1 when out is too small or lib cannot be named in
  * LD_PRELOAD (it contains a blank or ':').
  */
-int preload_compose(const char *lib, const char *existing, char *out, size_t size);
+int ldpreload_compose(const char *lib, const char *existing, char *out, size_t size);
 
 /* existing without any librespan.so entry (for re-executing respan itself). */
-int preload_strip(const char *existing, char *out, size_t size);
+int ldpreload_strip(const char *existing, char *out, size_t size);
 
 /* True when an entry names librespan.so (by its file name). */
-bool preload_is_ours(const char *entry, size_t len);
+bool ldpreload_is_ours(const char *entry, size_t len);
 
 #endif

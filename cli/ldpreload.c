@@ -1,4 +1,4 @@
-#include "preloadvar.h"
+#include "ldpreload.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -22,12 +22,12 @@ static void base_of(const char *p, size_t len, const char **b, size_t *blen)
 	*blen = len - i;
 }
 
-bool preload_is_ours(const char *entry, size_t len)
+bool ldpreload_is_ours(const char *entry, size_t len)
 {
 	const char *b;
 	size_t bl;
 	base_of(entry, len, &b, &bl);
-	return bl == strlen(PRELOAD_LIB_NAME) && memcmp(b, PRELOAD_LIB_NAME, bl) == 0;
+	return bl == strlen(LDPRELOAD_LIB_NAME) && memcmp(b, LDPRELOAD_LIB_NAME, bl) == 0;
 }
 
 /* ASan/TSan/UBSan runtimes (gcc's libasan.so.8, clang's libclang_rt.asan-x86_64.so). */
@@ -86,7 +86,7 @@ static bool next_entry(const char *list, size_t *pos, const char **e, size_t *le
 	return true;
 }
 
-int preload_compose(const char *lib, const char *existing, char *out, size_t size)
+int ldpreload_compose(const char *lib, const char *existing, char *out, size_t size)
 {
 	struct out o = { out, size, 0, false };
 	const char *e;
@@ -109,12 +109,12 @@ int preload_compose(const char *lib, const char *existing, char *out, size_t siz
 	add(&o, lib, strlen(lib));
 	pos = after;
 	while (next_entry(existing, &pos, &e, &n))
-		if (!preload_is_ours(e, n))
+		if (!ldpreload_is_ours(e, n))
 			add(&o, e, n);
 	return o.over ? -1 : 0;
 }
 
-int preload_strip(const char *existing, char *out, size_t size)
+int ldpreload_strip(const char *existing, char *out, size_t size)
 {
 	struct out o = { out, size, 0, false };
 	const char *e;
@@ -124,7 +124,7 @@ int preload_strip(const char *existing, char *out, size_t size)
 		return -1;
 	out[0] = '\0';
 	while (existing && next_entry(existing, &pos, &e, &n))
-		if (!preload_is_ours(e, n))
+		if (!ldpreload_is_ours(e, n))
 			add(&o, e, n);
 	return o.over ? -1 : 0;
 }
@@ -135,7 +135,7 @@ static bool usable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
 }
 
-int preload_find_library(const char *env_library, char *out, size_t size,
+int ldpreload_find_library(const char *env_library, char *out, size_t size,
 			 char *err, size_t errsize)
 {
 	char exe[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX];
@@ -154,14 +154,14 @@ int preload_find_library(const char *env_library, char *out, size_t size,
 	}
 	char *slash = strrchr(exe, '/');
 	*slash = '\0';
-	snprintf(path, sizeof(path), "%s/../lib/" PRELOAD_LIB_NAME, exe);
+	snprintf(path, sizeof(path), "%s/../lib/" LDPRELOAD_LIB_NAME, exe);
 	if (usable(path) && realpath(path, real))
 		goto found;
-	snprintf(path, sizeof(path), "%s/" PRELOAD_LIB_NAME, exe);
+	snprintf(path, sizeof(path), "%s/" LDPRELOAD_LIB_NAME, exe);
 	if (usable(path) && realpath(path, real))
 		goto found;
 	snprintf(err, errsize,
-		 "cannot find " PRELOAD_LIB_NAME " in %.400s/../lib or %.400s; "
+		 "cannot find " LDPRELOAD_LIB_NAME " in %.400s/../lib or %.400s; "
 		 "set RESPAN_LIBRARY to its path", exe, exe);
 	return -1;
 found:
