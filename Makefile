@@ -100,7 +100,7 @@ E2E_CLIENTS := $(BUILD)/tests/clients/ossl_client $(BUILD)/tests/clients/curl_cl
 # folder and for the shared ones, by their bare name.
 CLI_SRCS := \
 	cli/main.c \
-	cli/envv.c \
+	cli/execenv.c \
 	cli/ldpreload.c \
 	cli/pathsearch.c \
 	cli/reexec.c \

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "envv.h"
+#include "execenv.h"
 #include "ldpreload.h"
 #include "readfile.h"
 
@@ -62,18 +62,18 @@ void reexec_without_library(char **argv)
 		return;
 	char *blob = NULL, stripped[LDPRELOAD_MAX];
 	char **initial = initial_environ(&blob);
-	struct envv env;
-	if (initial && envv_init(&env, initial) == 0) {
-		const char *pre = envv_get(&env, "LD_PRELOAD");
+	struct execenv env;
+	if (initial && execenv_init(&env, initial) == 0) {
+		const char *pre = execenv_get(&env, "LD_PRELOAD");
 		if (pre && ldpreload_strip(pre, stripped, sizeof(stripped)) == 0) {
 			if (stripped[0])
-				envv_set(&env, "LD_PRELOAD", stripped);
+				execenv_set(&env, "LD_PRELOAD", stripped);
 			else
-				envv_unset(&env, "LD_PRELOAD");
-			if (envv_set(&env, REEXEC_MARK, "1") == 0)
+				execenv_unset(&env, "LD_PRELOAD");
+			if (execenv_set(&env, REEXEC_MARK, "1") == 0)
 				execve("/proc/self/exe", argv, env.v);
 		}
-		envv_free(&env);
+		execenv_free(&env);
 	}
 	free(initial);
 	free(blob);

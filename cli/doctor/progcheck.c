@@ -16,7 +16,7 @@
 
 #include "clock.h"
 #include "envlayer.h"
-#include "envv.h"
+#include "execenv.h"
 #include "pathsearch.h"
 #include "reexec.h"
 
@@ -323,19 +323,19 @@ static bool py_ask(struct prog_facts *f, char *const *env)
 				   "print(_ssl.OPENSSL_VERSION)\n";
 	char *argv[] = { f->exe, (char *)"-c", (char *)code, NULL };
 	char out[PY_OUT_MAX] = "";
-	struct envv e = { NULL, 0, 0 };
+	struct execenv e = { NULL, 0, 0 };
 	posix_spawn_file_actions_t fa;
 	int fds[2], status = 0;
 	pid_t pid;
 	bool answered = false;
 
-	if (envv_init(&e, env) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
-		envv_free(&e);
+	if (execenv_init(&e, env) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
+		execenv_free(&e);
 		snprintf(f->py_note, sizeof(f->py_note), "could not ask it: %s", strerror(errno));
 		return false;
 	}
-	envv_unset(&e, "LD_PRELOAD");
-	envv_unset(&e, REEXEC_MARK);
+	execenv_unset(&e, "LD_PRELOAD");
+	execenv_unset(&e, REEXEC_MARK);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
@@ -373,7 +373,7 @@ static bool py_ask(struct prog_facts *f, char *const *env)
 		}
 	}
 	close(fds[0]);
-	envv_free(&e);
+	execenv_free(&e);
 	return answered;
 }
 

@@ -11,8 +11,8 @@
 #include "child.h"
 #include "config.h"
 #include "envlayer.h"
-#include "envv.h"
 #include "exchange.h"
+#include "execenv.h"
 #include "ldpreload.h"
 #include "logfile.h"
 #include "redact.h"
@@ -68,7 +68,7 @@ void run_usage(FILE *out)
 /* ---- options --------------------------------------------------------------- */
 
 /* Put the option values into env. Returns 0, or 2 after saying why not. */
-static int apply_flags(struct envv *env, const char *const *values)
+static int apply_flags(struct execenv *env, const char *const *values)
 {
 	char cwd[PATH_MAX], abs[2 * PATH_MAX];
 	for (size_t i = 0; i < N_FLAGS; i++) {
@@ -84,7 +84,7 @@ static int apply_flags(struct envv *env, const char *const *values)
 			snprintf(abs, sizeof(abs), "%s/%s", cwd, v);
 			v = abs;
 		}
-		if (envv_set(env, flags[i].var, v) < 0) {
+		if (execenv_set(env, flags[i].var, v) < 0) {
 			fprintf(stderr, "respan: out of memory\n");
 			return 125;
 		}
@@ -166,18 +166,18 @@ static void report_line(const char *line)
 
 /* RESPAN_RELAY and layer 1 for the relay, applied here too, so that a
  * program librespan.so cannot load into (static Go) still uses it. */
-static void point_at_relay(struct envv *env, const struct config *cfg,
+static void point_at_relay(struct execenv *env, const struct config *cfg,
 			   const struct relay *relay)
 {
 	struct envlayer_plan plan;
-	envv_set(env, "RESPAN_RELAY", relay_url(relay));
+	execenv_set(env, "RESPAN_RELAY", relay_url(relay));
 	if (envlayer_plan(cfg, env->v, &plan) < 0)
 		return;
 	for (size_t i = 0; i < plan.n_ops; i++) {
 		if (plan.ops[i].value)
-			envv_set(env, plan.ops[i].name, plan.ops[i].value);
+			execenv_set(env, plan.ops[i].name, plan.ops[i].value);
 		else
-			envv_unset(env, plan.ops[i].name);
+			execenv_unset(env, plan.ops[i].name);
 	}
 	envlayer_free(&plan);
 }
@@ -186,7 +186,7 @@ int run_main(int argc, char **argv)
 {
 	const char *values[N_FLAGS] = { NULL };
 	char lib[PATH_MAX], preload[LDPRELOAD_MAX], err[1024], exe[PATH_MAX];
-	struct envv env = { NULL, 0, 0 };
+	struct execenv env = { NULL, 0, 0 };
 	struct config cfg;
 	bool have_cfg = false;
 	struct exchange_ctx ctx = { .cfg = &cfg };
@@ -200,11 +200,11 @@ int run_main(int argc, char **argv)
 
 	reexec_without_library(argv);
 	child_block_signals();
-	if (envv_init(&env, environ) < 0) {
+	if (execenv_init(&env, environ) < 0) {
 		fprintf(stderr, "respan: out of memory\n");
 		return 125;
 	}
-	envv_unset(&env, REEXEC_MARK);
+	execenv_unset(&env, REEXEC_MARK);
 	if ((status = apply_flags(&env, values)) != 0)
 		goto out;
 	status = 125;
@@ -213,8 +213,8 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "respan: %s\n", err);
 		goto out;
 	}
-	if (ldpreload_compose(lib, envv_get(&env, "LD_PRELOAD"), preload, sizeof(preload)) < 0 ||
-	    envv_set(&env, "LD_PRELOAD", preload) < 0) {
+	if (ldpreload_compose(lib, execenv_get(&env, "LD_PRELOAD"), preload, sizeof(preload)) < 0 ||
+	    execenv_set(&env, "LD_PRELOAD", preload) < 0) {
 		fprintf(stderr, "respan: cannot put %s into LD_PRELOAD\n", lib);
 		goto out;
 	}
@@ -227,7 +227,7 @@ int run_main(int argc, char **argv)
 		goto out;
 
 	/* Other warnings are the library's to give, in PROGRAM. */
-	envv_unset(&env, "RESPAN_RELAY");
+	execenv_unset(&env, "RESPAN_RELAY");
 	if (cfg.mode == RESPAN_MODE_ROUTE && cfg.api_key &&
 	    (ctx.red = redact_new()) != NULL) {
 		redact_add(ctx.red, cfg.api_key, strlen(cfg.api_key));
@@ -235,7 +235,7 @@ int run_main(int argc, char **argv)
 					       .report = report_line };
 		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
-		child_program_path(prog[0], envv_get(&env, "PATH"), exe, sizeof(exe));
+		child_program_path(prog[0], execenv_get(&env, "PATH"), exe, sizeof(exe));
 		if (relay_start(&ctx, &relay, err, sizeof(err)) == 0) {
 			point_at_relay(&env, &cfg, relay);
 			if (cfg.debug)
@@ -261,6 +261,6 @@ out:
 	redact_free(ctx.red);
 	if (have_cfg)
 		config_free(&cfg);
-	envv_free(&env);
+	execenv_free(&env);
 	return status;
 }

@@ -1,4 +1,4 @@
-#include "envv.h"
+#include "execenv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@ static int is_var(const char *entry, const char *name)
 	return strncmp(entry, name, n) == 0 && entry[n] == '=';
 }
 
-static int grow(struct envv *e)
+static int grow(struct execenv *e)
 {
 	if (e->n + 1 < e->cap)
 		return 0;
@@ -25,7 +25,7 @@ static int grow(struct envv *e)
 	return 0;
 }
 
-int envv_init(struct envv *e, char *const *env)
+int execenv_init(struct execenv *e, char *const *env)
 {
 	memset(e, 0, sizeof(*e));
 	if (grow(e) < 0)
@@ -35,7 +35,7 @@ int envv_init(struct envv *e, char *const *env)
 		char *copy = strdup(env[i]);
 		if (copy == NULL || grow(e) < 0) {
 			free(copy);
-			envv_free(e);
+			execenv_free(e);
 			return -ENOMEM;
 		}
 		e->v[e->n++] = copy;
@@ -44,7 +44,7 @@ int envv_init(struct envv *e, char *const *env)
 	return 0;
 }
 
-const char *envv_get(const struct envv *e, const char *name)
+const char *execenv_get(const struct execenv *e, const char *name)
 {
 	for (size_t i = 0; i < e->n; i++)
 		if (is_var(e->v[i], name))
@@ -52,7 +52,7 @@ const char *envv_get(const struct envv *e, const char *name)
 	return NULL;
 }
 
-int envv_set(struct envv *e, const char *name, const char *value)
+int execenv_set(struct execenv *e, const char *name, const char *value)
 {
 	size_t len = strlen(name) + strlen(value) + 2;
 	char *entry = malloc(len);
@@ -83,7 +83,7 @@ int envv_set(struct envv *e, const char *name, const char *value)
 	return 0;
 }
 
-void envv_unset(struct envv *e, const char *name)
+void execenv_unset(struct execenv *e, const char *name)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < e->n; i++) {
@@ -97,7 +97,7 @@ void envv_unset(struct envv *e, const char *name)
 		e->v[j] = NULL;
 }
 
-void envv_free(struct envv *e)
+void execenv_free(struct execenv *e)
 {
 	for (size_t i = 0; i < e->n; i++)
 		free(e->v[i]);
