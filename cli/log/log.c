@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "logcmd.h"
 
 extern char **environ;
 

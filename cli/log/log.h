@@ -2,11 +2,18 @@
  * log: `respan log show|har|summary [FILE]` (SPEC section 7), the readers
  * of the traffic log librespan.so writes (docs/log-format.md, output
  * formats in docs/respan-log.md).
+ *
+ * log.c parses the command line and opens the log; each subcommand
+ * (log_show.c, log_har.c, log_summary.c) takes the opened log and returns
+ * the exit status (0, or 1 after saying why), using the helpers below.
  */
 #ifndef RESPAN_CLI_LOG_H
 #define RESPAN_CLI_LOG_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "logread.h"
 
 /* The help of `respan log`. */
 void log_usage(FILE *out);
@@ -16,5 +23,37 @@ void log_usage(FILE *out);
  * the log could not be read (or the output written); 2 for a usage error.
  */
 int log_main(int argc, char **argv);
+
+/* ---- the subcommands -------------------------------------------------------- */
+
+/* respan log show: one block per exchange; -f follows, -v adds headers and bodies. */
+int log_show(struct logread *r, bool verbose);
+
+/* respan log har: HAR 1.2 on stdout. */
+int log_har(struct logread *r);
+
+/* respan log summary: the table per provider and model. */
+int log_summary(struct logread *r);
+
+/* ---- what they share -------------------------------------------------------- */
+
+/*
+ * Write s to out with control characters (other than tab and newline)
+ * shown as \xNN, so that text from the log cannot drive the terminal;
+ * with indent, each line after a newline starts with it.
+ */
+void log_put_text(FILE *out, const char *s, const char *indent);
+
+/*
+ * A number from the log as text in buf (LOG_NUM_MAX bytes): whole, as an
+ * integer, while it is below 1e15; otherwise %g, so that no value can make
+ * a cell hundreds of digits wide. Returns buf.
+ */
+#define LOG_NUM_MAX 32
+const char *log_num(char *buf, double v);
+#define LOG_NUM(v) log_num((char[LOG_NUM_MAX]){ 0 }, (v))
+
+/* Say "respan: NAME: strerror(-err)" for a read error; returns 1. */
+int log_read_error(const struct logread *r, int err);
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "logcmd.h"
+#include "log.h"
 #include "logpair.h"
 #include "version.h"
 
@@ -116,14 +116,14 @@ static cJSON *har_query(const char *url)
 static double num(const cJSON *rec, const char *name, double dflt)
 {
 	double v;
-	return rec && rec_num(rec, name, &v) ? v : dflt;
+	return rec && logread_num(rec, name, &v) ? v : dflt;
 }
 
 /* "truncated: N of M bytes kept" for a body cut at RESPAN_LOG_BODY_MAX. */
 static void truncation_comment(cJSON *o, const cJSON *rec)
 {
 	char text[96];
-	if (!rec_true(rec, "body_truncated"))
+	if (!logread_true(rec, "body_truncated"))
 		return;
 	snprintf(text, sizeof(text), "body truncated in the log: %s bytes in all",
 		 LOG_NUM(num(rec, "body_bytes", 0)));
@@ -134,12 +134,12 @@ static cJSON *har_request(const cJSON *req)
 {
 	cJSON *o = cJSON_CreateObject();
 	const cJSON *hs = cJSON_GetObjectItemCaseSensitive(req, "headers");
-	const char *body = rec_str(req, "body"), *b64 = rec_str(req, "body_base64");
-	const char *url = rec_str(req, "url") ? rec_str(req, "url") : "";
+	const char *body = logread_str(req, "body"), *b64 = logread_str(req, "body_base64");
+	const char *url = logread_str(req, "url") ? logread_str(req, "url") : "";
 	const char *type = header(hs, "content-type");
 
 	cJSON_AddItemToObject(o, "method", cJSON_CreateStringReference(
-		rec_str(req, "method") ? rec_str(req, "method") : ""));
+		logread_str(req, "method") ? logread_str(req, "method") : ""));
 	cJSON_AddItemToObject(o, "url", cJSON_CreateStringReference(url));
 	cJSON_AddStringToObject(o, "httpVersion", "HTTP/1.1");
 	cJSON_AddItemToObject(o, "cookies", cJSON_CreateArray());
@@ -169,8 +169,8 @@ static cJSON *har_response(const cJSON *resp)
 {
 	cJSON *o = cJSON_CreateObject(), *content = cJSON_CreateObject();
 	const cJSON *hs = resp ? cJSON_GetObjectItemCaseSensitive(resp, "headers") : NULL;
-	const char *body = resp ? rec_str(resp, "body") : NULL;
-	const char *b64 = resp ? rec_str(resp, "body_base64") : NULL;
+	const char *body = resp ? logread_str(resp, "body") : NULL;
+	const char *b64 = resp ? logread_str(resp, "body_base64") : NULL;
 	const char *type = header(hs, "content-type"), *location = header(hs, "location");
 
 	cJSON_AddNumberToObject(o, "status", num(resp, "status", 0));
@@ -223,27 +223,27 @@ static cJSON *har_entry(const cJSON *req, const cJSON *resp, bool early)
 {
 	cJSON *e = cJSON_CreateObject(), *timings;
 	const cJSON *usage = resp ? cJSON_GetObjectItemCaseSensitive(resp, "usage") : NULL;
-	const char *error = resp ? rec_str(resp, "error") : early ?
+	const char *error = resp ? logread_str(resp, "error") : early ?
 		"no response yet (too much was waiting)" : "no response in the log";
 	double total;
 
 	cJSON_AddItemToObject(e, "startedDateTime", cJSON_CreateStringReference(
-		rec_str(req, "ts") ? rec_str(req, "ts") : ""));
+		logread_str(req, "ts") ? logread_str(req, "ts") : ""));
 	timings = har_timings(resp, &total);
 	cJSON_AddNumberToObject(e, "time", total);
 	cJSON_AddItemToObject(e, "request", har_request(req));
 	cJSON_AddItemToObject(e, "response", har_response(resp));
 	cJSON_AddItemToObject(e, "cache", cJSON_CreateObject());
 	cJSON_AddItemToObject(e, "timings", timings);
-	cJSON_AddItemToObject(e, "_id", str_or_null(rec_str(req, "id")));
-	cJSON_AddItemToObject(e, "_provider", str_or_null(rec_str(req, "provider")));
-	cJSON_AddItemToObject(e, "_routed_url", str_or_null(rec_str(req, "routed_url")));
-	cJSON_AddItemToObject(e, "_layer", str_or_null(rec_str(req, "layer")));
+	cJSON_AddItemToObject(e, "_id", str_or_null(logread_str(req, "id")));
+	cJSON_AddItemToObject(e, "_provider", str_or_null(logread_str(req, "provider")));
+	cJSON_AddItemToObject(e, "_routed_url", str_or_null(logread_str(req, "routed_url")));
+	cJSON_AddItemToObject(e, "_layer", str_or_null(logread_str(req, "layer")));
 	cJSON_AddNumberToObject(e, "_pid", num(req, "pid", 0));
-	cJSON_AddItemToObject(e, "_exe", str_or_null(rec_str(req, "exe")));
+	cJSON_AddItemToObject(e, "_exe", str_or_null(logread_str(req, "exe")));
 	cJSON_AddItemToObject(e, "_usage", cJSON_IsObject(usage) ? cJSON_Duplicate(usage, 1)
 							    : cJSON_CreateNull());
-	cJSON_AddItemToObject(e, "_output_text", str_or_null(resp ? rec_str(resp, "output_text")
+	cJSON_AddItemToObject(e, "_output_text", str_or_null(resp ? logread_str(resp, "output_text")
 								  : NULL));
 	cJSON_AddItemToObject(e, "_error", str_or_null(error));
 	return e;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "logcmd.h"
+#include "log.h"
 #include "logpair.h"
 
 #define FOLLOW_POLL_MS 200
@@ -33,16 +33,26 @@ static void put(struct show *s, const char *text)
 	log_put_text(s->out, text, NULL);
 }
 
-/* "2026-...Z  pid 123 (python3.11)" */
-static void put_origin(struct show *s, const cJSON *rec, const char *exe)
+/* The last part of a path ("/usr/bin/python3.11" -> "python3.11"); "?" for NULL. */
+static const char *program_name(const char *path)
+{
+	const char *slash;
+	if (path == NULL || path[0] == '\0')
+		return "?";
+	slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+/* When and which process: "2026-...Z  pid 123 (python3.11)" */
+static void put_time_process(struct show *s, const cJSON *rec, const char *exe)
 {
 	double pid = 0;
-	put(s, rec_str(rec, "ts") ? rec_str(rec, "ts") : "?");
-	if (rec_num(rec, "pid", &pid))
+	put(s, logread_str(rec, "ts") ? logread_str(rec, "ts") : "?");
+	if (logread_num(rec, "pid", &pid))
 		fprintf(s->out, "  pid %s", LOG_NUM(pid));
 	if (exe) {
 		fputs(" (", s->out);
-		put(s, rec_basename(exe));
+		put(s, program_name(exe));
 		fputc(')', s->out);
 	}
 }
@@ -50,10 +60,10 @@ static void put_origin(struct show *s, const cJSON *rec, const char *exe)
 static void put_ms(struct show *s, const cJSON *resp)
 {
 	double ms, ttfb;
-	if (!rec_num(resp, "duration_ms", &ms))
+	if (!logread_num(resp, "duration_ms", &ms))
 		return;
 	fprintf(s->out, "  %s ms", LOG_NUM(ms));
-	if (rec_num(resp, "ttfb_ms", &ttfb) && rec_true(resp, "sse"))
+	if (logread_num(resp, "ttfb_ms", &ttfb) && logread_true(resp, "sse"))
 		fprintf(s->out, " (first byte %s ms)", LOG_NUM(ttfb));
 }
 
@@ -64,8 +74,8 @@ static void put_usage(struct show *s, const cJSON *resp)
 	bool have_in, have_out;
 	if (!cJSON_IsObject(u))
 		return;
-	have_in = rec_num(u, "input_tokens", &in);
-	have_out = rec_num(u, "output_tokens", &out);
+	have_in = logread_num(u, "input_tokens", &in);
+	have_out = logread_num(u, "output_tokens", &out);
 	if (have_in || have_out) {
 		fputs("  tokens ", s->out);
 		if (have_in)
@@ -79,9 +89,9 @@ static void put_usage(struct show *s, const cJSON *resp)
 			fputc('?', s->out);
 		fputs(" out", s->out);
 	}
-	if (rec_str(u, "model")) {
+	if (logread_str(u, "model")) {
 		fputs("  model ", s->out);
-		put(s, rec_str(u, "model"));
+		put(s, logread_str(u, "model"));
 	}
 }
 
@@ -124,20 +134,20 @@ static size_t b64_bytes(const char *b)
 
 static void put_body(struct show *s, const char *title, const cJSON *rec)
 {
-	const char *text = rec_str(rec, "body"), *b64 = rec_str(rec, "body_base64");
+	const char *text = logread_str(rec, "body"), *b64 = logread_str(rec, "body_base64");
 	double bytes = 0;
-	rec_num(rec, "body_bytes", &bytes);
+	logread_num(rec, "body_bytes", &bytes);
 	if (bytes <= 0 && !text && !b64)
 		return;
-	if (rec_true(rec, "sse")) {
-		const char *merged = rec_str(rec, "output_text");
+	if (logread_true(rec, "sse")) {
+		const char *merged = logread_str(rec, "output_text");
 		fprintf(s->out, "  %s body: an event stream of %s bytes, as its merged text:\n",
 			title, LOG_NUM(bytes));
 		put_block_text(s, merged && merged[0] ? merged : "(no text in the stream)");
 		return;
 	}
 	fprintf(s->out, "  %s body (%s bytes", title, LOG_NUM(bytes));
-	if (rec_true(rec, "body_truncated"))
+	if (logread_true(rec, "body_truncated"))
 		fprintf(s->out, ", %zu kept", text ? strlen(text) : b64 ? b64_bytes(b64) : 0);
 	fputs("):\n", s->out);
 	if (b64)
@@ -151,30 +161,30 @@ static void put_body(struct show *s, const char *title, const cJSON *rec)
 static void show_exchange(struct show *s, const cJSON *req, const cJSON *resp, bool early)
 {
 	double status;
-	const char *routed = req ? rec_str(req, "routed_url") : NULL;
-	const char *error = resp ? rec_str(resp, "error") : NULL;
+	const char *routed = req ? logread_str(req, "routed_url") : NULL;
+	const char *error = resp ? logread_str(resp, "error") : NULL;
 
-	put_origin(s, req ? req : resp, req ? rec_str(req, "exe") : NULL);
+	put_time_process(s, req ? req : resp, req ? logread_str(req, "exe") : NULL);
 	if (req) {
 		fputs("  ", s->out);
-		put(s, rec_str(req, "provider") ? rec_str(req, "provider") : "-");
-		if (rec_str(req, "layer")) {
+		put(s, logread_str(req, "provider") ? logread_str(req, "provider") : "-");
+		if (logread_str(req, "layer")) {
 			fputs(" via ", s->out);
-			put(s, rec_str(req, "layer"));
+			put(s, logread_str(req, "layer"));
 		}
 	}
-	if (rec_str(req ? req : resp, "id")) {
+	if (logread_str(req ? req : resp, "id")) {
 		fputs("  [", s->out);
-		put(s, rec_str(req ? req : resp, "id"));
+		put(s, logread_str(req ? req : resp, "id"));
 		fputc(']', s->out);
 	}
 	fputc('\n', s->out);
 
 	if (req) {
 		fputs("  ", s->out);
-		put(s, rec_str(req, "method") ? rec_str(req, "method") : "?");
+		put(s, logread_str(req, "method") ? logread_str(req, "method") : "?");
 		fputc(' ', s->out);
-		put(s, rec_str(req, "url") ? rec_str(req, "url") : "?");
+		put(s, logread_str(req, "url") ? logread_str(req, "url") : "?");
 		if (routed) {
 			fputs(" -> ", s->out);
 			put(s, routed);
@@ -190,7 +200,7 @@ static void show_exchange(struct show *s, const cJSON *req, const cJSON *resp, b
 		fputs(early ? "  no response yet (too much was waiting: it may follow on its own)\n"
 			    : "  no response\n", s->out);
 	} else {
-		if (rec_num(resp, "status", &status) && status > 0)
+		if (logread_num(resp, "status", &status) && status > 0)
 			fprintf(s->out, "  status %s", LOG_NUM(status));
 		else
 			fputs("  no status", s->out);
@@ -220,21 +230,21 @@ static void show_exchange(struct show *s, const cJSON *req, const cJSON *resp, b
 static void show_event(struct show *s, const cJSON *ev)
 {
 	double pid;
-	put(s, rec_str(ev, "ts") ? rec_str(ev, "ts") : "?");
+	put(s, logread_str(ev, "ts") ? logread_str(ev, "ts") : "?");
 	fputs("  event ", s->out);
-	put(s, rec_str(ev, "event") ? rec_str(ev, "event") : "?");
-	if (rec_str(ev, "host")) {
+	put(s, logread_str(ev, "event") ? logread_str(ev, "event") : "?");
+	if (logread_str(ev, "host")) {
 		fputc(' ', s->out);
-		put(s, rec_str(ev, "host"));
+		put(s, logread_str(ev, "host"));
 	}
 	fputs(" (", s->out);
-	if (rec_num(ev, "pid", &pid))
+	if (logread_num(ev, "pid", &pid))
 		fprintf(s->out, "pid %s, ", LOG_NUM(pid));
-	put(s, rec_basename(rec_str(ev, "exe")));
+	put(s, program_name(logread_str(ev, "exe")));
 	fputc(')', s->out);
-	if (rec_str(ev, "detail")) {
+	if (logread_str(ev, "detail")) {
 		fputs(": ", s->out);
-		put(s, rec_str(ev, "detail"));
+		put(s, logread_str(ev, "detail"));
 	}
 	fputc('\n', s->out);
 }

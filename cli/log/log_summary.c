@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "logcmd.h"
+#include "log.h"
 #include "logpair.h"
 
 #define MODEL_MAX 200
@@ -79,11 +79,11 @@ static void count(struct summary *s, struct group *g, bool error, const cJSON *u
 	double v;
 	g->exchanges++;
 	g->errors += error;
-	if (rec_num(usage, "input_tokens", &v))
+	if (logread_num(usage, "input_tokens", &v))
 		g->in_tokens += v;
-	if (rec_num(usage, "output_tokens", &v))
+	if (logread_num(usage, "output_tokens", &v))
 		g->out_tokens += v;
-	if (resp && rec_num(resp, "duration_ms", &v)) {
+	if (resp && logread_num(resp, "duration_ms", &v)) {
 		if (grow((void **)&g->lat.v, &g->lat.cap, g->lat.n, sizeof(double)))
 			g->lat.v[g->lat.n++] = v;
 		else
@@ -93,7 +93,7 @@ static void count(struct summary *s, struct group *g, bool error, const cJSON *u
 
 static void note_ts(struct summary *s, const cJSON *rec)
 {
-	const char *ts = rec_str(rec, "ts");
+	const char *ts = logread_str(rec, "ts");
 	if (ts == NULL || strlen(ts) >= sizeof(s->first))
 		return;
 	/* RFC 3339 UTC with fixed digits: text order is time order */
@@ -128,8 +128,9 @@ static void emit(void *ctx, const struct logitem *it)
 	struct group *g;
 
 	if (it->event) {
+		const char *name = logread_str(it->event, "event");
 		note_ts(s, it->event);
-		count_event(s, rec_str(it->event, "event") ? rec_str(it->event, "event") : "?");
+		count_event(s, name ? name : "?");
 		return;
 	}
 	if (req)
@@ -137,17 +138,17 @@ static void emit(void *ctx, const struct logitem *it)
 	if (resp)
 		note_ts(s, resp);
 	usage = resp ? cJSON_GetObjectItemCaseSensitive(resp, "usage") : NULL;
-	provider = req ? rec_str(req, "provider") : NULL;
+	provider = req ? logread_str(req, "provider") : NULL;
 	if (provider == NULL || provider[0] == '\0')
 		provider = "-";
-	model = rec_str(usage, "model");
+	model = logread_str(usage, "model");
 	if (model == NULL || model[0] == '\0')
-		model = req ? rec_str(req, "_model") : NULL;
+		model = req ? logread_str(req, "_model") : NULL;
 	if (model == NULL || model[0] == '\0')
 		model = "-";
 	if (resp)
-		rec_num(resp, "status", &status);
-	error = resp == NULL || status < 100 || status >= 400 || rec_str(resp, "error");
+		logread_num(resp, "status", &status);
+	error = resp == NULL || status < 100 || status >= 400 || logread_str(resp, "error");
 	if ((g = group_for(s, provider, model)) == NULL) {
 		s->failed = true;
 		return;
@@ -159,12 +160,12 @@ static void emit(void *ctx, const struct logitem *it)
 /* The model a request names: "model" in its JSON body, or .../models/NAME:... in its url. */
 static void request_model(cJSON *req)
 {
-	const char *body = rec_str(req, "body"), *url = rec_str(req, "url"), *m;
+	const char *body = logread_str(req, "body"), *url = logread_str(req, "url"), *m;
 	char name[MODEL_MAX + 1] = "";
 	cJSON *parsed = body ? cJSON_Parse(body) : NULL;
 
-	if (rec_str(parsed, "model") && strlen(rec_str(parsed, "model")) <= MODEL_MAX)
-		strcpy(name, rec_str(parsed, "model"));
+	if (logread_str(parsed, "model") && strlen(logread_str(parsed, "model")) <= MODEL_MAX)
+		strcpy(name, logread_str(parsed, "model"));
 	cJSON_Delete(parsed);
 	if (name[0] == '\0' && url && (m = strstr(url, "/models/")) != NULL) {
 		size_t n = strcspn(m + 8, ":?/#");
@@ -181,7 +182,7 @@ static void request_model(cJSON *req)
 static void trim(cJSON *rec)
 {
 	static const char *const drop[] = { "headers", "body", "body_base64", "output_text" };
-	const char *type = rec_str(rec, "type");
+	const char *type = logread_str(rec, "type");
 	if (type && strcmp(type, "request") == 0)
 		request_model(rec);
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)

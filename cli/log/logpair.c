@@ -31,7 +31,7 @@ static uint64_t hash_id(const char *s)
 
 static const char *item_id(const struct logitem *it)
 {
-	return rec_str(it->req, "id");
+	return logread_str(it->req, "id");
 }
 
 static struct logitem **bucket(struct logpair *p, const char *id)
@@ -188,7 +188,7 @@ static void enqueue(struct logpair *p, struct logitem *it)
 
 int logpair_add(struct logpair *p, cJSON *rec)
 {
-	const char *type = rec_str(rec, "type"), *id = rec_str(rec, "id");
+	const char *type = logread_str(rec, "type"), *id = logread_str(rec, "id");
 	struct logitem *it;
 
 	if (type && strcmp(type, "response") == 0 && id && (it = table_take(p, id))) {

@@ -181,13 +181,13 @@ int logread_reopen(struct logread *r)
 
 /* ---- record fields ---------------------------------------------------------- */
 
-const char *rec_str(const cJSON *obj, const char *name)
+const char *logread_str(const cJSON *obj, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-bool rec_num(const cJSON *obj, const char *name, double *out)
+bool logread_num(const cJSON *obj, const char *name, double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 	if (!cJSON_IsNumber(v))
@@ -196,16 +196,7 @@ bool rec_num(const cJSON *obj, const char *name, double *out)
 	return true;
 }
 
-bool rec_true(const cJSON *obj, const char *name)
+bool logread_true(const cJSON *obj, const char *name)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, name));
-}
-
-const char *rec_basename(const char *path)
-{
-	const char *slash;
-	if (path == NULL || path[0] == '\0')
-		return "?";
-	slash = strrchr(path, '/');
-	return slash && slash[1] ? slash + 1 : path;
 }

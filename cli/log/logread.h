@@ -10,6 +10,9 @@
  * Following (`-f`): at the end of the file logread_next() says so instead
  * of taking a partial last line, and logread_reopen() notices a file that
  * was truncated or replaced (rotation) and starts over on the new one.
+ *
+ * The fields of a record are read with logread_str/_num/_true, which take
+ * a field of another type (the log is input) as absent.
  */
 #ifndef RESPAN_CLI_LOGREAD_H
 #define RESPAN_CLI_LOGREAD_H
@@ -67,15 +70,12 @@ int logread_reopen(struct logread *r);
 void logread_close(struct logread *r);
 
 /* The string value of field name in obj, or NULL (absent, null, not a string). */
-const char *rec_str(const cJSON *obj, const char *name);
+const char *logread_str(const cJSON *obj, const char *name);
 
 /* The number value of field name in obj into *out: true, or false (absent, null). */
-bool rec_num(const cJSON *obj, const char *name, double *out);
+bool logread_num(const cJSON *obj, const char *name, double *out);
 
 /* true when field name in obj is JSON true. */
-bool rec_true(const cJSON *obj, const char *name);
-
-/* The last part of a path ("/usr/bin/python3.11" -> "python3.11"); "?" for NULL. */
-const char *rec_basename(const char *path);
+bool logread_true(const cJSON *obj, const char *name);
 
 #endif
