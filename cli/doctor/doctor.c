@@ -12,7 +12,7 @@
 #include "assess.h"
 #include "buf.h"
 #include "config.h"
-#include "doctor_int.h"
+#include "doctor_setup.h"
 #include "elf/elfinfo.h"
 #include "envlayer.h"
 #include "ldpreload.h"

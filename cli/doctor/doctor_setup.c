@@ -1,4 +1,4 @@
-#include "doctor_int.h"
+#include "doctor_setup.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
