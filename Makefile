@@ -78,7 +78,7 @@ HOOK_SRCS := \
 
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
-	redact record logfile urlnote exchange envlayer clienthello relay
+	redact record logfile urlnote exchange envlayer clienthello peer ldpreload
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo
@@ -147,9 +147,11 @@ $(BUILD)/cli/%.o: ALL_CFLAGS += -Icli
 $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
 
-# The relay's /proc/net/tcp parser and LD_PRELOAD composer live in cli/.
-$(BUILD)/tests/unit/test_relay: $(BUILD)/cli/relay/peer.o $(BUILD)/cli/ldpreload.o
-$(BUILD)/tests/unit/test_relay.o: ALL_CFLAGS += -Icli
+# Two tests are of respan's pure parts: the relay's peer checks and the
+# LD_PRELOAD composer.
+$(BUILD)/tests/unit/test_peer: $(BUILD)/cli/relay/peer.o
+$(BUILD)/tests/unit/test_ldpreload: $(BUILD)/cli/ldpreload.o
+$(BUILD)/tests/unit/test_peer.o $(BUILD)/tests/unit/test_ldpreload.o: ALL_CFLAGS += -Icli
 
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/pageguard.o $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) $(LDLIBS_TEST) -lbrotlienc -lcmocka

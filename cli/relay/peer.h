@@ -7,7 +7,7 @@
  * line whose local address is the peer's address and whose remote address
  * is the relay's end. Its uid column is the peer socket's owner.
  *
- * The line parser is pure (unit-tested in tests/unit/test_relay.c); the
+ * The line parser is pure (unit-tested in tests/unit/test_peer.c); the
  * lookup reads the two files line by line through a fixed buffer.
  *
  * A process of the same user can still be a web browser: a page may post

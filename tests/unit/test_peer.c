@@ -1,8 +1,8 @@
 /*
- * Unit tests for the pure parts of the relay of `respan run` that live in
- * cli/: the /proc/net/tcp{,6} line parser and matcher and the check of
- * requests a web page could send (cli/peer.c), and the LD_PRELOAD composer
- * (cli/preloadvar.c).
+ * Unit tests for cli/relay/peer.c, who is on the other end of the relay of
+ * `respan run`: the /proc/net/tcp{,6} line parser and matcher, the uid of
+ * a real loopback connection, and the check of requests a web page could
+ * send.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +20,6 @@
 
 #include "pageguard.h"
 #include "relay/peer.h"
-#include "ldpreload.h"
 
 /* Real lines as Linux prints them (x86-64, so words are little-endian). */
 #define V4_ESTAB "   3: 0100007F:A1B2 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 20 4 30 10 -1                  \n"
@@ -227,51 +226,6 @@ static void test_request_refusal(void **state)
 	}
 }
 
-static void test_preload_compose(void **state)
-{
-	(void)state;
-	static const struct {
-		const char *lib, *existing, *want;
-	} cases[] = {
-		{ "/l/librespan.so", NULL, "/l/librespan.so" },
-		{ "/l/librespan.so", "", "/l/librespan.so" },
-		{ "/l/librespan.so", "  : ", "/l/librespan.so" },
-		{ "/l/librespan.so", "libz.so.1", "/l/librespan.so:libz.so.1" },
-		{ "/l/librespan.so", "libz.so.1 /x/liba.so:libm.so.6",
-		  "/l/librespan.so:libz.so.1:/x/liba.so:libm.so.6" },
-		/* other copies of the library go */
-		{ "/l/librespan.so", "/old/librespan.so libz.so.1 librespan.so",
-		  "/l/librespan.so:libz.so.1" },
-		{ "/l/librespan.so", "/l/librespan.so", "/l/librespan.so" },
-		/* not ours: only the exact file name counts */
-		{ "/l/librespan.so", "/x/librespan.so.1 /x/xlibrespan.so",
-		  "/l/librespan.so:/x/librespan.so.1:/x/xlibrespan.so" },
-		/* sanitizer runtimes stay first */
-		{ "/l/librespan.so", "/usr/lib/libasan.so.8 libz.so.1",
-		  "/usr/lib/libasan.so.8:/l/librespan.so:libz.so.1" },
-		{ "/l/librespan.so", "/c/libclang_rt.asan-x86_64.so libubsan.so.1 libz.so.1 libtsan.so.2",
-		  "/c/libclang_rt.asan-x86_64.so:libubsan.so.1:/l/librespan.so:libz.so.1:libtsan.so.2" },
-	};
-	char out[512];
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(ldpreload_compose(cases[i].lib, cases[i].existing, out,
-						 sizeof(out)), 0);
-		assert_string_equal(out, cases[i].want);
-	}
-	/* A library path LD_PRELOAD cannot hold, and an output too small. */
-	assert_int_equal(ldpreload_compose("/a b/librespan.so", NULL, out, sizeof(out)), -1);
-	assert_int_equal(ldpreload_compose("/a:b/librespan.so", NULL, out, sizeof(out)), -1);
-	assert_int_equal(ldpreload_compose("/l/librespan.so", "libz.so.1", out, 20), -1);
-	assert_int_equal(ldpreload_compose("/l/librespan.so", NULL, out, 16), 0);
-	assert_int_equal(ldpreload_compose("/l/librespan.so", NULL, out, 15), -1);
-
-	assert_int_equal(ldpreload_strip("/a/librespan.so libz.so.1:/b/librespan.so", out,
-				       sizeof(out)), 0);
-	assert_string_equal(out, "libz.so.1");
-	assert_int_equal(ldpreload_strip("librespan.so", out, sizeof(out)), 0);
-	assert_string_equal(out, "");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,7 +234,6 @@ int main(void)
 		cmocka_unit_test(test_matches),
 		cmocka_unit_test(test_peer_uid_of_a_real_connection),
 		cmocka_unit_test(test_request_refusal),
-		cmocka_unit_test(test_preload_compose),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
