@@ -27,7 +27,7 @@ from the router. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
 traffic off (and the HEAD {base}api/hello it sends to warm the connection).
 
 Claude Code is installed once from node/claude-code/package.json into
-.cache/node (see conftest_node.py); without npm or the registry the tests are
+.cache/node (see node_fixtures.py); without npm or the registry the tests are
 skipped.
 """
 
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest_node import claude_code  # noqa: F401  (fixture)
+from node_fixtures import claude_code  # noqa: F401  (fixture)
 from standin.certs import make_named_cert
 from standin.router import Router
 from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid

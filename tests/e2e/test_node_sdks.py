@@ -11,7 +11,7 @@ RESPAN_FAIL=closed), and `respan run`, whose loopback relay copies the
 traffic to the log (layer "relay").
 
 The SDKs are installed once from node/package.json into .cache/node (see
-conftest_node.py); without Node, npm or the registry the tests are skipped.
+node_fixtures.py); without Node, npm or the registry the tests are skipped.
 
 RESPAN_E2E_SIMULATE_LAYER1=1 runs the tests without the library, with
 simulate_layer1() below setting the variables the way SPEC section 4 says the
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest_node import node_sdks  # noqa: F401  (fixture)
+from node_fixtures import node_sdks  # noqa: F401  (fixture)
 from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 

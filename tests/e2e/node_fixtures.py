@@ -6,8 +6,9 @@
     claude_code    session: Claude Code installed from
                    node/claude-code/package.json: ClaudeCode(bin, version)
 
-Import them into a test module (`from conftest_node import node_sdks`);
-conftest.py is left as it is.
+Import them into a test module (`from node_fixtures import node_sdks`).
+This is a plain module, not a conftest: pytest loads only conftest.py by
+itself, and only the Node tests need these.
 
 Installation. Each package.json is installed once with npm into
 tests/e2e/.cache/node/<name>-<key>/ (gitignored), where KEY is a hash of
