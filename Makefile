@@ -62,7 +62,10 @@ ENGINE_SRCS := \
 	preload/exchange.c \
 	preload/envlayer.c \
 	preload/clienthello.c \
-	preload/readfile.c
+	preload/readfile.c \
+	preload/inaddr.c \
+	preload/routertls.c \
+	preload/tlsdecision.c
 
 HOOK_SRCS := \
 	hooks/init.c \
@@ -78,7 +81,8 @@ HOOK_SRCS := \
 
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
-	redact record logfile urlnote exchange envlayer clienthello peer ldpreload
+	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
+	inaddr routertls tlsdecision
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo
