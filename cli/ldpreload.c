@@ -136,7 +136,7 @@ static bool usable(const char *path)
 }
 
 int ldpreload_find_library(const char *env_library, char *out, size_t size,
-			 char *err, size_t errsize)
+			   char *err, size_t errsize)
 {
 	char exe[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX];
 

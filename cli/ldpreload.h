@@ -20,7 +20,7 @@
  * the reason in err.
  */
 int ldpreload_find_library(const char *env_library, char *out, size_t size,
-			 char *err, size_t errsize);
+			   char *err, size_t errsize);
 
 /*
  * LD_PRELOAD with lib first: existing is the current value (NULL or empty

@@ -257,7 +257,7 @@ int doctor_main(int argc, char **argv)
 	if (refused && refused[0])
 		redact_add(d.red, refused, strlen(refused));
 	if (ldpreload_find_library(getenv("RESPAN_LIBRARY"), d.lib, sizeof(d.lib), d.lib_err,
-				 sizeof(d.lib_err)) < 0)
+				   sizeof(d.lib_err)) < 0)
 		d.lib[0] = '\0';
 	else
 		d.have_lib_elf = elfinfo_load(d.lib, 0, &d.lib_elf) == ELF_OK;

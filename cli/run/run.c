@@ -209,7 +209,7 @@ int run_main(int argc, char **argv)
 		goto out;
 	status = 125;
 	if (ldpreload_find_library(getenv("RESPAN_LIBRARY"), lib, sizeof(lib), err,
-				 sizeof(err)) < 0) {
+				   sizeof(err)) < 0) {
 		fprintf(stderr, "respan: %s\n", err);
 		goto out;
 	}
