@@ -71,7 +71,9 @@ HOOK_SRCS := \
 	hooks/init.c \
 	hooks/environ.c \
 	hooks/real.c \
-	hooks/netstate.c \
+	hooks/routeraddr.c \
+	hooks/reportonce.c \
+	hooks/freshfd.c \
 	hooks/resolver.c \
 	hooks/socket.c \
 	hooks/tls.c \

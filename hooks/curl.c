@@ -19,7 +19,7 @@
 
 #include "guard.h"
 #include "init.h"
-#include "netstate.h"
+#include "reportonce.h"
 #include "urlnote.h"
 #include "real.h"
 #include "route.h"
@@ -209,7 +209,7 @@ static void note_foreign_tls(const struct respan_state *st, CURLU *h)
 {
 	char *host = url_part(h, CURLUPART_HOST);
 	if (host && route_lookup_host(&st->cfg, host, strlen(host)) != PROVIDER_NONE)
-		netstate_not_routed(&st->xctx, host, NOT_ROUTED_CURL_TLS);
+		reportonce_not_routed(&st->xctx, host, NOT_ROUTED_CURL_TLS);
 	free(host);
 }
 

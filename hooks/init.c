@@ -11,7 +11,8 @@
 #include "environ.h"
 #include "guard.h"
 #include "logfile.h"
-#include "netstate.h"
+#include "reportonce.h"
+#include "routeraddr.h"
 #include "urlnote.h"
 #include "redact.h"
 #include "tls.h"
@@ -145,7 +146,8 @@ static void fork_phase(enum fork_phase phase)
 {
 	if (phase == FORK_PREPARE) {
 		tls_fork(phase);
-		netstate_fork(phase);
+		reportonce_fork(phase);
+		routeraddr_fork(phase);
 		urlnote_fork(phase);
 		if (state.log)
 			logfile_fork(state.log, phase);
@@ -158,7 +160,8 @@ static void fork_phase(enum fork_phase phase)
 	if (state.log)
 		logfile_fork(state.log, phase);
 	urlnote_fork(phase);
-	netstate_fork(phase);
+	routeraddr_fork(phase);
+	reportonce_fork(phase);
 	tls_fork(phase);
 }
 

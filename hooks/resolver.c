@@ -11,7 +11,8 @@
 
 #include "guard.h"
 #include "init.h"
-#include "netstate.h"
+#include "reportonce.h"
+#include "routeraddr.h"
 #include "real.h"
 #include "route.h"
 
@@ -55,12 +56,12 @@ static enum verdict name_verdict(const char *name)
 		return REDIRECT;
 	int saved = guard_enter();
 	bool closed = st->cfg.fail == RESPAN_FAIL_CLOSED;
-	if (closed && netstate_first_report(name, NETSTATE_REPORT_BLOCKED_LOOKUP))
+	if (closed && reportonce_first(name, REPORTONCE_BLOCKED_LOOKUP))
 		logfile_event(st->log, "blocked", name,
 			   "RESPAN_FAIL=closed: name lookup refused, TLS in this "
 			   "program cannot be routed (no libssl loaded)");
 	else if (!closed)
-		netstate_not_routed(&st->xctx, name, NOT_ROUTED_NO_LIBSSL);
+		reportonce_not_routed(&st->xctx, name, NOT_ROUTED_NO_LIBSSL);
 	guard_leave(saved);
 	return closed ? REFUSE : PASS;
 }
@@ -98,7 +99,7 @@ HOOK int getaddrinfo(const char *node, const char *service,
 	if (rc == 0)
 		for (struct addrinfo *ai = *res; ai; ai = ai->ai_next)
 			if (ai->ai_addr)
-				netstate_add_router_addr(ai->ai_addr);
+				routeraddr_add(ai->ai_addr);
 	guard_leave(saved);
 	respan_debug("resolved %s to the router %s", node, st->cfg.router_host);
 	return rc;
@@ -123,7 +124,7 @@ static void remember_hostent(const struct hostent *h)
 		} else {
 			continue;
 		}
-		netstate_add_router_addr((struct sockaddr *)&ss);
+		routeraddr_add((struct sockaddr *)&ss);
 	}
 }
 

@@ -35,7 +35,10 @@
 
 #include "guard.h"
 #include "init.h"
-#include "netstate.h"
+#include "freshfd.h"
+#include "inaddr.h"
+#include "reportonce.h"
+#include "routeraddr.h"
 #include "real.h"
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
@@ -141,8 +144,8 @@ static bool router_port_fix(const struct respan_state *st,
 			    struct sockaddr_storage *addr)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)addr;
-	if (st->cfg.router_port == 443 || netstate_port(sa) != 443 ||
-	    !netstate_is_router_addr(sa))
+	if (st->cfg.router_port == 443 || inaddr_port(sa) != 443 ||
+	    !routeraddr_known(sa))
 		return false;
 	in_port_t port = htons(st->cfg.router_port);
 	if (addr->ss_family == AF_INET)
@@ -182,7 +185,7 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int rc = real_connect(fd, fix ? (struct sockaddr *)&copy : addr, len);
 	int connect_errno = errno;	/* what the program must see */
 	if ((rc == 0 || connect_errno == EINPROGRESS) && inet && is_stream(fd))
-		netstate_fd_fresh(fd);
+		freshfd_mark(fd);
 	errno = connect_errno;
 	return rc;
 }
@@ -208,7 +211,7 @@ static bool fastopen(int fd, const struct sockaddr *to, socklen_t tolen,
 	/* A connected socket answers EISCONN and sends nothing. */
 	if (respan_routing(st) && copy_inet_addr(to, tolen, fixed) && is_stream(fd) &&
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 && errno == ENOTCONN) {
-		netstate_fd_fresh(fd);
+		freshfd_mark(fd);
 		fix = router_port_fix(st, fixed);
 		if (fix)
 			respan_debug("fast open fd %d: port 443 -> router port", fd);
@@ -290,14 +293,14 @@ static int audit(int fd, const struct iovec *seg, size_t nseg)
 	 * Not a byte readable: the kernel sends none either (an empty write, or
 	 * EFAULT), so the connection's first write is still to come.
 	 */
-	if (n == 0 || !netstate_fd_take(fd))
+	if (n == 0 || !freshfd_take(fd))
 		goto out;
 	const struct respan_state *st = respan_state();
 	if (respan_routing(st) &&
 	    provider_sni(st, seg, nseg, stack, n, more, host, sizeof(host))) {
 		enum not_routed_reason why = real_have_libssl() ? NOT_ROUTED_UNSEEN :
 								 NOT_ROUTED_NO_LIBSSL;
-		netstate_not_routed(&st->xctx, host, why);
+		reportonce_not_routed(&st->xctx, host, why);
 		if (st->cfg.fail == RESPAN_FAIL_CLOSED) {
 			logfile_event(st->log, "blocked", host,
 				   "RESPAN_FAIL=closed: a TLS connection to a provider "
@@ -336,7 +339,7 @@ static int audit_iov(int fd, const struct iovec *iov, size_t iovcnt)
 /* The write hooks' fast path: one table load unless fd is fresh. */
 static inline bool fresh(int fd)
 {
-	return netstate_fd_is_fresh(fd) && !guard_busy();
+	return freshfd_marked(fd) && !guard_busy();
 }
 
 HOOK ssize_t write(int fd, const void *buf, size_t count)
@@ -422,7 +425,7 @@ HOOK int close(int fd)
 		errno = ENOSYS;
 		return -1;
 	}
-	netstate_fd_forget(fd);
+	freshfd_forget(fd);
 	return real_close(fd);
 }
 
@@ -435,7 +438,7 @@ HOOK int close_range(unsigned first, unsigned last, int flags)
 	}
 	int rc = real_close_range(first, last, flags);
 	if (rc == 0 && !((unsigned)flags & CLOSE_RANGE_CLOEXEC))
-		netstate_fd_forget_range(first, last);
+		freshfd_forget_range(first, last);
 	return rc;
 }
 
@@ -447,10 +450,10 @@ HOOK int close_range(unsigned first, unsigned last, int flags)
  */
 static void dup_mark(int oldfd, int newfd)
 {
-	if (netstate_fd_is_fresh(oldfd))
-		netstate_fd_fresh(newfd);
+	if (freshfd_marked(oldfd))
+		freshfd_mark(newfd);
 	else
-		netstate_fd_forget(newfd);
+		freshfd_forget(newfd);
 }
 
 HOOK int dup2(int oldfd, int newfd)

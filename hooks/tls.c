@@ -16,8 +16,9 @@
 
 #include "guard.h"
 #include "init.h"
-#include "netstate.h"
+#include "inaddr.h"
 #include "real.h"
+#include "routeraddr.h"
 #include "route.h"
 #include "tls.h"
 
@@ -340,7 +341,7 @@ static bool peer_is_router(SSL *ssl)
 	socklen_t len = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return false;
-	return netstate_is_router_addr((struct sockaddr *)&ss);
+	return routeraddr_known((struct sockaddr *)&ss);
 }
 
 /*
@@ -358,7 +359,7 @@ static bool peer_is_router_literal(SSL *ssl, const struct respan_state *st)
 
 	if (host == NULL || fd < 0 ||
 	    getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
-	    netstate_port((struct sockaddr *)&ss) != st->cfg.router_port)
+	    inaddr_port((struct sockaddr *)&ss) != st->cfg.router_port)
 		return false;
 	if (ss.ss_family == AF_INET)
 		return inet_pton(AF_INET, host, want) == 1 &&
