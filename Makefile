@@ -76,7 +76,10 @@ HOOK_SRCS := \
 	hooks/freshfd.c \
 	hooks/resolver.c \
 	hooks/socket.c \
+	hooks/sslapi.c \
+	hooks/routertrust.c \
 	hooks/tls.c \
+	hooks/tlsio.c \
 	hooks/openssl.c \
 	hooks/certname.c \
 	hooks/curl.c

@@ -2,8 +2,8 @@
  * certname: the program's own, second check of the server's name.
  *
  * On a routed session OpenSSL has verified the router's chain against our
- * store and the router's name (openssl.c sets both before the handshake; the
- * program cannot turn that off). Some programs then check the certificate's
+ * store and the router's name (routertrust.c sets both before the handshake;
+ * the program cannot turn that off). Some programs then check the certificate's
  * names once more themselves, against the name they asked for: urllib3 1.26
  * (requests) turns OpenSSL's check off and runs match_hostname() on
  * getpeercert(), which reads subjectAltName through X509_get_ext_d2i(). For

@@ -13,6 +13,7 @@
 #include "logfile.h"
 #include "reportonce.h"
 #include "routeraddr.h"
+#include "routertrust.h"
 #include "urlnote.h"
 #include "redact.h"
 #include "tls.h"
@@ -140,12 +141,21 @@ const struct respan_state *respan_state(void)
  * the child a lock nobody releases (a hang at its first logged call). All
  * of them are taken before fork, outermost first (the TLS session list,
  * which is held while exchanges are ended and records scrubbed), and
- * released after it on both sides.
+ * released after it on both sides, in the reverse order:
+ *   1. tls_fork          the TLS session list
+ *   2. routertrust_fork  the router store, then the contexts given RESPAN_CA_FILE
+ *   3. reportonce_fork   the once-per-host report memory
+ *   4. routeraddr_fork   the router addresses handed out
+ *   5. urlnote_fork, then the log file's lock and the redactor's
+ * 2 to 4 are leaf locks (nothing else is taken while one is held), so any
+ * fixed place among themselves will do. freshfd (the egress audit's marks)
+ * is lock-free and has no part in this.
  */
 static void fork_phase(enum fork_phase phase)
 {
 	if (phase == FORK_PREPARE) {
 		tls_fork(phase);
+		routertrust_fork(phase);
 		reportonce_fork(phase);
 		routeraddr_fork(phase);
 		urlnote_fork(phase);
@@ -162,6 +172,7 @@ static void fork_phase(enum fork_phase phase)
 	urlnote_fork(phase);
 	routeraddr_fork(phase);
 	reportonce_fork(phase);
+	routertrust_fork(phase);
 	tls_fork(phase);
 }
 

@@ -1,13 +1,14 @@
 /*
  * openssl: the interposed OpenSSL calls (SPEC section 4, layer 4). Each one
  * finds the session (tls.h decides what it is on first use), lets the engine
- * see or rewrite the bytes, and calls the real function.
+ * see or rewrite the bytes (tlsio.h), and calls the real function.
  */
 #include <openssl/ssl.h>
 
 #include "guard.h"
 #include "real.h"
 #include "tls.h"
+#include "tlsio.h"
 
 typedef int (*ssl_fn)(SSL *);
 typedef int (*ssl_read_fn)(SSL *, void *, int);
@@ -54,7 +55,7 @@ HOOK int SSL_write(SSL *ssl, const void *buf, int num)
 	if (s == NULL || num <= 0)
 		return real.write(ssl, buf, num);
 	size_t written = 0;
-	int rc = tls_write(ssl, s, buf, (size_t)num, &written);
+	int rc = tlsio_write(ssl, s, buf, (size_t)num, &written);
 	return rc <= 0 ? rc : (int)written;
 }
 
@@ -67,7 +68,7 @@ HOOK int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written)
 	if (s == NULL || num == 0)
 		return real.write_ex(ssl, buf, num, written);
 	size_t done = 0;
-	if (tls_write(ssl, s, buf, num, &done) <= 0)
+	if (tlsio_write(ssl, s, buf, num, &done) <= 0)
 		return 0;
 	if (written)
 		*written = done;
@@ -82,7 +83,7 @@ HOOK int SSL_read(SSL *ssl, void *buf, int num)
 	struct session *s = tls_session(ssl);
 	int n = real.read(ssl, buf, num);
 	if (s && n > 0)
-		tls_read(s, buf, (size_t)n);
+		tlsio_read(s, buf, (size_t)n);
 	return n;
 }
 
@@ -94,7 +95,7 @@ HOOK int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)
 	struct session *s = tls_session(ssl);
 	int rc = real.read_ex(ssl, buf, num, readbytes);
 	if (s && rc == 1 && readbytes && *readbytes > 0)
-		tls_read(s, buf, *readbytes);
+		tlsio_read(s, buf, *readbytes);
 	return rc;
 }
 

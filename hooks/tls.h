@@ -1,48 +1,52 @@
 /*
- * tls: the state librespan keeps for an OpenSSL session, and the decisions
- * taken on it (see openssl.c for the hooks that call these).
+ * tls: the OpenSSL sessions librespan looks after, from the first use of
+ * an SSL object to its SSL_free (openssl.c calls these; tlsio.h moves their
+ * bytes).
  *
  * A client session is looked at once, on its first use (handshake, read,
- * write or peek): its SNI names a provider host, the router, or something
- * else.
- *   provider host, socket to a router address (or no socket: memory BIO),
- *   route mode             -> routed: SNI, hostname check and ALPN are set
- *                             for the router and its certificate is checked
- *                             against a store of our own; heads are
- *                             rewritten (REWRITE_ROUTE)
- *   the router's own host  -> credentials and headers (REWRITE_ROUTER), ALPN
- *                             http/1.1; the program's verification is kept
- *   provider host, other   -> logged unchanged (REWRITE_CAPTURE)
- *   anything else          -> not ours: only the ex_data look-up is paid
- * The state lives in the SSL object's ex_data, never on the fd.
+ * write or peek): the engine's table (tlsdecision.h) decides from its SNI
+ * and socket whether it is routed, already to the router, captured, or not
+ * ours; routertrust.h makes a session that will carry the Respan key check
+ * the router. What is not ours costs only the ex_data look-up afterwards.
+ *
+ * The state lives in the SSL object's ex_data, never on the fd, so sessions
+ * over memory BIOs work the same way. It is owned here: made on first use,
+ * freed by tls_free() (SSL_free, SSL_clear), and at process exit only its
+ * exchange is ended.
  */
 #ifndef RESPAN_HOOKS_TLS_H
 #define RESPAN_HOOKS_TLS_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+#include "exchange.h"
 #include "forkphase.h"
+#include "tlsdecision.h"
 
-struct session;
+struct session {
+	struct session *prev, *next;	/* live sessions, for process exit */
+	SSL *ssl;
+	char host[256];			/* the name the program asked for */
+	const struct tlsdecision *decision;	/* what it is; never NOT_OURS */
+	struct exchange *x;
+	struct buf pending;	/* rewritten bytes not yet taken by SSL_write */
+	size_t pending_off;
+	size_t owed;		/* the program's byte count to return once sent */
+	bool peer_checked;	/* the router's certificate was seen verified */
+	/*
+	 * x is used by the program's thread (read, write, free) and ended by
+	 * the exit destructor, which may run while another thread is still
+	 * streaming: the lock keeps x alive while it is in use.
+	 */
+	pthread_mutex_t lock;
+};
 
 /* The session of ssl, deciding it on first sight; NULL when not ours. */
 struct session *tls_session(SSL *ssl);
-
-/*
- * SSL_write on a session of ours: the program's bytes go through the
- * rewriter and what it produced is sent. Returns 1 with *written = num (the
- * program's count, whatever the rewritten size) once everything is out, or
- * the real SSL_write's return (<= 0): SSL_get_error() then tells the
- * program to retry with the same arguments, and the retry sends the same
- * pending bytes from the same address, as OpenSSL requires.
- */
-int tls_write(SSL *ssl, struct session *s, const void *buf, size_t num,
-	      size_t *written);
-
-/* Bytes the program read from a session of ours. */
-void tls_read(struct session *s, const void *buf, size_t n);
 
 /* The program frees or clears ssl: end its exchange and drop our state. */
 void tls_free(SSL *ssl);
@@ -54,7 +58,11 @@ void tls_free(SSL *ssl);
  */
 bool tls_routed_peer_name(const X509 *x, char *host, size_t size);
 
-/* Around fork(): see forkphase.h. The outermost locks of the library. */
+/*
+ * Around fork(): see forkphase.h. The session list is the outermost lock of
+ * the library (it is held while exchanges are ended at exit, which takes
+ * the log's and the redactor's locks).
+ */
 void tls_fork(enum fork_phase phase);
 
 #endif

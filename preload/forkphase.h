@@ -3,7 +3,9 @@
  * locks (pthread_atfork). Each module with a lock has a *_fork(phase)
  * function; hooks/init.c calls them all from one set of handlers, in one
  * order, so that no child starts with a lock held by a thread it does not
- * have, and no two modules are ever locked in opposite orders.
+ * have, and no two modules are ever locked in opposite orders. The order,
+ * and why it is that one, is written above fork_phase() in hooks/init.c;
+ * a module with a new lock takes its place in that list.
  */
 #ifndef RESPAN_FORKPHASE_H
 #define RESPAN_FORKPHASE_H

@@ -1,0 +1,177 @@
+/* routertrust: the router's certificate check in the hooks; see routertrust.h. */
+#include "routertrust.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routertls.h"
+
+static X509_STORE *router_store;
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Does dir hold OpenSSL's subject-hash links ("1234abcd.0")? */
+static bool has_hash_links(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false;
+	bool found = false;
+	for (struct dirent *e; !found && (e = readdir(d)) != NULL;)
+		found = strlen(e->d_name) == 10 && strspn(e->d_name, "0123456789abcdef") == 8 &&
+			e->d_name[8] == '.' && e->d_name[9] == '0';
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system CAs, as OpenSSL's default paths name them. The hashed
+ * directory is looked up lazily, one certificate when it is needed; loading
+ * the whole bundle file instead costs ~17 ms and ~1.5 MiB per process
+ * (bench/README.md). When the user points SSL_CERT_FILE or SSL_CERT_DIR
+ * somewhere, or the directory has no hash links, OpenSSL's own default
+ * loading is used, exactly as a program's default store would be.
+ */
+static bool add_system_cas(X509_STORE *s, const struct sslapi *api)
+{
+	const char *dir = api->cert_dir();
+	if (getenv(api->cert_file_env()) == NULL && getenv(api->cert_dir_env()) == NULL &&
+	    dir && has_hash_links(dir))
+		return api->store_load(s, NULL, dir) == 1;
+	return api->store_default_paths(s) == 1;
+}
+
+/* The trust store for routed sessions: the system CAs plus RESPAN_CA_FILE. */
+static X509_STORE *get_router_store(const struct sslapi *api, const struct config *cfg)
+{
+	pthread_mutex_lock(&store_lock);
+	if (router_store == NULL) {
+		X509_STORE *s = api->store_new();
+		if (s && add_system_cas(s, api) &&
+		    (cfg->ca_file == NULL || api->store_load(s, cfg->ca_file, NULL) == 1))
+			router_store = s;
+		else if (s)
+			api->store_free(s);
+	}
+	pthread_mutex_unlock(&store_lock);
+	return router_store;
+}
+
+void routertrust_add_ca(SSL *ssl, const struct sslapi *api, const struct config *cfg)
+{
+	static SSL_CTX *done[64];
+	static unsigned n_done;
+
+	if (cfg->ca_file == NULL)
+		return;
+	SSL_CTX *ctx = api->get_ctx(ssl);
+	if (ctx == NULL)
+		return;
+	pthread_mutex_lock(&ca_lock);
+	bool seen = false;
+	for (unsigned i = 0; i < n_done && !seen; i++)
+		seen = done[i] == ctx;
+	if (!seen && n_done < 64) {
+		X509_STORE *store = api->ctx_get_store(ctx);
+		if (store && api->store_load(store, cfg->ca_file, NULL) == 1)
+			done[n_done++] = ctx;
+	}
+	pthread_mutex_unlock(&ca_lock);
+}
+
+/*
+ * The router's certificate decides: OpenSSL's own verdict, never a callback
+ * of the program's that says yes to everything (SSL_set_verify with a NULL
+ * callback would keep the program's one).
+ */
+static int router_verdict(int preverify_ok, X509_STORE_CTX *ctx)
+{
+	(void)ctx;
+	return preverify_ok;
+}
+
+void routertrust_force_verify(SSL *ssl, const struct sslapi *api)
+{
+	api->set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
+}
+
+/*
+ * The policy's check of the router's name on ssl, for routed and router
+ * sessions alike: the name or address its certificate must carry; and,
+ * when set_sni, the SNI. False when something could not be set.
+ */
+static bool check_router_name(SSL *ssl, const struct sslapi *api,
+			      const struct routertls *p, bool set_sni)
+{
+	X509_VERIFY_PARAM *param = api->get0_param(ssl);
+
+	if (param == NULL || p->name == NULL)
+		return false;
+	if (p->is_ip) {
+		/* No SNI for an address (RFC 6066 3); check the address instead. */
+		if (set_sni)
+			api->ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+				  TLSEXT_NAMETYPE_host_name, NULL);
+		if (api->set1_host(param, NULL, 0) != 1 ||
+		    api->set1_ip_asc(param, p->name) != 1)
+			return false;
+	} else {
+		if (set_sni && api->ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+					 TLSEXT_NAMETYPE_host_name, (void *)p->sni) != 1)
+			return false;
+		if (api->set1_host(param, p->name, 0) != 1)
+			return false;
+	}
+	return true;
+}
+
+bool routertrust_retarget(SSL *ssl, const struct sslapi *api, const struct config *cfg)
+{
+	struct routertls p;
+	routertls_policy(cfg, &p);
+	X509_STORE *store = get_router_store(api, cfg);
+
+	if (store == NULL || !check_router_name(ssl, api, &p, true) ||
+	    api->ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store) != 1)
+		return false;
+	api->set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
+	return api->set_alpn(ssl, p.alpn, (unsigned int)p.alpn_len) == 0;
+}
+
+bool routertrust_verify_router(SSL *ssl, const struct sslapi *api,
+			       const struct config *cfg)
+{
+	struct routertls p;
+	routertls_policy(cfg, &p);
+
+	if (!check_router_name(ssl, api, &p, false))
+		return false;
+	if (api->get_verify_mode && (api->get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+		/* Its own store, but OpenSSL's verdict, not its callback's. */
+		api->set_verify(ssl, api->get_verify_mode(ssl), router_verdict);
+		return true;
+	}
+	X509_STORE *store = get_router_store(api, cfg);
+	if (store == NULL || api->ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, store) != 1)
+		return false;
+	api->set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
+	return true;
+}
+
+/*
+ * Leaf locks: nothing else is taken while either is held, and they are
+ * never held together outside fork. Taken after the TLS session list
+ * (tls_fork), released before it.
+ */
+void routertrust_fork(enum fork_phase phase)
+{
+	if (phase == FORK_PREPARE) {
+		fork_phase_lock(&store_lock, phase);
+		fork_phase_lock(&ca_lock, phase);
+		return;
+	}
+	fork_phase_lock(&ca_lock, phase);
+	fork_phase_lock(&store_lock, phase);
+}

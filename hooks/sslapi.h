@@ -1,0 +1,70 @@
+/*
+ * sslapi: the program's own OpenSSL functions that the TLS layer calls for
+ * itself (tls.c, tlsio.c, routertrust.c), looked up once, on the first
+ * session, from the libssl/libcrypto the process has loaded (real.h: also
+ * one loaded RTLD_LOCAL). librespan never links libssl: these pointers are
+ * its only way to it.
+ *
+ * The table is filled once and then only read (no lock). It is "usable"
+ * when every function the layer needs was found, plus librespan's ex_data
+ * slot on SSL objects; a few members are optional and said so below. A
+ * hooked symbol itself (SSL_write, ...) is looked up here too: these are
+ * the real ones, behind librespan's hooks.
+ */
+#ifndef RESPAN_HOOKS_SSLAPI_H
+#define RESPAN_HOOKS_SSLAPI_H
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sslapi {
+	int (*write)(SSL *, const void *, int);
+	long (*ctrl)(SSL *, int, long, void *);
+	X509 *(*peer_cert)(const SSL *);
+	bool peer_cert_counted;		/* 1.1's getter: X509_free the result */
+	void (*x509_free)(X509 *);
+	long (*verify_result)(const SSL *);
+	int (*do_handshake)(SSL *);
+	int (*is_init_finished)(const SSL *);
+	void (*err_new)(void);		/* 3.x: ERR_new + ERR_set_error */
+	void (*err_set_error)(int, int, const char *, ...);
+	void (*err_put_error)(int, int, int, const char *, int);	/* 1.1 */
+	const char *(*get_servername)(const SSL *, int);
+	int (*get_fd)(const SSL *);
+	int (*is_server)(const SSL *);
+	void *(*get_ex_data)(const SSL *, int);
+	int (*set_ex_data)(SSL *, int, void *);
+	X509_VERIFY_PARAM *(*get0_param)(SSL *);
+	int (*set1_host)(X509_VERIFY_PARAM *, const char *, size_t);
+	int (*set1_ip_asc)(X509_VERIFY_PARAM *, const char *);
+	int (*set_alpn)(SSL *, const unsigned char *, unsigned int);
+	void (*set_verify)(SSL *, int, SSL_verify_cb);
+	int (*get_verify_mode)(const SSL *);	/* optional */
+	X509_STORE *(*store_new)(void);
+	int (*store_default_paths)(X509_STORE *);
+	int (*store_load)(X509_STORE *, const char *, const char *);
+	const char *(*cert_dir)(void);
+	const char *(*cert_dir_env)(void);
+	const char *(*cert_file_env)(void);
+	void (*store_free)(X509_STORE *);
+	SSL_CTX *(*get_ctx)(const SSL *);
+	X509_STORE *(*ctx_get_store)(const SSL_CTX *);
+	int ex_index;			/* librespan's ex_data slot on SSL objects */
+};
+
+/*
+ * The table, looked up on the first call (thread-safe, inside the guard);
+ * NULL when the process has no usable libssl.
+ */
+const struct sslapi *sslapi_get(void);
+
+/*
+ * The table if sslapi_get() has already filled it, else NULL; never looks
+ * anything up (for SSL_free and the certificate-name hook: no session of
+ * ours exists before the first look-up).
+ */
+const struct sslapi *sslapi_loaded(void);
+
+#endif
