@@ -97,9 +97,19 @@ void routertrust_force_verify(SSL *ssl, const struct sslapi *api)
 	api->set_verify(ssl, SSL_VERIFY_PEER, router_verdict);
 }
 
+/* At least the policy's version; a program's higher minimum is kept. */
+static bool raise_min_version(SSL *ssl, const struct sslapi *api, int min)
+{
+	long cur = api->ctrl(ssl, SSL_CTRL_GET_MIN_PROTO_VERSION, 0, NULL);
+	if (cur != 0 && cur >= min)
+		return true;
+	return api->ctrl(ssl, SSL_CTRL_SET_MIN_PROTO_VERSION, min, NULL) == 1;
+}
+
 /*
  * The policy's check of the router's name on ssl, for routed and router
- * sessions alike: the name or address its certificate must carry; and,
+ * sessions alike: the name or address its certificate must carry, the
+ * policy's host flags added to the program's, the minimum version; and,
  * when set_sni, the SNI. False when something could not be set.
  */
 static bool check_router_name(SSL *ssl, const struct sslapi *api,
@@ -124,7 +134,13 @@ static bool check_router_name(SSL *ssl, const struct sslapi *api,
 		if (api->set1_host(param, p->name, 0) != 1)
 			return false;
 	}
-	return true;
+	/*
+	 * Added, not set: a program's stricter flags stay (libssl before
+	 * 1.1.0i cannot tell us its flags: there the policy's alone are set).
+	 */
+	unsigned int flags = api->get_hostflags ? api->get_hostflags(param) : 0;
+	api->set_hostflags(param, flags | p->host_flags);
+	return raise_min_version(ssl, api, p->min_version);
 }
 
 bool routertrust_retarget(SSL *ssl, const struct sslapi *api, const struct config *cfg)

@@ -40,6 +40,8 @@ static void look_up(void)
 	FIND(get_verify_mode, real_ssl, "SSL_get_verify_mode");
 	FIND(set1_host, real_crypto, "X509_VERIFY_PARAM_set1_host");
 	FIND(set1_ip_asc, real_crypto, "X509_VERIFY_PARAM_set1_ip_asc");
+	FIND(set_hostflags, real_crypto, "X509_VERIFY_PARAM_set_hostflags");
+	FIND(get_hostflags, real_crypto, "X509_VERIFY_PARAM_get_hostflags");
 	FIND(store_new, real_crypto, "X509_STORE_new");
 	FIND(store_default_paths, real_crypto, "X509_STORE_set_default_paths");
 	FIND(store_load, real_crypto, "X509_STORE_load_locations");
@@ -55,7 +57,7 @@ static void look_up(void)
 			api.is_server && api.get_ex_data && api.set_ex_data &&
 			api.get0_param && api.set_alpn && api.set_verify &&
 			get_ex_new_index && api.set1_host && api.set1_ip_asc &&
-			api.store_new && api.store_default_paths &&
+			api.set_hostflags && api.store_new && api.store_default_paths &&
 			api.store_load && api.store_free && api.cert_dir &&
 			api.cert_dir_env && api.cert_file_env && api.get_ctx &&
 			api.ctx_get_store && api.peer_cert && api.verify_result &&

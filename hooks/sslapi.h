@@ -39,6 +39,8 @@ struct sslapi {
 	X509_VERIFY_PARAM *(*get0_param)(SSL *);
 	int (*set1_host)(X509_VERIFY_PARAM *, const char *, size_t);
 	int (*set1_ip_asc)(X509_VERIFY_PARAM *, const char *);
+	void (*set_hostflags)(X509_VERIFY_PARAM *, unsigned int);
+	unsigned int (*get_hostflags)(const X509_VERIFY_PARAM *);	/* optional: 1.1.0i+ */
 	int (*set_alpn)(SSL *, const unsigned char *, unsigned int);
 	void (*set_verify)(SSL *, int, SSL_verify_cb);
 	int (*get_verify_mode)(const SSL *);	/* optional */
