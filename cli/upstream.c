@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "routertls.h"
 
 /* The last OpenSSL error of this thread as text, or fallback. */
 static void ssl_reason(char *err, size_t size, const char *what, const char *fallback)
@@ -31,15 +32,29 @@ static void ssl_reason(char *err, size_t size, const char *what, const char *fal
 
 SSL_CTX *upstream_tls_new(const struct config *cfg, char *err, size_t errsize)
 {
-	static const unsigned char alpn[] = "\x08http/1.1";
+	struct routertls p;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
 		ssl_reason(err, errsize, "TLS", "cannot make a context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/*
+	 * The router's TLS policy, the one the hooks apply too (routertls.h):
+	 * every session made from this context inherits the name (or address)
+	 * check and its flags; the SNI is set per session.
+	 */
+	routertls_policy(cfg, &p);
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+	SSL_CTX_set_min_proto_version(ctx, p.min_version);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	X509_VERIFY_PARAM_set_hostflags(param, p.host_flags);
+	if (p.name == NULL ||
+	    (p.is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, p.name) :
+		       X509_VERIFY_PARAM_set1_host(param, p.name, 0)) != 1) {
+		ssl_reason(err, errsize, "TLS", "cannot set the router's name to check");
+		goto fail;
+	}
 	if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		ssl_reason(err, errsize, "TLS", "cannot load the system CAs");
 		goto fail;
@@ -50,7 +65,7 @@ SSL_CTX *upstream_tls_new(const struct config *cfg, char *err, size_t errsize)
 		ssl_reason(err, errsize, what, "cannot load it");
 		goto fail;
 	}
-	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
+	if (SSL_CTX_set_alpn_protos(ctx, p.alpn, (unsigned int)p.alpn_len) != 0) {
 		ssl_reason(err, errsize, "TLS", "cannot set ALPN");
 		goto fail;
 	}
