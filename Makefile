@@ -63,6 +63,7 @@ ENGINE_SRCS := \
 	preload/envlayer.c \
 	preload/clienthello.c \
 	preload/readfile.c \
+	preload/envget.c \
 	preload/inaddr.c \
 	preload/routertls.c \
 	preload/tlsdecision.c
@@ -87,7 +88,7 @@ HOOK_SRCS := \
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
-	inaddr routertls tlsdecision
+	readfile envget inaddr routertls tlsdecision
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envget.h"
+
 /* Does entry start with "name="? */
 static int is_var(const char *entry, const char *name)
 {
@@ -46,10 +48,7 @@ int execenv_init(struct execenv *e, char *const *env)
 
 const char *execenv_get(const struct execenv *e, const char *name)
 {
-	for (size_t i = 0; i < e->n; i++)
-		if (is_var(e->v[i], name))
-			return e->v[i] + strlen(name) + 1;
-	return NULL;
+	return envget(e->v, name);	/* v is kept NULL-terminated */
 }
 
 int execenv_set(struct execenv *e, const char *name, const char *value)

@@ -15,6 +15,7 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "envget.h"
 #include "readfile.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -424,16 +425,6 @@ static void apply(struct loader *ld, size_t i, const struct val *v)
 		src->in_file = true;
 }
 
-/* The first NAME=value in env, like getenv (an empty value counts as unset). */
-static const char *env_get(char *const *env, const char *name)
-{
-	size_t n = strlen(name);
-	for (; env && *env; env++)
-		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
-			return (*env)[n + 1] ? *env + n + 1 : NULL;
-	return NULL;
-}
-
 static bool host_pattern_ok(char *h)
 {
 	if (h[0] == '*' && (h[1] == '.' || h[1] == '-'))
@@ -538,9 +529,9 @@ static void apply_file(struct loader *ld, const char *file, const cJSON *root)
 
 static void load_file(struct loader *ld, char *const *env)
 {
-	const char *path = env_get(env, "RESPAN_CONFIG");
-	const char *xdg = env_get(env, "XDG_CONFIG_HOME");
-	const char *home = env_get(env, "HOME");
+	const char *path = envget_set(env, "RESPAN_CONFIG");
+	const char *xdg = envget_set(env, "XDG_CONFIG_HOME");
+	const char *home = envget_set(env, "HOME");
 	bool named = path != NULL;
 	char user[4096] = "";
 	const char *paths[2] = { user, "/etc/respan/config.json" };
@@ -601,7 +592,7 @@ static void apply_env(struct loader *ld, char *const *env)
 
 	for (size_t i = 0; i < N_SETTINGS; i++) {
 		const struct setting *s = &settings[i];
-		struct val v = { s->env, NULL, env_get(env, s->env), NULL,
+		struct val v = { s->env, NULL, envget_set(env, s->env), NULL,
 				 (s->flags & S_SECRET) != 0 };
 		if (v.str)
 			apply(ld, i, &v);
@@ -625,8 +616,8 @@ static void apply_env(struct loader *ld, char *const *env)
 static void set_defaults(struct loader *ld, char *const *env)
 {
 	struct config *cfg = ld->cfg;
-	const char *state = env_get(env, "XDG_STATE_HOME");
-	const char *home = env_get(env, "HOME");
+	const char *state = envget_set(env, "XDG_STATE_HOME");
+	const char *home = envget_set(env, "HOME");
 	struct val v = { "default", NULL, CONFIG_DEFAULT_BASE_URL, NULL, false };
 	char path[4096];
 

@@ -1,6 +1,6 @@
 /*
  * config: the environment and the JSON config file, read once into one
- * immutable struct (SPEC section 5).
+ * immutable struct (docs/contract.md#configuration).
  *
  * Precedence: environment variables win over the config file; the file is
  * RESPAN_CONFIG, else $XDG_CONFIG_HOME/respan/config.json (XDG_CONFIG_HOME
@@ -25,7 +25,7 @@
 enum respan_mode { RESPAN_MODE_ROUTE, RESPAN_MODE_CAPTURE, RESPAN_MODE_OFF };
 enum respan_fail { RESPAN_FAIL_OPEN, RESPAN_FAIL_CLOSED };
 
-/* Ids of the built-in providers (SPEC section 3), usable as array indexes. */
+/* Ids of the built-in providers (docs/contract.md#routes), usable as array indexes. */
 enum provider_id {
 	PROVIDER_NONE = -1,
 	PROVIDER_OPENAI = 0,

@@ -7,15 +7,6 @@
 
 #include "route.h"
 
-const char *envlayer_get(char *const *env, const char *name)
-{
-	size_t n = strlen(name);
-	for (; env && *env; env++)
-		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
-			return *env + n + 1;
-	return NULL;
-}
-
 /* The host part of a URL ("https://h:1/p" -> "h"), brackets removed. */
 static void url_host(const char *url, const char **host, size_t *len)
 {
@@ -80,7 +71,7 @@ static int add(struct envlayer_plan *plan, const char *name, const char *a,
 
 const char *envlayer_relay(char *const *env)
 {
-	const char *v = envlayer_get(env, "RESPAN_RELAY");
+	const char *v = envget(env, "RESPAN_RELAY");
 	if (v == NULL)
 		return NULL;
 	static const char *const ok[] = { "http://127.0.0.1:", "http://[::1]:" };
@@ -109,24 +100,24 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 	const char *key = cfg->api_key;
 	int rc = 0;
 
-	if (ours_to_set(cfg, envlayer_get(env, "OPENAI_BASE_URL"),
+	if (ours_to_set(cfg, envget(env, "OPENAI_BASE_URL"),
 			PROVIDER_OPENAI, PROVIDER_OPENAI)) {
 		rc |= add(plan, "OPENAI_BASE_URL", base, NULL);
 		rc |= add(plan, "OPENAI_API_KEY", key, NULL);
 	}
-	if (ours_to_set(cfg, envlayer_get(env, "ANTHROPIC_BASE_URL"),
+	if (ours_to_set(cfg, envget(env, "ANTHROPIC_BASE_URL"),
 			PROVIDER_ANTHROPIC, PROVIDER_ANTHROPIC)) {
 		rc |= add(plan, "ANTHROPIC_BASE_URL", base, "anthropic/");
 		rc |= add(plan, "ANTHROPIC_AUTH_TOKEN", key, NULL);
-		if (envlayer_get(env, "ANTHROPIC_API_KEY"))
+		if (envget(env, "ANTHROPIC_API_KEY"))
 			rc |= add(plan, "ANTHROPIC_API_KEY", NULL, NULL);
 	}
-	bool vertex = truthy(envlayer_get(env, "GOOGLE_GENAI_USE_VERTEXAI"));
-	if (ours_to_set(cfg, envlayer_get(env, "GOOGLE_GEMINI_BASE_URL"),
+	bool vertex = truthy(envget(env, "GOOGLE_GENAI_USE_VERTEXAI"));
+	if (ours_to_set(cfg, envget(env, "GOOGLE_GEMINI_BASE_URL"),
 			PROVIDER_GEMINI, PROVIDER_VERTEXAI)) {
 		const char *path = vertex ? "google/vertexai/" : "google/gemini";
 		rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", base, path);
-		if (vertex && ours_to_set(cfg, envlayer_get(env, "GOOGLE_VERTEX_BASE_URL"),
+		if (vertex && ours_to_set(cfg, envget(env, "GOOGLE_VERTEX_BASE_URL"),
 					  PROVIDER_VERTEXAI, PROVIDER_GEMINI))
 			rc |= add(plan, "GOOGLE_VERTEX_BASE_URL", base, path);
 		rc |= add(plan, "GEMINI_API_KEY", key, NULL);
@@ -135,7 +126,7 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 
 	/* The relay speaks plain HTTP: node needs no CA for it. */
 	if (cfg->ca_file && relay == NULL) {
-		const char *have = envlayer_get(env, "NODE_EXTRA_CA_CERTS");
+		const char *have = envget(env, "NODE_EXTRA_CA_CERTS");
 		if (have == NULL || have[0] == '\0') {
 			rc |= add(plan, "NODE_EXTRA_CA_CERTS", cfg->ca_file, NULL);
 		} else if (strcmp(have, cfg->ca_file) != 0 &&

@@ -1,5 +1,5 @@
 /*
- * envlayer: layer 1 of SPEC section 4, the SDK variables set before main().
+ * envlayer: layer 1 of docs/contract.md#layers, the SDK variables set before main().
  *
  * Programs with TLS compiled in (Claude Code is a Bun binary, nodesource
  * Node, Go, rustls) cannot be taken over inside their TLS library, but their
@@ -40,6 +40,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "envget.h"
 
 #define ENVLAYER_MAX_OPS 16
 /* Bundles made for NODE_EXTRA_CA_CERTS are named so (never merged again). */
@@ -71,9 +72,6 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 		  struct envlayer_plan *plan);
 
 void envlayer_free(struct envlayer_plan *plan);
-
-/* The value of NAME in env, or NULL. */
-const char *envlayer_get(char *const *env, const char *name);
 
 /*
  * The relay URL from RESPAN_RELAY when it is a usable plain-HTTP loopback

@@ -234,7 +234,7 @@ int doctor_main(int argc, char **argv)
 		fprintf(stderr, "respan doctor: out of memory\n");
 		return 1;
 	}
-	if (prog && progcheck_find(prog, envlayer_get(d.env, "PATH"), f, err, sizeof(err)) < 0) {
+	if (prog && progcheck_find(prog, envget(d.env, "PATH"), f, err, sizeof(err)) < 0) {
 		fprintf(stderr, "respan doctor: %s\n", err);
 		free(f);
 		return 1;
@@ -245,7 +245,7 @@ int doctor_main(int argc, char **argv)
 		return 1;
 	}
 	/* The key in effect, and one the configuration refused: never printed. */
-	const char *refused = envlayer_get(d.env, "RESPAN_API_KEY");
+	const char *refused = envget(d.env, "RESPAN_API_KEY");
 	if ((d.red = redact_new()) == NULL) {
 		fprintf(stderr, "respan doctor: out of memory\n");
 		config_free(&d.cfg);

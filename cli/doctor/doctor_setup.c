@@ -29,13 +29,6 @@
 
 /* ---- where a value came from --------------------------------------------------- */
 
-/* NAME's value in env like config_load reads it: the first, empty = unset. */
-static const char *env_value(char *const *env, const char *name)
-{
-	const char *v = envlayer_get(env, name);
-	return v && v[0] ? v : NULL;
-}
-
 /* config_load's own record of where setting i came from, in words. */
 static void source_of(const struct doctor *d, int i, char *out, size_t size)
 {
@@ -147,7 +140,7 @@ static void config_file_row(struct doctor *d)
 		snprintf(text, sizeof(text), "%s (read)", c->config_file);
 	else if (c->config_file_how == CONFIG_FILE_NAMED)
 		snprintf(text, sizeof(text), "%s: not read, see warnings",
-			 env_value(d->env, "RESPAN_CONFIG"));
+			 envget_set(d->env, "RESPAN_CONFIG"));
 	else
 		snprintf(text, sizeof(text), "none (looked for %s%s/etc/respan/config.json)",
 			 user ? user : "", user ? " and " : "");
@@ -180,7 +173,7 @@ static void config_section(struct doctor *d)
 		}
 		value_of(d, i, value, sizeof(value));
 		source_of(d, i, source, sizeof(source));
-		doctor_row(d, config_setting_env(i), value, source);
+		doctor_row(d, config_setting_env((enum config_setting)i), value, source);
 	}
 	config_file_row(d);
 	for (size_t i = 0; i < d->cfg.n_extra_hosts; i++) {
@@ -201,8 +194,8 @@ static void config_section(struct doctor *d)
 
 static void library_section(struct doctor *d)
 {
-	const char *named = env_value(d->env, "RESPAN_LIBRARY");
-	const char *pre = envlayer_get(d->env, "LD_PRELOAD");
+	const char *named = envget_set(d->env, "RESPAN_LIBRARY");
+	const char *pre = envget(d->env, "LD_PRELOAD");
 	char text[PATH_MAX + 300];
 
 	doctor_say(d, "%s", "");
@@ -215,7 +208,7 @@ static void library_section(struct doctor *d)
 		if (d->have_lib_elf) {
 			struct libdeps deps;
 			char m[32], missing[300] = "";
-			libdeps_resolve(d->lib, &d->lib_elf, envlayer_get(d->env, "LD_LIBRARY_PATH"),
+			libdeps_resolve(d->lib, &d->lib_elf, envget(d->env, "LD_LIBRARY_PATH"),
 					false, &deps);
 			for (size_t i = 0; i < deps.n; i++)
 				if (deps.v[i].path == NULL && strlen(missing) < 200)
@@ -376,7 +369,7 @@ static void router_section(struct doctor *d)
 	ca_row(d);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "SSL_CERT_DIR" : "SSL_CERT_FILE";
-		const char *v = env_value(d->env, name);
+		const char *v = envget_set(d->env, name);
 		if (v) {
 			snprintf(text, sizeof(text), "%.400s: OpenSSL takes the system CAs from here",
 				 v);
@@ -412,7 +405,7 @@ static void envlayer_section(struct doctor *d)
 		    strcmp(v, d->cfg.api_key) == 0 ? "the Respan key" : v, NULL);
 	}
 	for (int i = 0; bases[i]; i++) {
-		const char *v = env_value(d->env, bases[i]);
+		const char *v = envget_set(d->env, bases[i]);
 		bool planned = false;
 		for (size_t k = 0; k < plan.n_ops; k++)
 			planned |= strcmp(plan.ops[k].name, bases[i]) == 0;

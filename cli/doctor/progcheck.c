@@ -396,7 +396,7 @@ static int python_facts(struct prog_facts *f, char *const *env, bool run_python)
 	if (elfinfo_load(f->py_ssl, ELF_SCAN_STRINGS, &f->py_elf) != ELF_OK)
 		return 0;
 	f->have_py = true;
-	return libdeps_resolve(f->py_ssl, &f->py_elf, envlayer_get(env, "LD_LIBRARY_PATH"),
+	return libdeps_resolve(f->py_ssl, &f->py_elf, envget(env, "LD_LIBRARY_PATH"),
 			       f->secure, &f->py_deps);
 }
 
@@ -418,7 +418,7 @@ int progcheck_analyse(struct prog_facts *f, char *const *env, bool run_python)
 		return 0;
 	if (f->elf.interp) {
 		f->have_deps = true;
-		rc = libdeps_resolve(f->exe, &f->elf, envlayer_get(env, "LD_LIBRARY_PATH"),
+		rc = libdeps_resolve(f->exe, &f->elf, envget(env, "LD_LIBRARY_PATH"),
 				     f->secure, &f->deps);
 	}
 	if (rc == 0 && is_python(f))

@@ -1,5 +1,5 @@
 /*
- * Unit tests for preload/config.c: every variable of SPEC section 5, good and
+ * Unit tests for preload/config.c: every variable of docs/contract.md#configuration, good and
  * bad, the config file, precedence, and the exact warning lines.
  *
  * "@D" in a table entry stands for this run's temporary directory.
