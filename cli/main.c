@@ -1,5 +1,5 @@
 /*
- * respan: the command-line companion of librespan.so (SPEC section 7).
+ * respan: the command-line companion of librespan.so (docs/contract.md#the-respan-command).
  *
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
  *     respan log show|har|summary [FILE]

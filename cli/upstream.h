@@ -4,8 +4,8 @@
  * Verification is never weakened: the router's certificate must chain to
  * the system CAs or to RESPAN_CA_FILE, and must name the router host (or,
  * for an IP literal base URL, its address). SNI carries the host name (not
- * sent for an IP literal, RFC 6066), ALPN offers only http/1.1 (SPEC
- * section 3), TLS 1.2 is the minimum.
+ * sent for an IP literal, RFC 6066), ALPN offers only
+ * http/1.1 (docs/contract.md#routes), TLS 1.2 is the minimum.
  */
 #ifndef RESPAN_CLI_UPSTREAM_H
 #define RESPAN_CLI_UPSTREAM_H

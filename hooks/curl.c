@@ -1,5 +1,5 @@
 /*
- * curl: the libcurl layer (SPEC section 4, layer 2). A provider URL given to
+ * curl: the libcurl layer (docs/contract.md#layers, layer 2). A provider URL given to
  * libcurl (CURLOPT_URL, or a CURLU handle through CURLOPT_CURLU) becomes the
  * router URL before libcurl connects, so libcurl resolves, connects to and
  * verifies the router by its own name (libcurl checks the certificate's name

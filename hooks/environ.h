@@ -1,4 +1,4 @@
-/* environ: layer 1 of SPEC section 4, applied once from the constructor. */
+/* environ: layer 1 of docs/contract.md#layers, applied once from the constructor. */
 #ifndef RESPAN_HOOKS_ENVIRON_H
 #define RESPAN_HOOKS_ENVIRON_H
 

@@ -1,5 +1,5 @@
 /*
- * openssl: the interposed OpenSSL calls (SPEC section 4, layer 4). Each one
+ * openssl: the interposed OpenSSL calls (docs/contract.md#layers, layer 4). Each one
  * finds the session (tls.h decides what it is on first use), lets the engine
  * see or rewrite the bytes (tlsio.h), and calls the real function.
  */

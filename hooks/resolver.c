@@ -1,5 +1,5 @@
 /*
- * resolver: provider names resolve to the router (SPEC section 4, layer 3),
+ * resolver: provider names resolve to the router (docs/contract.md#layers, layer 3),
  * but only where the OpenSSL layer will take the session over; otherwise the
  * name resolves as usual and a not_routed event says why, once per host
  * (under RESPAN_FAIL=closed it does not resolve: a blocked event, once).

@@ -2,7 +2,7 @@
  * socket: a connection to a router address that the resolver handed out for
  * a provider name, made to port 443, is sent on to the router's own port.
  *
- * The egress audit (SPEC section 4): in route mode every TCP connection the
+ * The egress audit (docs/contract.md#layers): in route mode every TCP connection the
  * program opens is marked fresh, and its first non-empty write, whichever
  * call makes it (write, send, sendto, sendmsg, writev), is looked at once.
  * A TLS ClientHello whose SNI is a provider host there was not routed (a

@@ -1,6 +1,6 @@
 /*
  * clienthello: the server name (SNI) in the first bytes a client sends, for
- * the egress audit (SPEC section 4: a TLS ClientHello whose SNI is a
+ * the egress audit (docs/contract.md#layers: a TLS ClientHello whose SNI is a
  * provider host, on a connection the library did not route).
  *
  * Reads one TLS record (RFC 8446 section 5.1) holding the start of a

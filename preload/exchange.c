@@ -249,7 +249,7 @@ static void on_req_error(void *arg, const char *why)
 	logfile_event(x->ctx->log, "http_error", x->host, why);
 	/*
 	 * Bytes the rewriter cannot read may hold a provider credential; on a
-	 * connection to the router they are not sent (SPEC: no provider
+	 * connection to the router they are not sent (docs/contract.md: no provider
 	 * credential reaches the router). The router could not have read
 	 * them either.
 	 */

@@ -5,7 +5,7 @@
  * only has to say "these bytes were sent", "these were received", "it
  * ended".
  *
- * Records (SPEC section 6): a "request" when a request has been sent
+ * Records (docs/contract.md#traffic-log): a "request" when a request has been sent
  * completely, a "response" when its response is complete or when the
  * connection ends first (with "error"). Requests and responses are paired in
  * order (pipelining works).

@@ -157,7 +157,7 @@ static void put_field(struct writer *w, const char *name, size_t nlen,
 }
 
 /*
- * Write the head to send for ph (SPEC section 3): the router's target and
+ * Write the head to send for ph (docs/contract.md#routes): the router's target and
  * Host in REWRITE_ROUTE, the Respan key in every credential, Respan's headers.
  * Everything else is copied byte for byte. Returns 0 or buf_append's error.
  */

@@ -14,7 +14,7 @@
  *   REWRITE_ROUTE    the connection was meant for a provider host: the
  *                  request-target goes to the router path (route_target),
  *                  Host becomes the router's authority, every credential
- *                  carries the Respan key (SPEC section 3), and
+ *                  carries the Respan key (docs/contract.md#routes), and
  *                  X-Respan-Route-Provider / X-Data-Respan-Params are set
  *                  from the config (replacing any the program sent).
  *   REWRITE_ROUTER   the program already talks to the router: the same, but
@@ -23,7 +23,7 @@
  *   REWRITE_HOST     only Host is set to the router's authority (added when
  *                  absent); nothing else changes. For a relay that the
  *                  program names as its server, before a REWRITE_ROUTER
- *                  stage (respan run's relay, cli/pump.c).
+ *                  stage (respan run's relay, cli/relay/pump.c).
  *
  * A request that is not valid HTTP/1.1 (a bad request line, a bad header, a
  * head over the cap, conflicting framing, HTTP/2's preface) is never

@@ -1,6 +1,6 @@
 /*
  * route: which provider a host belongs to, and where its requests go on the
- * Respan router (SPEC section 3).
+ * Respan router (docs/contract.md#routes).
  *
  *   openai     api.openai.com                       /v1/X      -> {path}X
  *   anthropic  api.anthropic.com                    /X         -> {path}anthropic/X

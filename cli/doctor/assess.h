@@ -1,6 +1,6 @@
 /*
  * assess: what the facts progcheck found about a program mean for each of
- * librespan's layers (SPEC section 4), under a configuration, and the
+ * librespan's layers (docs/contract.md#layers), under a configuration, and the
  * one-line verdict of `respan doctor PROGRAM`. Pure: prints nothing.
  *
  * Verdicts start with one of these, so scripts can match them:

@@ -1,7 +1,7 @@
 /*
- * doctor: `respan doctor [--check-router] [--run] [PROGRAM]` (SPEC section 7).
+ * doctor: `respan doctor [--check-router] [--run] [PROGRAM]` (docs/contract.md#the-respan-command).
  *
- * Prints the effective configuration (every variable of SPEC section 5,
+ * Prints the effective configuration (every variable of docs/contract.md#configuration,
  * its value and where it came from; the key only as set/unset and its
  * length), the warnings config_load() gives, the library `respan run`
  * would preload, the log file, the router and RESPAN_CA_FILE, and what the

@@ -1,5 +1,5 @@
 /*
- * log: `respan log show|har|summary [FILE]` (SPEC section 7), the readers
+ * log: `respan log show|har|summary [FILE]` (docs/contract.md#the-respan-command), the readers
  * of the traffic log librespan.so writes (docs/log-format.md, output
  * formats in docs/respan-log.md).
  *

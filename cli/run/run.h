@@ -1,5 +1,5 @@
 /*
- * run: `respan run [OPTIONS] -- PROGRAM [ARGS]` (SPEC section 7).
+ * run: `respan run [OPTIONS] -- PROGRAM [ARGS]` (docs/contract.md#the-respan-command).
  *
  * PROGRAM runs with librespan.so first in LD_PRELOAD and the RESPAN_*
  * variables the options name; in route mode with a key, a loopback relay

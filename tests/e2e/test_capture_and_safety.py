@@ -1,4 +1,4 @@
-"""What librespan must not change (SPEC sections 5 and 8): capture mode and a
+"""What librespan must not change (docs/contract.md: configuration, never): capture mode and a
 missing RESPAN_API_KEY leave traffic as it is but still log it (off mode:
 not even that); programs that
 never call an LLM are untouched; a router whose certificate does not verify

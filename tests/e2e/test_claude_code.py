@@ -1,7 +1,7 @@
 """Claude Code under librespan: `LD_PRELOAD=librespan.so claude -p "say hi"`.
 
-Claude Code is a Bun executable with BoringSSL compiled in, so only SPEC
-section 4 layer 1 reaches it: the library sets ANTHROPIC_BASE_URL (router
+Claude Code is a Bun executable with BoringSSL compiled in, so only layer 1
+(docs/contract.md#layers) reaches it: the library sets ANTHROPIC_BASE_URL (router
 base + "anthropic/"), ANTHROPIC_AUTH_TOKEN (the Respan key), removes
 ANTHROPIC_API_KEY, and sets NODE_EXTRA_CA_CERTS (Bun reads it) to
 RESPAN_CA_FILE. Claude Code then streams its Messages call from the router.
@@ -77,7 +77,7 @@ def check_router_traffic(router, key: str, *other_secrets: str) -> list:
     """Every request Claude Code sent the router is under the Anthropic
     passthrough and carries the Respan key, as a Bearer token, or nothing
     (its HEAD api/hello; through respan run's relay that one gets the key as
-    x-api-key, the Anthropic style SPEC section 3 gives a request with no
+    x-api-key, the Anthropic style docs/contract.md#routes gives a request with no
     credential); at least one streamed Messages call. Returns the Messages
     calls."""
     reqs = router.requests()

@@ -5,8 +5,8 @@ LD_PRELOAD cannot load into it, so `LD_PRELOAD=librespan.so go_client`
 changes nothing (the call goes to the provider, here unreachable, exactly
 as without the library); `respan run -- go_client` sets the base URLs to
 its loopback relay before the program starts, and the call reaches the
-router with the Respan key only, with a full record in the log (SPEC
-section 4: Go is reached by layer 1 only, and respan run gives it a log
+router with the Respan key only, with a full record in the log
+(docs/contract.md#layers: Go is reached by layer 1 only, and respan run gives it a log
 copy). Needs Debian's golang-go (scripts/install-deps installs it); the
 tests are skipped, with the reason, where there is no go."""
 

@@ -1,5 +1,5 @@
 """Layer 1 (the SDK variables set before main) and the egress audit
-(SPEC section 4), with real programs: /usr/bin/env and a shell child for the
+(docs/contract.md#layers), with real programs: /usr/bin/env and a shell child for the
 environment, Python's ssl module (libssl, dynamically loaded) and Node
 (OpenSSL compiled in) for ClientHellos that bypass the router."""
 

@@ -1,7 +1,7 @@
 """Node programs under librespan: the OpenAI, Anthropic and Google Gen AI SDKs.
 
 nodesource Node has OpenSSL compiled in, so librespan cannot take over its
-TLS. What reaches such a program is SPEC section 4 layer 1: at load the
+TLS. What reaches such a program is docs/contract.md#layers layer 1: at load the
 library sets the SDK variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL,
 GOOGLE_GEMINI_BASE_URL, the keys, NODE_EXTRA_CA_CERTS) so that the SDKs
 themselves call the router. The client scripts (node/*.mjs) have no base URL
@@ -14,7 +14,7 @@ The SDKs are installed once from node/package.json into .cache/node (see
 node_fixtures.py); without Node, npm or the registry the tests are skipped.
 
 RESPAN_E2E_SIMULATE_LAYER1=1 runs the tests without the library, with
-simulate_layer1() below setting the variables the way SPEC section 4 says the
+simulate_layer1() below setting the variables the way docs/contract.md#layers says the
 library does: a check of the tests themselves, not of librespan. Tests that
 need the library itself (the audit, `respan run`) are skipped then.
 """
@@ -70,7 +70,7 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key",
 
 
 def simulate_layer1(env: dict) -> dict:
-    """What SPEC section 4 layer 1 does to ENV, in Python (RESPAN_E2E_SIMULATE_LAYER1)."""
+    """What docs/contract.md#layers layer 1 does to ENV, in Python (RESPAN_E2E_SIMULATE_LAYER1)."""
     env = dict(env)
     env.pop("LD_PRELOAD", None)
     key, base = env.get("RESPAN_API_KEY"), env.get("RESPAN_BASE_URL")

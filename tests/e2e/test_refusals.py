@@ -1,6 +1,6 @@
 """What a routed connection refuses to send: a request the rewriter cannot
-read may hold the provider key, so it never reaches the router (SPEC section
-3: no provider credential reaches the router). The C client writes it with
+read may hold the provider key, so it never reaches the router
+(docs/contract.md#routes: no provider credential reaches the router). The C client writes it with
 SSL_write through a real session."""
 
 from __future__ import annotations

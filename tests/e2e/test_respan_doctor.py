@@ -1,4 +1,4 @@
-"""`respan doctor [PROGRAM]` (SPEC section 7, docs/doctor.md).
+"""`respan doctor [PROGRAM]` (docs/contract.md#the-respan-command, docs/doctor.md).
 
 doctor prints the effective configuration (each variable, its value and
 where it came from, the key only as set/unset), the config warnings, the

@@ -1,4 +1,4 @@
-"""`respan log show|har|summary` (SPEC section 7, docs/respan-log.md), read
+"""`respan log show|har|summary` (docs/contract.md#the-respan-command, docs/respan-log.md), read
 against logs that real clients wrote under librespan.so: Python's
 http.client over libssl calling api.openai.com, api.anthropic.com and
 generativelanguage.googleapis.com (routed to the stand-in), a TLS client

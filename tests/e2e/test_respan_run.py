@@ -1,4 +1,4 @@
-"""`respan run` (SPEC section 7) and its loopback relay (docs/relay.md).
+"""`respan run` (docs/contract.md#the-respan-command) and its loopback relay (docs/relay.md).
 
 respan run prepends librespan.so to LD_PRELOAD, turns its options into
 RESPAN_* variables, runs PROGRAM, forwards signals to it and exits with its

@@ -1,4 +1,4 @@
-"""Routing under librespan, end to end (SPEC sections 3, 5 and 6): every
+"""Routing under librespan, end to end (docs/contract.md: routes, configuration, traffic log): every
 provider, streaming and not, keep-alive, big bodies, IPv6, the routing
 headers, and the log. The client is the OpenSSL test client (raw HTTP/1.1
 over SSL_write/SSL_read) unless a test needs another one."""
@@ -165,7 +165,7 @@ def test_bad_respan_params_warns_once_and_is_not_sent(value, router, respan_env,
     assert req.header("x-data-respan-params") is None
 
 
-# A program whose base URL already is the router (SPEC 3, last paragraph):
+# A program whose base URL already is the router (docs/contract.md#routes, last paragraph):
 # path left alone, credential swapped, request logged. By address too, for
 # clients on a socket (with no SNI, only the socket's peer can tell).
 @pytest.mark.parametrize("client,address", [

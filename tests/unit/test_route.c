@@ -198,7 +198,7 @@ static void test_target_table(void **state)
 		enum provider_id id;
 		const char *in, *want;
 	} cases[] = {
-		/* SPEC section 3's examples, for each router path. */
+		/* docs/contract.md#routes's examples, for each router path. */
 		{ s_path_api, PROVIDER_OPENAI, "/v1/chat/completions", "/api/chat/completions" },
 		{ s_path_api, PROVIDER_ANTHROPIC, "/v1/messages?beta=true",
 		  "/api/anthropic/v1/messages?beta=true" },

@@ -138,7 +138,7 @@ def make_pki(dirpath: str | os.PathLike) -> dict[str, str]:
     }
 
 
-# Every built-in provider host (SPEC section 3): capture-mode tests serve
+# Every built-in provider host (docs/contract.md#routes): capture-mode tests serve
 # them from a stand-in that the client reaches by address.
 PROVIDER_NAMES = ("api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com",
                   "aiplatform.googleapis.com", "us-central1-aiplatform.googleapis.com")

@@ -57,7 +57,7 @@ class Call:
     provider key (sent) or the Respan key (expected at the router)."""
 
     id: str
-    provider: str                  # SPEC provider id
+    provider: str                  # provider id (docs/contract.md#routes)
     host: str
     target: str                    # request-target sent to the provider
     routed: str                    # request-target expected at the router
@@ -222,7 +222,7 @@ def _no_key_in(req, *keys: str) -> None:
 
 def check_routed(req, call: Call, env: dict, key: str, body: Optional[bytes] = None,
                  host: Optional[str] = None, route_provider: Optional[str] = None) -> None:
-    """REQ (as the router received it) is CALL routed per SPEC section 3."""
+    """REQ (as the router received it) is CALL routed per docs/contract.md#routes."""
     rk = env["RESPAN_API_KEY"]
     base = urlsplit(env["RESPAN_BASE_URL"])
     assert req.method == "POST"
@@ -274,7 +274,7 @@ def redacted(headers: list) -> list:
 def check_log(env: dict, call: Call, key: str, count: int = 1, routed: bool = True,
               layer: Optional[str] = None, body: Optional[bytes] = None,
               url: Optional[str] = None, sent: Optional[list] = None) -> list:
-    """The log holds COUNT exchanges of CALL with SPEC section 6 fields, no
+    """The log holds COUNT exchanges of CALL with docs/contract.md#traffic-log fields, no
     secrets, and no events; with SENT (the server's RecordedRequests, in
     order), each record's headers are those the server received, credentials
     redacted. Returns the (request, response) pairs."""

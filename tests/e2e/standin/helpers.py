@@ -125,7 +125,7 @@ def run_with_pid(argv: list, env: dict, cwd=None, timeout: float = 60):
 
 
 def read_log(path, type: Optional[str] = None) -> list:
-    """The records of a librespan JSONL log (SPEC section 6), optionally only
+    """The records of a librespan JSONL log (docs/contract.md#traffic-log), optionally only
     those of TYPE ("request", "response", "event").
 
     Strict: every line must be a complete JSON object ending in a newline
