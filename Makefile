@@ -1,6 +1,6 @@
 # librespan: plain GNU make, explicit object lists.
 #
-#   make                      build/librespan.so (and build/respan once cli/ has it)
+#   make                      build/librespan.so and build/respan
 #   make check                unit tests, end-to-end tests, then the unit tests
 #                             again under ASan+UBSan
 #   make CC=clang check       the same with clang
@@ -8,7 +8,8 @@
 #   make OUT=build/clang CC=clang      keep another compiler's objects apart
 #   make fuzz                 every fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make valgrind             the unit tests under valgrind
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=      (and make uninstall, the same way)
+#   make clean                removes $(OUT)
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -134,7 +135,7 @@ CLI_SRCS := \
 	cli/elf/libdeps.c
 CLI_BIN := $(BUILD)/respan
 
-.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install clean demo bench
+.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install uninstall clean demo bench
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY:
 all: $(PRELOAD_LIB) $(CLI_BIN)
@@ -173,23 +174,27 @@ $(BUILD)/tests/unit/%.o: ALL_CFLAGS += -Wno-conversion -Wno-sign-conversion -Ite
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# The C test clients: the project's warning set too, no sanitizer (they are
+# the programs the library is loaded into).
+CLIENT_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN)
+
 $(BUILD)/tests/clients/ossl_client: tests/e2e/clients/ossl_client.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lssl -lcrypto
+	$(CC) $(CLIENT_CFLAGS) -o $@ $< -lssl -lcrypto
 
 $(BUILD)/tests/clients/curl_client: tests/e2e/clients/curl_client.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lcurl
+	$(CC) $(CLIENT_CFLAGS) -o $@ $< -lcurl
 
 $(BUILD)/tests/clients/edge_client: tests/e2e/clients/edge_client.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -lssl -lcrypto -lcurl
+	$(CC) $(CLIENT_CFLAGS) -o $@ $< -lssl -lcrypto -lcurl
 
 # The same program on Debian's libcurl built with GnuTLS (libcurl3-gnutls,
 # the same API and headers): a libcurl whose TLS the library cannot see.
 $(BUILD)/tests/clients/curl_gnutls_client: tests/e2e/clients/curl_client.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -o $@ $< -l:libcurl-gnutls.so.4
+	$(CC) $(CLIENT_CFLAGS) -o $@ $< -l:libcurl-gnutls.so.4
 
 e2e: all $(E2E_CLIENTS)
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
@@ -219,16 +224,31 @@ e2e-san: $(PRELOAD_LIB) $(E2E_CLIENTS)
 check: all unit e2e sanitize
 	@echo "check: all green"
 
-# libFuzzer needs clang; each target runs for FUZZ_SECONDS.
+# libFuzzer needs clang. The engine (and respan doctor's ELF reader) is built
+# once, instrumented, into one archive; each target links it and runs for
+# FUZZ_SECONDS from its committed seeds.
 FUZZ_CC ?= clang
-FUZZ_DIR := build/fuzz
-fuzz:
-	@mkdir -p $(FUZZ_DIR)
+FUZZ_DIR := $(OUT)/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_SRCS := $(ENGINE_SRCS) cli/elf/elfinfo.c
+FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB := $(FUZZ_DIR)/libengine-fuzz.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) $(LDLIBS_ENGINE)
+
+fuzz: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
-			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			-o $(FUZZ_DIR)/fuzz_$$t tests/fuzz/fuzz_$$t.c $(ENGINE_SRCS) cli/elf/elfinfo.c \
-			$(LDLIBS_ENGINE); \
 		mkdir -p $(FUZZ_DIR)/corpus_$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
 		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
@@ -248,12 +268,18 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/librespan.so
-	if [ -n "$(CLI_BIN)" ]; then install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/respan; fi
+	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/respan
 
+# Removes exactly what install put there, nothing else.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/librespan.so $(DESTDIR)$(PREFIX)/bin/respan
+
+# Everything built with this OUT (make OUT=build/clang clean for clang's).
 clean:
-	rm -rf build
+	rm -rf $(OUT)
 
 # Every object's header dependencies, the unit tests' too: editing a header
 # must rebuild whatever includes it.
 -include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d) \
-	$(UNIT_BINS:%=%.d) $(BUILD)/tests/unit/pageguard.d
+	$(UNIT_BINS:%=%.d) $(BUILD)/tests/unit/pageguard.d $(FUZZ_OBJS:.o=.d) \
+	$(FUZZ_BINS:%=%.d)

@@ -139,7 +139,8 @@ static void bad_first_writes(int lfd, const struct sockaddr_in *a)
 	say("sendto(MSG_FASTOPEN, address 8)",
 	    (long)sendto(s, "hello", 5, MSG_FASTOPEN, wild, sizeof(*a)));
 	say("sendmsg(MSG_FASTOPEN, msghdr 8)", (long)sendmsg(s, wild, MSG_FASTOPEN));
-	struct iovec hello = { "hello", 5 };
+	char text[] = "hello";
+	struct iovec hello = { text, 5 };
 	struct msghdr m = { .msg_name = wild, .msg_namelen = sizeof(*a),
 			    .msg_iov = &hello, .msg_iovlen = 1 };
 	say("sendmsg(MSG_FASTOPEN, msg_name 8)", (long)sendmsg(s, &m, MSG_FASTOPEN));
@@ -307,7 +308,7 @@ int main(int argc, char **argv)
 			freeaddrinfo(res);
 		rc = getaddrinfo(argv[1], NULL, NULL, &res);
 		printf("getaddrinfo(%s, NULL, NULL): %d port %d\n", argv[1], rc,
-		       rc == 0 ? ntohs(((struct sockaddr_in *)res->ai_addr)->sin_port) : -1);
+		       rc == 0 ? ntohs(((struct sockaddr_in *)(void *)res->ai_addr)->sin_port) : -1);
 		if (rc == 0)
 			freeaddrinfo(res);
 		return 0;
