@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "envlayer.h"
+#include "readfile.h"
 
 extern char **environ;
 
@@ -40,42 +42,17 @@ static int private_dir(char *out, size_t size)
 	return 0;
 }
 
-/* Append a whole file (at most CA_FILE_MAX bytes) to buf; hash it too. */
-static int slurp(const char *path, char **buf, size_t *len, uint64_t *hash)
+/* Append a whole file to b, then a newline if it lacks one; hash its bytes. */
+static int append_pem(const char *path, struct buf *b, uint64_t *hash)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	size_t start = b->len;
+	if (readfile(path, b) < 0)
 		return -1;
-	char chunk[8192];
-	ssize_t got;
-	int rc = 0;
-	while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (*len + (size_t)got > 2 * CA_FILE_MAX) {
-			rc = -1;
-			break;
-		}
-		char *grown = realloc(*buf, *len + (size_t)got + 1);
-		if (grown == NULL) {
-			rc = -1;
-			break;
-		}
-		*buf = grown;
-		memcpy(*buf + *len, chunk, (size_t)got);
-		*len += (size_t)got;
-		for (ssize_t i = 0; i < got; i++)	/* FNV-1a */
-			*hash = (*hash ^ (unsigned char)chunk[i]) * 1099511628211ULL;
-	}
-	if (got < 0)
-		rc = -1;
-	close(fd);
-	if (rc == 0 && *len && (*buf)[*len - 1] != '\n') {
-		char *grown = realloc(*buf, *len + 1);
-		if (grown == NULL)
-			return -1;
-		*buf = grown;
-		(*buf)[(*len)++] = '\n';
-	}
-	return rc;
+	for (size_t i = start; i < b->len; i++)	/* FNV-1a */
+		*hash = (*hash ^ (unsigned char)b->data[i]) * 1099511628211ULL;
+	if (b->len && b->data[b->len - 1] != '\n' && buf_append(b, "\n", 1) < 0)
+		return -1;
+	return 0;
 }
 
 /*
@@ -88,14 +65,15 @@ static char *ca_bundle(const char *user, const char *respan)
 	char dir[512];
 	if (private_dir(dir, sizeof(dir)) < 0)
 		return NULL;
-	char *data = NULL;
-	size_t len = 0;
+	struct buf pem;
 	uint64_t hash = 14695981039346656037ULL;
-	if (slurp(user, &data, &len, &hash) < 0 ||
-	    slurp(respan, &data, &len, &hash) < 0) {
-		free(data);
+	buf_init(&pem, 2 * CA_FILE_MAX + 2);
+	if (append_pem(user, &pem, &hash) < 0 || append_pem(respan, &pem, &hash) < 0) {
+		buf_free(&pem);
 		return NULL;
 	}
+	const char *data = pem.data ? pem.data : "";
+	size_t len = pem.len;
 	char path[600], tmp[640];
 	snprintf(path, sizeof(path), "%s/" ENVLAYER_BUNDLE_PREFIX "%016llx.pem", dir,
 		 (unsigned long long)hash);
@@ -115,7 +93,7 @@ static char *ca_bundle(const char *user, const char *respan)
 				unlink(tmp);
 		}
 	}
-	free(data);
+	buf_free(&pem);
 	return result;
 }
 
