@@ -1,6 +1,5 @@
 #include "upstream.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -145,16 +144,16 @@ static int tcp_connect(const char *host, unsigned short port, int stop_fd,
 	return fd;
 }
 
-/* TLS for ssl: SNI and the name (or address) the certificate must carry. */
-static int set_peer_name(SSL *ssl, const char *host)
+/*
+ * The SNI for ssl, from the router's TLS policy (none for an IP literal,
+ * RFC 6066). The name or address the certificate must carry, and how it is
+ * checked, ssl has from its context (upstream_tls_new).
+ */
+static int set_sni(SSL *ssl, const struct config *cfg)
 {
-	unsigned char ip[16];
-	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
-		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 ? 0 : -1;
-	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1)
-		return -1;
-	return 0;
+	struct routertls p;
+	routertls_policy(cfg, &p);
+	return p.sni == NULL || SSL_set_tlsext_host_name(ssl, p.sni) == 1 ? 0 : -1;
 }
 
 SSL *upstream_connect(SSL_CTX *tls, const struct config *cfg, int stop_fd,
@@ -167,7 +166,7 @@ SSL *upstream_connect(SSL_CTX *tls, const struct config *cfg, int stop_fd,
 		return NULL;
 	ERR_clear_error();
 	SSL *ssl = SSL_new(tls);
-	if (ssl == NULL || set_peer_name(ssl, cfg->router_host) < 0 ||
+	if (ssl == NULL || set_sni(ssl, cfg) < 0 ||
 	    SSL_set_fd(ssl, fd) != 1) {
 		ssl_reason(err, errsize, "TLS", "cannot set up the session");
 		goto fail;

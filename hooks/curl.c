@@ -10,7 +10,6 @@
  */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "urlnote.h"
 #include "real.h"
 #include "route.h"
+#include "routertls.h"
 
 typedef CURLcode (*setopt_fn)(CURL *, CURLoption, ...);
 typedef CURLU *(*url_fn)(void);
@@ -170,9 +170,9 @@ static void reroute_handle(const struct respan_state *st, CURLU *h)
  */
 static bool router_is_address(const struct respan_state *st)
 {
-	unsigned char tmp[16];
-	const char *h = st->cfg.router_host;
-	return h && (inet_pton(AF_INET, h, tmp) == 1 || inet_pton(AF_INET6, h, tmp) == 1);
+	struct routertls p;
+	routertls_policy(&st->cfg, &p);
+	return p.is_ip;
 }
 
 /*

@@ -1,6 +1,5 @@
 #include "doctor_setup.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include "ldpreload.h"
 #include "reexec.h"
 #include "route.h"
+#include "routertls.h"
 #include "upstream.h"
 
 #define ROUTER_TIMEOUT_MS 10000
@@ -354,7 +354,7 @@ static void router_section(struct doctor *d)
 {
 	const struct config *c = &d->cfg;
 	char text[600];
-	unsigned char ip[16];
+	struct routertls policy;
 
 	doctor_say(d, "%s", "");
 	doctor_say(d, "router");
@@ -362,8 +362,8 @@ static void router_section(struct doctor *d)
 	snprintf(text, sizeof(text), "%s, port %u, path %s (Host: %s)", c->router_host,
 		 c->router_port, c->router_path, c->router_authority);
 	doctor_row(d, "host", text, NULL);
-	if (inet_pton(AF_INET, c->router_host, ip) == 1 ||
-	    inet_pton(AF_INET6, c->router_host, ip) == 1)
+	routertls_policy(c, &policy);
+	if (policy.is_ip)
 		doctor_row(d, "", "named by address: sessions to it carry no SNI (see the README, "
 		    "\"What cannot be routed\")", NULL);
 	ca_row(d);
