@@ -164,7 +164,11 @@ $(BUILD)/tests/unit/test_peer: $(BUILD)/cli/relay/peer.o
 $(BUILD)/tests/unit/test_ldpreload: $(BUILD)/cli/ldpreload.o
 $(BUILD)/tests/unit/test_peer.o $(BUILD)/tests/unit/test_ldpreload.o: ALL_CFLAGS += -Icli
 
-$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/unit/pageguard.o $(ENGINE_LIB)
+# Two helpers every unit test may use: pageguard (input ending at an unmapped
+# page) and jsonlines (a log read back).
+UNIT_HELPERS := $(BUILD)/tests/unit/pageguard.o $(BUILD)/tests/unit/jsonlines.o
+
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HELPERS) $(ENGINE_LIB)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) $(LDLIBS_TEST) -lbrotlienc -lcmocka
 
 $(BUILD)/tests/unit/test_clienthello: LDLIBS_TEST := -lssl -lcrypto
@@ -281,5 +285,5 @@ clean:
 # Every object's header dependencies, the unit tests' too: editing a header
 # must rebuild whatever includes it.
 -include $(ENGINE_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) $(CLI_SRCS:%.c=$(BUILD)/%.d) \
-	$(UNIT_BINS:%=%.d) $(BUILD)/tests/unit/pageguard.d $(FUZZ_OBJS:.o=.d) \
+	$(UNIT_BINS:%=%.d) $(UNIT_HELPERS:.o=.d) $(FUZZ_OBJS:.o=.d) \
 	$(FUZZ_BINS:%=%.d)

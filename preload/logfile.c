@@ -227,49 +227,55 @@ static void put(struct logfile *log, const struct buf *line)
 	}
 }
 
-void logfile_request(struct logfile *log, const struct record_request *r)
+/* One record of any of the three types (exactly one of them non-NULL). */
+struct any_record {
+	const struct record_request *request;
+	const struct record_response *response;
+	const struct record_event *event;
+};
+
+static void put_record(struct logfile *log, const struct any_record *r)
 {
 	struct record_proc proc;
 	struct buf line;
+	int rc;
 
 	if (log == NULL)
 		return;
 	proc_of(log, &proc);
-	buf_init(&line, SIZE_MAX);
-	if (record_format_request(&proc, r, log->owner.red, &line) == 0)
+	/* Requests and responses carry bodies (capped by RESPAN_LOG_BODY_MAX
+	 * before they get here); an event is a few short texts. */
+	buf_init(&line, r->event ? LOGFILE_EVENT_MAX : SIZE_MAX);
+	if (r->request)
+		rc = record_format_request(&proc, r->request, log->owner.red, &line);
+	else if (r->response)
+		rc = record_format_response(&proc, r->response, log->owner.red, &line);
+	else
+		rc = record_format_event(&proc, r->event, log->owner.red, &line);
+	if (rc == 0)
 		put(log, &line);
 	buf_free(&line);
 }
 
+void logfile_request(struct logfile *log, const struct record_request *r)
+{
+	const struct any_record any = { .request = r };
+	put_record(log, &any);
+}
+
 void logfile_response(struct logfile *log, const struct record_response *r)
 {
-	struct record_proc proc;
-	struct buf line;
-
-	if (log == NULL)
-		return;
-	proc_of(log, &proc);
-	buf_init(&line, SIZE_MAX);
-	if (record_format_response(&proc, r, log->owner.red, &line) == 0)
-		put(log, &line);
-	buf_free(&line);
+	const struct any_record any = { .response = r };
+	put_record(log, &any);
 }
 
 void logfile_event(struct logfile *log, const char *event, const char *host,
 		   const char *detail)
 {
-	struct record_proc proc;
-	struct record_event e = {
+	const struct record_event e = {
 		.ts_ms = clock_real_ms(), .event = event, .host = host,
 		.detail = detail,
 	};
-	struct buf line;
-
-	if (log == NULL)
-		return;
-	proc_of(log, &proc);
-	buf_init(&line, LOGFILE_EVENT_MAX);
-	if (record_format_event(&proc, &e, log->owner.red, &line) == 0)
-		put(log, &line);
-	buf_free(&line);
+	const struct any_record any = { .event = &e };
+	put_record(log, &any);
 }

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "exchange.h"
+#include "jsonlines.h"
 
 #define RESPAN_KEY "rk-exchange-test-0123456789"
 #define OPENAI_KEY "sk-proj-secret-abcdefgh"
@@ -67,40 +68,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Every record in the log, in order. */
+/* Every record in the log, in order; neither key is in any. */
 static cJSON *read_log(const struct fixture *f)
 {
-	FILE *fp = fopen(f->path, "r");
-	assert_non_null(fp);
-	cJSON *all = cJSON_CreateArray();
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, fp)) > 0) {
-		assert_null(strstr(line, RESPAN_KEY));
-		assert_null(strstr(line, OPENAI_KEY));
-		cJSON *j = cJSON_Parse(line);
-		assert_non_null(j);
-		cJSON_AddItemToArray(all, j);
-	}
-	free(line);
-	fclose(fp);
-	return all;
+	static const char *const never[] = { RESPAN_KEY, OPENAI_KEY, NULL };
+	return jsonlines_read(f->path, never);
 }
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, k);
-	assert_true(cJSON_IsString(v));
-	return v->valuestring;
-}
-
-static double num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, k);
-	assert_true(cJSON_IsNumber(v));
-	return v->valuedouble;
-}
 
 static void test_routed_sse_exchange(void **state)
 {
@@ -154,22 +128,22 @@ static void test_routed_sse_exchange(void **state)
 	assert_int_equal(cJSON_GetArraySize(log), 2);
 	const cJSON *rq = cJSON_GetArrayItem(log, 0);
 	const cJSON *rs = cJSON_GetArrayItem(log, 1);
-	assert_string_equal(str(rq, "type"), "request");
-	assert_string_equal(str(rq, "layer"), "openssl");
-	assert_string_equal(str(rq, "provider"), "openai");
-	assert_string_equal(str(rq, "url"), "https://api.openai.com/v1/chat/completions");
-	assert_string_equal(str(rq, "routed_url"),
+	assert_string_equal(jsonlines_str(rq, "type"), "request");
+	assert_string_equal(jsonlines_str(rq, "layer"), "openssl");
+	assert_string_equal(jsonlines_str(rq, "provider"), "openai");
+	assert_string_equal(jsonlines_str(rq, "url"), "https://api.openai.com/v1/chat/completions");
+	assert_string_equal(jsonlines_str(rq, "routed_url"),
 			    "https://router.test:8443/api/chat/completions");
-	assert_string_equal(str(rq, "body"), "{\"stream\":true}");
-	assert_string_equal(str(rs, "type"), "response");
-	assert_string_equal(str(rs, "id"), str(rq, "id"));
-	assert_int_equal((int)num(rs, "status"), 200);
+	assert_string_equal(jsonlines_str(rq, "body"), "{\"stream\":true}");
+	assert_string_equal(jsonlines_str(rs, "type"), "response");
+	assert_string_equal(jsonlines_str(rs, "id"), jsonlines_str(rq, "id"));
+	assert_int_equal((int)jsonlines_num(rs, "status"), 200);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rs, "sse")));
-	assert_string_equal(str(rs, "output_text"), "Hello");
+	assert_string_equal(jsonlines_str(rs, "output_text"), "Hello");
 	const cJSON *u = cJSON_GetObjectItem(rs, "usage");
-	assert_string_equal(str(u, "model"), "gpt-4o");
-	assert_int_equal((int)num(u, "input_tokens"), 7);
-	assert_int_equal((int)num(u, "output_tokens"), 2);
+	assert_string_equal(jsonlines_str(u, "model"), "gpt-4o");
+	assert_int_equal((int)jsonlines_num(u, "input_tokens"), 7);
+	assert_int_equal((int)jsonlines_num(u, "output_tokens"), 2);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(rs, "error")));
 	cJSON_Delete(log);
 }
@@ -207,19 +181,19 @@ static void test_pipelined_and_cut_short(void **state)
 		"request", "request", "request", "response", "response", "response",
 	};
 	for (int i = 0; i < 6; i++)
-		assert_string_equal(str(cJSON_GetArrayItem(log, i), "type"), types[i]);
+		assert_string_equal(jsonlines_str(cJSON_GetArrayItem(log, i), "type"), types[i]);
 	for (int i = 0; i < 3; i++) {
 		const cJSON *rq = cJSON_GetArrayItem(log, i);
 		const cJSON *rs = cJSON_GetArrayItem(log, i + 3);
-		assert_string_equal(str(rq, "id"), str(rs, "id"));
+		assert_string_equal(jsonlines_str(rq, "id"), jsonlines_str(rs, "id"));
 		assert_false(cJSON_IsTrue(cJSON_GetObjectItem(rq, "routed")));
 		assert_true(cJSON_IsNull(cJSON_GetObjectItem(rq, "routed_url")));
 	}
-	assert_int_equal((int)num(cJSON_GetArrayItem(log, 4), "status"), 404);
+	assert_int_equal((int)jsonlines_num(cJSON_GetArrayItem(log, 4), "status"), 404);
 	const cJSON *cut = cJSON_GetArrayItem(log, 5);
-	assert_string_equal(str(cut, "error"), "process exited");
-	assert_string_equal(str(cut, "body"), "{\"partial");
-	assert_int_equal((int)num(cut, "body_bytes"), 9);
+	assert_string_equal(jsonlines_str(cut, "error"), "process exited");
+	assert_string_equal(jsonlines_str(cut, "body"), "{\"partial");
+	assert_int_equal((int)jsonlines_num(cut, "body_bytes"), 9);
 	cJSON_Delete(log);
 }
 
@@ -244,11 +218,11 @@ static void test_no_response_at_all(void **state)
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 2);
 	const cJSON *rq = cJSON_GetArrayItem(log, 0);
-	assert_string_equal(str(rq, "url"),
+	assert_string_equal(jsonlines_str(rq, "url"),
 		"https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?key=[REDACTED]");
 	const cJSON *rs = cJSON_GetArrayItem(log, 1);
-	assert_int_equal((int)num(rs, "status"), 0);
-	assert_string_equal(str(rs, "error"), "connection closed before a response arrived");
+	assert_int_equal((int)jsonlines_num(rs, "status"), 0);
+	assert_string_equal(jsonlines_str(rs, "error"), "connection closed before a response arrived");
 	cJSON_Delete(log);
 }
 
@@ -289,9 +263,9 @@ static void test_malformed_request_is_not_sent(void **state)
 	int http_errors = 0, blocked = 0;
 	const cJSON *rec;
 	cJSON_ArrayForEach(rec, log) {
-		assert_string_equal(str(rec, "type"), "event");
-		http_errors += strcmp(str(rec, "event"), "http_error") == 0;
-		blocked += strcmp(str(rec, "event"), "blocked") == 0;
+		assert_string_equal(jsonlines_str(rec, "type"), "event");
+		http_errors += strcmp(jsonlines_str(rec, "event"), "http_error") == 0;
+		blocked += strcmp(jsonlines_str(rec, "event"), "blocked") == 0;
 	}
 	assert_int_equal(http_errors, 3);
 	assert_int_equal(blocked, 2);

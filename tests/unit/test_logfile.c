@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonlines.h"
 #include "logfile.h"
 
 #define RESPAN_KEY "rk-logfile-test-0123456789"
@@ -74,29 +75,10 @@ static int teardown(void **state)
 /* Every record in the log, in order; none holds the key. */
 static cJSON *read_log(const struct fixture *f)
 {
-	FILE *fp = fopen(f->path, "r");
-	assert_non_null(fp);
-	cJSON *all = cJSON_CreateArray();
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, fp)) > 0) {
-		assert_null(strstr(line, RESPAN_KEY));
-		cJSON *j = cJSON_Parse(line);
-		assert_non_null(j);
-		cJSON_AddItemToArray(all, j);
-	}
-	free(line);
-	fclose(fp);
-	return all;
+	static const char *const never[] = { RESPAN_KEY, NULL };
+	return jsonlines_read(f->path, never);
 }
 
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, k);
-	assert_true(cJSON_IsString(v));
-	return v->valuestring;
-}
 
 /* The file at path holds exactly the records n=1, 2, 3, in that order. */
 static void assert_three_records(const char *path)
@@ -206,9 +188,9 @@ static void test_event(void **state)
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 1);
 	const cJSON *e = cJSON_GetArrayItem(log, 0);
-	assert_string_equal(str(e, "event"), "bypass");
-	assert_string_equal(str(e, "exe"), "/usr/bin/test");
-	assert_string_equal(str(e, "detail"), "sni");
+	assert_string_equal(jsonlines_str(e, "event"), "bypass");
+	assert_string_equal(jsonlines_str(e, "exe"), "/usr/bin/test");
+	assert_string_equal(jsonlines_str(e, "detail"), "sni");
 	cJSON_Delete(log);
 }
 
@@ -238,12 +220,12 @@ static void test_log_write_failure(void **state)
 	logfile_event(f->log, "bypass", "api.openai.com", "after");
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 3);
-	assert_string_equal(str(cJSON_GetArrayItem(log, 0), "detail"), "first");
+	assert_string_equal(jsonlines_str(cJSON_GetArrayItem(log, 0), "detail"), "first");
 	/* The first record that could be written, then what was missed. */
-	assert_string_equal(str(cJSON_GetArrayItem(log, 1), "detail"), "after");
+	assert_string_equal(jsonlines_str(cJSON_GetArrayItem(log, 1), "detail"), "after");
 	const cJSON *err = cJSON_GetArrayItem(log, 2);
-	assert_string_equal(str(err, "event"), "log_error");
-	assert_non_null(strstr(str(err, "detail"), "2 records were lost"));
+	assert_string_equal(jsonlines_str(err, "event"), "log_error");
+	assert_non_null(strstr(jsonlines_str(err, "detail"), "2 records were lost"));
 	cJSON_Delete(log);
 	/* The owner was told once, in one line naming the file. */
 	assert_int_equal(reports, 1);
@@ -259,7 +241,7 @@ static void test_event_scrubbed(void **state)
 	logfile_event(f->log, "bypass", "host-" RESPAN_KEY, "detail " RESPAN_KEY);
 	cJSON *log = read_log(f);
 	assert_int_equal(cJSON_GetArraySize(log), 1);
-	assert_non_null(strstr(str(cJSON_GetArrayItem(log, 0), "detail"), "[REDACTED]"));
+	assert_non_null(strstr(jsonlines_str(cJSON_GetArrayItem(log, 0), "detail"), "[REDACTED]"));
 	cJSON_Delete(log);
 }
 
