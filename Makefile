@@ -67,7 +67,8 @@ ENGINE_SRCS := \
 	preload/envget.c \
 	preload/inaddr.c \
 	preload/routertls.c \
-	preload/tlsdecision.c
+	preload/tlsdecision.c \
+	preload/tunnel.c
 
 HOOK_SRCS := \
 	hooks/init.c \
@@ -89,7 +90,7 @@ HOOK_SRCS := \
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
-	readfile envget inaddr routertls tlsdecision
+	readfile envget inaddr routertls tlsdecision tunnel
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo

@@ -1,7 +1,10 @@
-/* freshfd: fresh TCP connections for the egress audit; see freshfd.h. */
+/* freshfd: the egress audit's marks on TCP connections; see freshfd.h. */
 #include "freshfd.h"
 
-static unsigned char fd_fresh[FRESHFD_MAX];
+#define MARK_FRESH 1u		/* the first non-empty write is still to come */
+#define MARK_TUNNEL 2u		/* a proxy tunnel the library asked for the router */
+
+static unsigned char fd_marks[FRESHFD_MAX];
 
 static bool tracked(int fd)
 {
@@ -11,23 +14,44 @@ static bool tracked(int fd)
 void freshfd_mark(int fd)
 {
 	if (tracked(fd))
-		__atomic_store_n(&fd_fresh[fd], 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&fd_marks[fd], MARK_FRESH, __ATOMIC_RELAXED);
 }
 
 bool freshfd_marked(int fd)
 {
-	return tracked(fd) && __atomic_load_n(&fd_fresh[fd], __ATOMIC_RELAXED);
+	return tracked(fd) && (__atomic_load_n(&fd_marks[fd], __ATOMIC_RELAXED) & MARK_FRESH);
 }
 
 bool freshfd_take(int fd)
 {
-	return tracked(fd) && __atomic_exchange_n(&fd_fresh[fd], 0, __ATOMIC_ACQ_REL);
+	return tracked(fd) &&
+	       (__atomic_fetch_and(&fd_marks[fd], (unsigned char)~MARK_FRESH,
+				   __ATOMIC_ACQ_REL) & MARK_FRESH);
+}
+
+void freshfd_tunnel_mark(int fd)
+{
+	if (tracked(fd))
+		__atomic_fetch_or(&fd_marks[fd], MARK_TUNNEL, __ATOMIC_RELEASE);
+}
+
+bool freshfd_tunnel(int fd)
+{
+	return tracked(fd) && (__atomic_load_n(&fd_marks[fd], __ATOMIC_ACQUIRE) & MARK_TUNNEL);
+}
+
+void freshfd_copy(int oldfd, int newfd)
+{
+	if (tracked(newfd))
+		__atomic_store_n(&fd_marks[newfd],
+				 tracked(oldfd) ? __atomic_load_n(&fd_marks[oldfd], __ATOMIC_RELAXED) : 0,
+				 __ATOMIC_RELAXED);
 }
 
 void freshfd_forget(int fd)
 {
 	if (tracked(fd))
-		__atomic_store_n(&fd_fresh[fd], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fd_marks[fd], 0, __ATOMIC_RELAXED);
 }
 
 void freshfd_forget_range(unsigned first, unsigned last)
@@ -35,5 +59,5 @@ void freshfd_forget_range(unsigned first, unsigned last)
 	if (last >= FRESHFD_MAX)
 		last = FRESHFD_MAX - 1;
 	for (unsigned fd = first; fd <= last && fd < FRESHFD_MAX; fd++)
-		__atomic_store_n(&fd_fresh[fd], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&fd_marks[fd], 0, __ATOMIC_RELAXED);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "environ.h"
+#include "envlayer.h"
 #include "guard.h"
 #include "logfile.h"
 #include "reportonce.h"
@@ -41,6 +42,16 @@ static void read_exe(char *out, size_t size)
 {
 	ssize_t n = readlink("/proc/self/exe", out, size - 1);
 	out[n > 0 ? n : 0] = '\0';
+}
+
+/* Note the providers whose key variables now hold the Respan key. */
+static void note_keyed(void)
+{
+	for (int id = 0; id < PROVIDER_COUNT; id++) {
+		const char *var = envlayer_keyed(&state.cfg, environ, (enum provider_id)id);
+		if (var && __atomic_load_n(&state.keyed[id], __ATOMIC_ACQUIRE) == NULL)
+			__atomic_store_n(&state.keyed[id], var, __ATOMIC_RELEASE);
+	}
 }
 
 static void init_once(void)
@@ -92,10 +103,19 @@ static void init_once(void)
 			 state.cfg.log_path ? state.cfg.log_path : "off");
 		say(line);
 	}
+	if (state.cfg.mode == RESPAN_MODE_ROUTE && state.cfg.api_key)
+		note_keyed();	/* what a parent's layer 1 left in the environment */
 	state.active = true;
 out:
 	initialising = false;
 	guard_leave(saved);
+}
+
+const char *respan_keyed(const struct respan_state *st, enum provider_id id)
+{
+	if (id <= PROVIDER_NONE || id >= PROVIDER_COUNT)
+		return NULL;
+	return __atomic_load_n(&st->keyed[id], __ATOMIC_ACQUIRE);
 }
 
 bool respan_routing(const struct respan_state *st)
@@ -206,5 +226,6 @@ __attribute__((constructor)) static void respan_constructor(void)
 	char changed[512];
 	if (environ_apply(&st->cfg, changed, sizeof(changed)) == 0 && changed[0])
 		respan_debug("environment: %s", changed);
+	note_keyed();		/* and what layer 1 put there just now */
 	guard_leave(saved);
 }

@@ -19,6 +19,12 @@ struct respan_state {
 	struct logfile *log;
 	struct exchange_ctx xctx;
 	char exe[4096];
+	/*
+	 * For each provider, the variable that held the Respan key in this
+	 * process's environment, at start-up (a parent's doing) or after
+	 * layer 1 (envlayer_keyed), or NULL. Read with respan_keyed().
+	 */
+	const char *keyed[PROVIDER_COUNT];
 };
 
 /*
@@ -30,6 +36,13 @@ const struct respan_state *respan_state(void);
 
 /* Route mode with a key: the library changes traffic, not only logs it. */
 bool respan_routing(const struct respan_state *st);
+
+/*
+ * The variable through which this process holds the Respan key for provider
+ * id, or NULL. An unrouted connection to such a provider is refused whatever
+ * RESPAN_FAIL says: the key would reach the provider.
+ */
+const char *respan_keyed(const struct respan_state *st, enum provider_id id);
 
 /* One "respan: ..." line on stderr when RESPAN_DEBUG=1. errno is kept. */
 void respan_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

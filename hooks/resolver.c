@@ -50,18 +50,30 @@ static enum verdict name_verdict(const char *name)
 	const struct respan_state *st = respan_state();
 	if (!st->active || !respan_routing(st))
 		return PASS;
-	if (route_lookup_host(&st->cfg, name, strlen(name)) == PROVIDER_NONE)
+	enum provider_id provider = route_lookup_host(&st->cfg, name, strlen(name));
+	if (provider == PROVIDER_NONE)
 		return PASS;
 	if (real_have_libssl())
 		return REDIRECT;
 	int saved = guard_enter();
-	bool closed = st->cfg.fail == RESPAN_FAIL_CLOSED;
-	if (closed && reportonce_first(name, REPORTONCE_BLOCKED_LOOKUP))
-		logfile_event(st->log, "blocked", name,
-			   "RESPAN_FAIL=closed: name lookup refused, TLS in this "
-			   "program cannot be routed (no libssl loaded)");
-	else if (!closed)
+	/* With the Respan key in a provider key variable, an unrouted
+	 * connection would carry it to the provider: refused, fail open or not. */
+	const char *keyed = respan_keyed(st, provider);
+	bool closed = keyed || st->cfg.fail == RESPAN_FAIL_CLOSED;
+	if (closed && reportonce_first(name, REPORTONCE_BLOCKED_LOOKUP)) {
+		char detail[300];
+		if (keyed)
+			snprintf(detail, sizeof(detail), "the Respan key is in %s in this "
+				 "process: name lookup refused, TLS in this program cannot "
+				 "be routed (no libssl loaded)", keyed);
+		else
+			snprintf(detail, sizeof(detail), "RESPAN_FAIL=closed: name lookup "
+				 "refused, TLS in this program cannot be routed (no libssl "
+				 "loaded)");
+		logfile_event(st->log, "blocked", name, detail);
+	} else if (!closed) {
 		reportonce_not_routed(&st->xctx, name, NOT_ROUTED_NO_LIBSSL);
+	}
 	guard_leave(saved);
 	return closed ? REFUSE : PASS;
 }

@@ -23,14 +23,17 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "clienthello.h"
+#include "tunnel.h"
 #include "route.h"
 
 #include "guard.h"
@@ -69,6 +72,9 @@ static dup3_fn real_dup3;
 #define AUDIT_MAX ((1u << 14) + 5)
 /* The iovecs of a write that are looked at: a ClientHello is in the first few. */
 #define AUDIT_IOV 64
+/* A retargeted CONNECT head (its fields kept) and how long to wait for room. */
+#define TUNNEL_OUT_MAX (64u * 1024)
+#define TUNNEL_SEND_MS 10000
 /* More iovecs than this (UIO_MAXIOV) and the kernel refuses the call: EMSGSIZE. */
 #define KERNEL_MAX_IOV 1024
 
@@ -254,13 +260,15 @@ static size_t gather(const struct iovec *seg, size_t nseg, unsigned char *out,
 }
 
 /*
- * The provider host in a ClientHello at the start of the segments, or
- * false. first holds their first n bytes (AUDIT_STACK at most); more says
- * there are others, read when the SNI lies beyond.
+ * The provider named by a ClientHello at the start of the segments (its
+ * host in host), or PROVIDER_NONE. first holds their first n bytes
+ * (AUDIT_STACK at most); more says there are others, read when the SNI
+ * lies beyond.
  */
-static bool provider_sni(const struct respan_state *st, const struct iovec *seg,
-			 size_t nseg, const unsigned char *first, size_t n, bool more,
-			 char *host, size_t size)
+static enum provider_id provider_sni(const struct respan_state *st,
+				     const struct iovec *seg, size_t nseg,
+				     const unsigned char *first, size_t n, bool more,
+				     char *host, size_t size)
 {
 	enum clienthello_result r = clienthello_sni(first, n, host, size);
 	if (r == CLIENTHELLO_SHORT && more && n == AUDIT_STACK) {
@@ -271,23 +279,178 @@ static bool provider_sni(const struct respan_state *st, const struct iovec *seg,
 			free(big);
 		}
 	}
-	return r == CLIENTHELLO_SNI &&
-	       route_lookup_host(&st->cfg, host, strlen(host)) != PROVIDER_NONE;
+	if (r != CLIENTHELLO_SNI)
+		return PROVIDER_NONE;
+	return route_lookup_host(&st->cfg, host, strlen(host));
+}
+
+/* audit()'s answer when the program's write is to go out as it is. */
+#define AUDIT_PASS (-2)
+
+/*
+ * An unrouted connection to a provider (what: "a TLS connection", "an HTTP
+ * CONNECT tunnel"): not_routed once per host, then a bypass event, or a
+ * blocked one and a refusal when the process holds the Respan key for that
+ * provider or RESPAN_FAIL=closed. Returns 0, or -1 when refused (the
+ * connection is then shut down, and *err is ECONNRESET).
+ */
+static int unrouted(const struct respan_state *st, int fd, enum provider_id provider,
+		    const char *host, const char *what, int *err)
+{
+	enum not_routed_reason why = real_have_libssl() ? NOT_ROUTED_UNSEEN :
+							 NOT_ROUTED_NO_LIBSSL;
+	/* The Respan key is in this process's provider key variable: unrouted,
+	 * the connection would carry it to the provider. */
+	const char *keyed = respan_keyed(st, provider);
+	char detail[300];
+	int rc = 0;
+
+	reportonce_not_routed(&st->xctx, host, why);
+	if (keyed) {
+		snprintf(detail, sizeof(detail), "the Respan key is in %s in this process: "
+			 "%s to a provider that the library did not route was refused",
+			 keyed, what);
+		rc = -1;
+	} else if (st->cfg.fail == RESPAN_FAIL_CLOSED) {
+		snprintf(detail, sizeof(detail), "RESPAN_FAIL=closed: %s to a provider "
+			 "that the library did not route was refused", what);
+		rc = -1;
+	} else {
+		snprintf(detail, sizeof(detail), "%s to a provider went out unrouted", what);
+	}
+	logfile_event(st->log, rc < 0 ? "blocked" : "bypass", host, detail);
+	if (rc < 0) {
+		shutdown(fd, SHUT_RDWR);
+		*err = ECONNRESET;
+	}
+	respan_debug("fd %d: %s to %s, not routed%s", fd, what, host, rc ? ": refused" : "");
+	return rc;
+}
+
+/* Send all of (p, n) on fd, waiting for room on a non-blocking socket. */
+static int send_all(int fd, const char *p, size_t n, int flags)
+{
+	REAL(real_send, real_libc, "send");
+	if (real_send == NULL)
+		return -ENOSYS;
+	while (n > 0) {
+		ssize_t w = real_send(fd, p, n, flags | MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+			if (poll(&pfd, 1, TUNNEL_SEND_MS) > 0)
+				continue;
+			return -ETIMEDOUT;
+		}
+		return w < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/*
+ * A CONNECT for a provider host, as a routed program's first write to its
+ * proxy: the same request asks the proxy for the router instead, and the
+ * connection is marked, so the OpenSSL layer routes the session inside the
+ * tunnel (its SNI is still the provider's) as it would one to a router
+ * address. bytes (n of them) are all the program wrote. Returns the
+ * program's count once all is sent, or -1 (errno set).
+ */
+static ssize_t retarget_tunnel(const struct respan_state *st, int fd, const char *bytes,
+			       size_t n, const struct tunnel_target *t, int flags)
+{
+	char authority[300];
+	struct buf out;
+	const struct config *c = &st->cfg;
+
+	snprintf(authority, sizeof(authority), strchr(c->router_host, ':') ? "[%s]:%u" :
+		 "%s:%u", c->router_host, c->router_port);
+	buf_init(&out, TUNNEL_OUT_MAX);
+	int rc = tunnel_retarget(bytes, t->head_len, authority, &out);
+	if (rc == 0)
+		rc = buf_append(&out, bytes + t->head_len, n - t->head_len);
+	if (rc == 0)
+		rc = send_all(fd, out.data, out.len, flags);
+	buf_free(&out);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	freshfd_tunnel_mark(fd);
+	respan_debug("fd %d: CONNECT %s:%u -> %s", fd, t->host, t->port, authority);
+	return (ssize_t)n;
+}
+
+/*
+ * A CONNECT as the first write: retargeted at the router when the TLS
+ * inside can be routed, else audited like a ClientHello. Returns as
+ * audit() does.
+ */
+static ssize_t audit_connect(const struct respan_state *st, int fd,
+			     const struct iovec *seg, size_t nseg,
+			     const unsigned char *first, size_t n, bool more, int flags,
+			     int *err)
+{
+	struct tunnel_target t;
+	unsigned char *big = NULL;
+	const char *bytes = (const char *)first;
+	ssize_t rc = AUDIT_PASS;
+	enum tunnel_result r = tunnel_parse(bytes, n, &t);
+
+	if (r == TUNNEL_NOT)
+		return AUDIT_PASS;
+	if (more && (r == TUNNEL_PARTIAL || n == AUDIT_STACK)) {
+		/* More than the first bytes: read what the kernel would send. */
+		big = malloc(AUDIT_MAX);
+		if (big) {
+			n = gather(seg, nseg, big, AUDIT_MAX, &more);
+			bytes = (const char *)big;
+			r = tunnel_parse(bytes, n, &t);
+		}
+	}
+	enum provider_id provider = r == TUNNEL_NOT ? PROVIDER_NONE :
+		route_lookup_host(&st->cfg, t.host, strlen(t.host));
+	if (provider == PROVIDER_NONE)
+		goto out;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	/* Routed only where the session inside will be the library's to take
+	 * over (a libssl is loaded), and the whole request is in this write. */
+	if (r == TUNNEL_CONNECT && !more && real_have_libssl() &&
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+		rc = retarget_tunnel(st, fd, bytes, n, &t, flags);
+		if (rc < 0)
+			*err = errno;
+		goto out;
+	}
+	if (unrouted(st, fd, provider, t.host, "an HTTP CONNECT tunnel", err) < 0)
+		rc = -1;
+out:
+	free(big);
+	return rc;
 }
 
 /*
  * The audit of a write of seg[0..nseg) (our copy of the program's iovecs;
- * the bytes are still the program's) to a fresh fd. Returns 0 to let the
- * write go, -1 (errno set) when RESPAN_FAIL=closed refuses it.
+ * the bytes are still the program's) to a fresh fd, with the send flags the
+ * program gave (0 for write and writev). Returns AUDIT_PASS to let the
+ * write go; -1 (errno set) when it is refused; or, when the audit sent the
+ * bytes itself (a CONNECT for a provider, asked for the router instead),
+ * the program's byte count.
  */
-static int audit(int fd, const struct iovec *seg, size_t nseg)
+static ssize_t audit(int fd, const struct iovec *seg, size_t nseg, int flags)
 {
 	int saved_errno = errno;
 	int saved = guard_enter();
 	unsigned char stack[AUDIT_STACK];
 	bool more;
 	char host[256];
-	int rc = 0;
+	ssize_t rc = AUDIT_PASS;
 	size_t n = gather(seg, nseg, stack, sizeof(stack), &more);
 	/*
 	 * Not a byte readable: the kernel sends none either (an empty write, or
@@ -296,24 +459,15 @@ static int audit(int fd, const struct iovec *seg, size_t nseg)
 	if (n == 0 || !freshfd_take(fd))
 		goto out;
 	const struct respan_state *st = respan_state();
-	if (respan_routing(st) &&
-	    provider_sni(st, seg, nseg, stack, n, more, host, sizeof(host))) {
-		enum not_routed_reason why = real_have_libssl() ? NOT_ROUTED_UNSEEN :
-								 NOT_ROUTED_NO_LIBSSL;
-		reportonce_not_routed(&st->xctx, host, why);
-		if (st->cfg.fail == RESPAN_FAIL_CLOSED) {
-			logfile_event(st->log, "blocked", host,
-				   "RESPAN_FAIL=closed: a TLS connection to a provider "
-				   "that the library did not route was refused");
-			shutdown(fd, SHUT_RDWR);
-			saved_errno = ECONNRESET;
+	if (!respan_routing(st))
+		goto out;
+	enum provider_id provider = provider_sni(st, seg, nseg, stack, n, more, host,
+						 sizeof(host));
+	if (provider != PROVIDER_NONE) {
+		if (unrouted(st, fd, provider, host, "a TLS connection", &saved_errno) < 0)
 			rc = -1;
-		} else {
-			logfile_event(st->log, "bypass", host,
-				   "a TLS connection to a provider went out unrouted");
-		}
-		respan_debug("fd %d: ClientHello for %s, not routed%s", fd, host,
-			     rc ? ": refused" : "");
+	} else {
+		rc = audit_connect(st, fd, seg, nseg, stack, n, more, flags, &saved_errno);
 	}
 out:
 	guard_leave(saved);
@@ -326,14 +480,14 @@ out:
  * yet read): the first AUDIT_IOV are copied. An array the kernel cannot
  * read, or too long for it, fails the real call and sends nothing: no audit.
  */
-static int audit_iov(int fd, const struct iovec *iov, size_t iovcnt)
+static ssize_t audit_iov(int fd, const struct iovec *iov, size_t iovcnt, int flags)
 {
 	struct iovec seg[AUDIT_IOV];
 	size_t nseg = iovcnt < AUDIT_IOV ? iovcnt : AUDIT_IOV;
 	if (iovcnt == 0 || iovcnt > KERNEL_MAX_IOV ||
 	    !peek(seg, iov, nseg * sizeof(seg[0])))
-		return 0;
-	return audit(fd, seg, nseg);
+		return AUDIT_PASS;
+	return audit(fd, seg, nseg, flags);
 }
 
 /* The write hooks' fast path: one table load unless fd is fresh. */
@@ -350,8 +504,9 @@ HOOK ssize_t write(int fd, const void *buf, size_t count)
 		return -1;
 	}
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	if (fresh(fd) && audit(fd, &one, 1) < 0)
-		return -1;
+	ssize_t a = fresh(fd) ? audit(fd, &one, 1, 0) : AUDIT_PASS;
+	if (a != AUDIT_PASS)
+		return a;
 	return real_write(fd, buf, count);
 }
 
@@ -363,8 +518,9 @@ HOOK ssize_t send(int fd, const void *buf, size_t count, int flags)
 		return -1;
 	}
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	if (fresh(fd) && audit(fd, &one, 1) < 0)
-		return -1;
+	ssize_t a = fresh(fd) ? audit(fd, &one, 1, flags) : AUDIT_PASS;
+	if (a != AUDIT_PASS)
+		return a;
 	return real_send(fd, buf, count, flags);
 }
 
@@ -379,8 +535,9 @@ HOOK ssize_t sendto(int fd, const void *buf, size_t count, int flags,
 	struct sockaddr_storage fixed;
 	bool fix = (flags & MSG_FASTOPEN) && fastopen(fd, to, tolen, &fixed);
 	struct iovec one = { (void *)(uintptr_t)buf, count };
-	if (fresh(fd) && audit(fd, &one, 1) < 0)
-		return -1;
+	ssize_t a = fresh(fd) ? audit(fd, &one, 1, flags & ~MSG_FASTOPEN) : AUDIT_PASS;
+	if (a != AUDIT_PASS)
+		return a;
 	return real_sendto(fd, buf, count, flags,
 			   fix ? (struct sockaddr *)&fixed : to, tolen);
 }
@@ -400,9 +557,11 @@ HOOK ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (fix)
 		copy.msg_name = &fixed;
 	/* A msghdr the kernel cannot read: EFAULT, nothing sent. */
-	if (fresh(fd) && (have || peek(&copy, msg, sizeof(copy))) &&
-	    audit_iov(fd, copy.msg_iov, copy.msg_iovlen) < 0)
-		return -1;
+	if (fresh(fd) && (have || peek(&copy, msg, sizeof(copy)))) {
+		ssize_t a = audit_iov(fd, copy.msg_iov, copy.msg_iovlen, flags & ~MSG_FASTOPEN);
+		if (a != AUDIT_PASS)
+			return a;
+	}
 	return real_sendmsg(fd, fix ? &copy : msg, flags);
 }
 
@@ -413,8 +572,10 @@ HOOK ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (fresh(fd) && iovcnt > 0 && audit_iov(fd, iov, (size_t)iovcnt) < 0)
-		return -1;
+	ssize_t a = fresh(fd) && iovcnt > 0 ? audit_iov(fd, iov, (size_t)iovcnt, 0) :
+					       AUDIT_PASS;
+	if (a != AUDIT_PASS)
+		return a;
 	return real_writev(fd, iov, iovcnt);
 }
 
@@ -450,10 +611,7 @@ HOOK int close_range(unsigned first, unsigned last, int flags)
  */
 static void dup_mark(int oldfd, int newfd)
 {
-	if (freshfd_marked(oldfd))
-		freshfd_mark(newfd);
-	else
-		freshfd_forget(newfd);
+	freshfd_copy(oldfd, newfd);
 }
 
 HOOK int dup2(int oldfd, int newfd)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "freshfd.h"
 #include "guard.h"
 #include "init.h"
 #include "routeraddr.h"
@@ -19,12 +20,17 @@ static char not_ours;		/* ex_data marker: looked at, not ours */
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *sessions;
 
-/* Does the session's socket lead to a router address we handed out? */
+/*
+ * Does the session's socket lead to a router address we handed out, or
+ * through a proxy tunnel the library asked for the router (freshfd.h)?
+ */
 static bool peer_is_router(SSL *ssl, const struct sslapi *api)
 {
 	int fd = api->get_fd(ssl);
 	if (fd < 0)
 		return true;	/* memory BIO: only the SNI can tell */
+	if (freshfd_tunnel(fd))
+		return true;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)

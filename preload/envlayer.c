@@ -89,6 +89,30 @@ const char *envlayer_relay(char *const *env)
 	return NULL;
 }
 
+const char *envlayer_keyed(const struct config *cfg, char *const *env,
+			   enum provider_id id)
+{
+	static const struct {
+		enum provider_id id;
+		const char *var;
+	} vars[] = {
+		{ PROVIDER_OPENAI, "OPENAI_API_KEY" },
+		{ PROVIDER_ANTHROPIC, "ANTHROPIC_AUTH_TOKEN" },
+		{ PROVIDER_ANTHROPIC, "ANTHROPIC_API_KEY" },
+		{ PROVIDER_GEMINI, "GEMINI_API_KEY" },
+		{ PROVIDER_GEMINI, "GOOGLE_API_KEY" },
+		{ PROVIDER_VERTEXAI, "GOOGLE_API_KEY" },
+	};
+	if (cfg->api_key == NULL || cfg->api_key[0] == '\0')
+		return NULL;
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = vars[i].id == id ? envget(env, vars[i].var) : NULL;
+		if (v && strcmp(v, cfg->api_key) == 0)
+			return vars[i].var;
+	}
+	return NULL;
+}
+
 int envlayer_plan(const struct config *cfg, char *const *env,
 		  struct envlayer_plan *plan)
 {

@@ -74,6 +74,19 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 void envlayer_free(struct envlayer_plan *plan);
 
 /*
+ * The variable of env that holds the Respan key for provider id, or NULL.
+ * Layer 1 puts the key into OPENAI_API_KEY (openai), ANTHROPIC_AUTH_TOKEN
+ * (anthropic; ANTHROPIC_API_KEY too, should a user put it there), and
+ * GEMINI_API_KEY and GOOGLE_API_KEY (gemini; GOOGLE_API_KEY for vertexai).
+ * A process whose environment holds the key so, its own doing or its
+ * parent's, would hand the key to the provider on any connection that is not
+ * routed: the egress audit refuses those whatever RESPAN_FAIL says.
+ * Returns a static string; NULL without a key or for PROVIDER_NONE.
+ */
+const char *envlayer_keyed(const struct config *cfg, char *const *env,
+			   enum provider_id id);
+
+/*
  * The relay URL from RESPAN_RELAY when it is a usable plain-HTTP loopback
  * base URL (http://127.0.0.1:PORT/... or http://[::1]:PORT/...), else NULL.
  */

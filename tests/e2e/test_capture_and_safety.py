@@ -13,7 +13,8 @@ import pytest
 from standin.certs import make_named_cert
 from standin.clients import (CALLS, CURL_CLIENT_KEYS, as_provider, check_answer, check_log,
                              provider_key, run_call)
-from standin.helpers import assert_no_secrets, clean_env, make_respan_env, read_log, run
+from standin.helpers import (USERS_OWN_BASE_URL, assert_no_secrets, clean_env, make_respan_env,
+                             read_log, run)
 from standin.router import Router
 
 OSSL = "ossl_client"
@@ -127,7 +128,10 @@ GNUTLS_REASON = ("libcurl in this program does its TLS with another library than
 @pytest.mark.parametrize("call", ["openai", "anthropic", "gemini-query"])
 def test_libcurl_on_gnutls_is_left_alone_and_reported(call, flags, router, provider_standin,
                                                       respan_env, pki, client_bin, tmp_path):
+    """With the user's own base URL for the provider (so the process holds no
+    Respan key for it, which would have the call refused)."""
     call = CALLS[call]
+    respan_env.update(USERS_OWN_BASE_URL[call.provider])
     key = CURL_CLIENT_KEYS[call.provider]
     run_call(f"curl_gnutls_client {flags}", call, respan_env, key, tmp_path, client_bin,
              connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"])

@@ -14,16 +14,15 @@ and the environment is built from scratch (no TERM, no CI variables).
 Besides its API calls, Claude Code makes background calls that ignore the
 base URL: `GET /api/directory/server-urls` (the MCP registry) and `POST
 /api/event_logging/v2/batch` (its own event logging, ~200 KB), both to
-api.anthropic.com, without credentials. Offline that name does not resolve,
-so no ClientHello is sent: the library notes the look-up as a `not_routed`
-event (TLS compiled in). To see the egress audit at work, one pair of tests
-makes the name resolve for Claude Code alone: an /etc/hosts of the test's,
-bind-mounted in a mount namespace of Claude Code's own (`unshare -m`),
-names 127.55.0.1, where a stand-in for api.anthropic.com listens on port
-443 (root only; skipped otherwise). There each of those connections is a
-`bypass` event, and under RESPAN_FAIL=closed the look-up is refused
-(`blocked`) and nothing reaches the provider, while the answer still comes
-from the router. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
+api.anthropic.com, without credentials. The library cannot route a program
+with TLS compiled in, and layer 1 put the Respan key into
+ANTHROPIC_AUTH_TOKEN: so the look-up of api.anthropic.com is refused
+(`blocked`, naming that variable) whatever RESPAN_FAIL says, and the
+answer still comes from the router. One pair of tests makes the name
+resolve for Claude Code alone: an /etc/hosts of the test's, bind-mounted
+in a mount namespace of Claude Code's own (`unshare -m`), names
+127.55.0.1, where a stand-in for api.anthropic.com listens on port 443
+(root only; skipped otherwise); nothing reaches it. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 turns that
 traffic off (and the HEAD {base}api/hello it sends to warm the connection).
 
 Claude Code is installed once from node/claude-code/package.json into
@@ -133,9 +132,10 @@ def test_claude_print_gets_its_answer_from_router(claude_code, claude_env, route
     assert answer(done) == ASSISTANT_TEXT
     check_router_traffic(router, claude_env["RESPAN_API_KEY"])
     # Background traffic that ignores the base URL is accounted for: every
-    # event of this kind names a provider host and Claude Code's process.
+    # event of this kind names a provider host and Claude Code's process, and
+    # none let anything through (the Respan key is in ANTHROPIC_AUTH_TOKEN).
     for ev in egress_events(claude_env["RESPAN_LOG"]):
-        assert ev["event"] in ("not_routed", "bypass"), ev
+        assert ev["event"] in ("not_routed", "blocked"), ev
         assert str(ev.get("host")).split(":")[0] in PROVIDER_HOSTS, ev
         assert ev["pid"] == pid, ev
     assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
@@ -169,19 +169,22 @@ def test_claude_fail_closed_still_answers(claude_code, claude_env, router, tmp_p
         assert ev["pid"] == pid, ev
 
 
-def test_claude_background_lookups_are_noted(claude_code, claude_env, router, tmp_path):
+def test_claude_background_lookups_are_refused(claude_code, claude_env, router, tmp_path):
     """Claude Code's background calls to api.anthropic.com (MCP registry,
-    event logging) ignore ANTHROPIC_BASE_URL; the library cannot route a
-    program with TLS compiled in, so it says so (`not_routed`, or `bypass`
-    where the name resolves and a ClientHello goes out). With
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 there is no such traffic."""
+    event logging) ignore ANTHROPIC_BASE_URL, and the library cannot route a
+    program with TLS compiled in. Layer 1 put the Respan key into
+    ANTHROPIC_AUTH_TOKEN, so those look-ups are refused (`blocked`, naming
+    the variable) even though RESPAN_FAIL is open, and Claude Code still
+    answers. With CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 there is no such
+    traffic."""
     done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
     print(describe(done, router, claude_env["RESPAN_LOG"]))
     assert answer(done) == ASSISTANT_TEXT
     events = [e for e in egress_events(claude_env["RESPAN_LOG"])
               if str(e.get("host")).split(":")[0] == "api.anthropic.com"]
     assert events, describe(done, router, claude_env["RESPAN_LOG"])
-    assert {e["event"] for e in events} <= {"not_routed", "bypass"}
+    assert [e["event"] for e in events] == ["blocked"], events
+    assert "ANTHROPIC_AUTH_TOKEN" in events[0]["detail"], events
 
     quiet = dict(claude_env, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
                  RESPAN_LOG=str(tmp_path / "quiet.jsonl"))
@@ -221,45 +224,26 @@ def resolving_anthropic(pki, tmp_path):
         provider.stop()
 
 
-def test_claude_background_calls_are_bypass_events_where_the_name_resolves(
-        claude_code, claude_env, router, resolving_anthropic, tmp_path):
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_claude_background_calls_are_refused_where_the_name_resolves(
+        fail, claude_code, claude_env, router, resolving_anthropic, tmp_path):
+    """Where api.anthropic.com resolves, Claude Code's background calls
+    would go out. The Respan key is in ANTHROPIC_AUTH_TOKEN, so they are
+    refused at the look-up (Bun asks getaddrinfo for service "0" first)
+    whatever RESPAN_FAIL says: no connection is even attempted, and the
+    answer still comes from the router."""
     provider, prefix = resolving_anthropic
-    done, pid = run_claude([*prefix, *claude_argv(claude_code)], claude_env, tmp_path / "work")
-    print(describe(done, router, claude_env["RESPAN_LOG"]))
-    print("\n".join(f"provider: {r.method} {r.path} -> {r.status}" for r in provider.requests()))
-    assert answer(done) == ASSISTANT_TEXT
-    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
-    background = provider.requests()
-    assert background, "Claude Code made no background call to api.anthropic.com"
-    respan_key = claude_env["RESPAN_API_KEY"].encode()
-    for req in background:
-        assert req.sni == "api.anthropic.com"
-        blob = json.dumps(req.headers).encode() + req.path.encode() + req.body
-        assert respan_key not in blob, f"the Respan key went to {req.path}"
-    events = egress_events(claude_env["RESPAN_LOG"])
-    bypass = [e for e in events if e["event"] == "bypass"]
-    assert bypass and all(e["host"] == "api.anthropic.com" and e["pid"] == pid
-                          for e in bypass), events
-    # One per connection: at least one, at most one per request.
-    assert len(bypass) <= len(background)
-    assert {e["event"] for e in events} <= {"bypass", "not_routed"}
-    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
-
-
-def test_claude_background_calls_are_refused_when_failing_closed(
-        claude_code, claude_env, router, resolving_anthropic, tmp_path):
-    provider, prefix = resolving_anthropic
-    claude_env["RESPAN_FAIL"] = "closed"
+    claude_env["RESPAN_FAIL"] = fail
     done, pid = run_claude([*prefix, *claude_argv(claude_code)], claude_env, tmp_path / "work")
     print(describe(done, router, claude_env["RESPAN_LOG"]))
     assert answer(done) == ASSISTANT_TEXT
     check_router_traffic(router, claude_env["RESPAN_API_KEY"])
-    # Refused at the look-up (Bun asks getaddrinfo for service "0" first):
-    # no connection is even attempted.
     assert provider.requests() == [] and provider.errors() == []
     events = egress_events(claude_env["RESPAN_LOG"])
     assert [(e["event"], e["host"], e["pid"]) for e in events] == \
         [("blocked", "api.anthropic.com", pid)]
+    assert "ANTHROPIC_AUTH_TOKEN" in events[0]["detail"], events
+    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
 
 
 def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_env, router,

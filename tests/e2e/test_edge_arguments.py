@@ -17,7 +17,7 @@ import socket
 
 import pytest
 
-from standin.helpers import read_log, run
+from standin.helpers import USERS_OWN_BASE_URL, read_log, run
 
 
 def test_edge_arguments_answer_as_without_the_library(respan_env, client_bin):
@@ -113,15 +113,18 @@ def tcp_fast_open_client() -> bool:
         return False
 
 
-@pytest.mark.parametrize("fail", ["open", "closed"])
+@pytest.mark.parametrize("fail", ["open", "closed", "keyed"])
 @pytest.mark.parametrize("case", FIRST_WRITES)
 def test_first_write_audited_however_made(case, fail, respan_env, tmp_path):
     """A ClientHello for a provider as a connection's first bytes: bypass
     under RESPAN_FAIL=open (and the bytes go out), refused with ECONNRESET
-    under closed, whichever way the first write was made."""
+    under closed, whichever way the first write was made. "keyed": layer 1
+    put the Respan key into OPENAI_API_KEY, so it is refused under open too."""
     if "fast open" in case and fail == "open" and not tcp_fast_open_client():
         pytest.skip("TCP Fast Open is off for clients (net.ipv4.tcp_fastopen)")
-    respan_env["RESPAN_FAIL"] = fail
+    respan_env["RESPAN_FAIL"] = "open" if fail == "keyed" else fail
+    if fail != "keyed":
+        respan_env.update(USERS_OWN_BASE_URL["openai"])
     script = tmp_path / "first_write.py"
     script.write_text(AUDIT_CLIENT)
     hello = client_hello("api.openai.com")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from standin.helpers import assert_no_secrets, make_secret, read_log, run
+from standin.helpers import USERS_OWN_BASE_URL, assert_no_secrets, make_secret, read_log, run
 
 HERE = Path(__file__).resolve().parent
 
@@ -127,9 +127,18 @@ REASONS = {"python": "libssl is loaded", "node": "TLS is compiled into this prog
 
 
 @pytest.mark.parametrize("kind", ["python", "node"])
-@pytest.mark.parametrize("fail", ["open", "closed"])
+@pytest.mark.parametrize("fail", ["open", "closed", "keyed"])
 def test_unrouted_clienthello(kind, fail, respan_env, router, pki, tmp_path):
-    respan_env["RESPAN_FAIL"] = fail
+    """A ClientHello for a provider the library did not route. With the
+    user's own OpenAI base URL (so the process does not hold the Respan key
+    for OpenAI): a bypass, or refused under RESPAN_FAIL=closed. With layer
+    1's variables ("keyed": OPENAI_API_KEY is the Respan key): refused even
+    though RESPAN_FAIL is open, and the event names the variable."""
+    if fail == "keyed":
+        respan_env["RESPAN_FAIL"] = "open"
+    else:
+        respan_env["RESPAN_FAIL"] = fail
+        respan_env.update(USERS_OWN_BASE_URL["openai"])
     argv = sni_client(kind, tmp_path)
     if kind == "python":
         argv += [router.port, "api.openai.com", pki["ca"]]
@@ -149,6 +158,11 @@ def test_unrouted_clienthello(kind, fail, respan_env, router, pki, tmp_path):
         assert by_name["blocked"]["host"] == "api.openai.com"
         assert "bypass" not in by_name
         assert router.requests() == []
+        detail = by_name["blocked"]["detail"]
+        if fail == "keyed":
+            assert detail.startswith("the Respan key is in OPENAI_API_KEY"), detail
+        else:
+            assert detail.startswith("RESPAN_FAIL=closed"), detail
     for e in events:
         assert e["pid"] > 0 and e["exe"].startswith("/")
     assert_no_secrets(respan_env["RESPAN_LOG"], respan_env["RESPAN_API_KEY"])

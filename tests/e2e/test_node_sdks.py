@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from node_fixtures import node_sdks  # noqa: F401  (fixture)
-from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
+from standin.helpers import (USERS_OWN_BASE_URL, assert_no_secrets, make_secret, read_log,
+                             run_with_pid)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
 SIMULATE = os.environ.get("RESPAN_E2E_SIMULATE_LAYER1") == "1"
@@ -329,7 +330,12 @@ def test_preset_provider_key_never_reaches_router(node_sdks, env, router, sdk, m
 
 
 def test_raw_tls_to_provider_sni_is_a_bypass_event(node_sdks, env, router):
+    """With the user's own Anthropic base URL, node does not hold the Respan
+    key for Anthropic: an unrouted connection is let through as a bypass
+    (with the key in ANTHROPIC_AUTH_TOKEN it would be refused: see
+    test_layer1_audit.py)."""
     needs_library("the egress audit")
+    env.update(USERS_OWN_BASE_URL["anthropic"])
     host = PROVIDER_HOSTS["anthropic"]
     done, pid = run_node(node_sdks.argv("tls_connect.mjs", "127.0.0.1", router.port, host),
                          env, node_sdks.dir)
@@ -348,6 +354,7 @@ def test_raw_tls_to_provider_sni_is_a_bypass_event(node_sdks, env, router):
 
 def test_raw_tls_to_provider_sni_is_refused_when_fail_closed(node_sdks, env, router):
     needs_library("the egress audit")
+    env.update(USERS_OWN_BASE_URL["anthropic"])
     env["RESPAN_FAIL"] = "closed"
     host = PROVIDER_HOSTS["anthropic"]
     done, pid = run_node(node_sdks.argv("tls_connect.mjs", "127.0.0.1", router.port, host),

@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from standin.helpers import (assert_no_secrets, make_respan_env, make_secret, read_log,
-                             run)
+from standin.helpers import (USERS_OWN_BASE_URL, assert_no_secrets, make_respan_env,
+                             make_secret, read_log, run)
 
 PYTHON = "/usr/bin/python3"
 NODE = "/usr/bin/node"
@@ -145,7 +145,10 @@ def traffic(_router4, pki, librespan, tmp_path_factory):
         client(env, keys, "mixed")
         sni = tmp / "sni.py"
         sni.write_text(SNI_CLIENT)
-        run([PYTHON, sni, _router4.port, pki["ca"]], env=env, check=True)
+        # The user's own OpenAI base URL: no Respan key for OpenAI in this
+        # process, so the unrouted connection is let through as a bypass.
+        run([PYTHON, sni, _router4.port, pki["ca"]],
+            env=dict(env, **USERS_OWN_BASE_URL["openai"]), check=True)
         exiting = start_client(env, keys, "exit")
         exiting.communicate(timeout=30)
         assert exiting.returncode == 0

@@ -166,12 +166,59 @@ static void test_relay_forms(void **state)
 	}
 }
 
+/* Which provider's connections carry the Respan key if they go unrouted. */
+static void test_keyed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *var;	/* NAME=value in the environment */
+		enum provider_id id;
+		const char *want;	/* the variable named, or NULL */
+	} cases[] = {
+		{ "OPENAI_API_KEY=rk-keyed-1", PROVIDER_OPENAI, "OPENAI_API_KEY" },
+		{ "OPENAI_API_KEY=sk-proj-users-own", PROVIDER_OPENAI, NULL },
+		{ "OPENAI_API_KEY=rk-keyed-1", PROVIDER_ANTHROPIC, NULL },
+		{ "ANTHROPIC_AUTH_TOKEN=rk-keyed-1", PROVIDER_ANTHROPIC, "ANTHROPIC_AUTH_TOKEN" },
+		{ "ANTHROPIC_API_KEY=rk-keyed-1", PROVIDER_ANTHROPIC, "ANTHROPIC_API_KEY" },
+		{ "GEMINI_API_KEY=rk-keyed-1", PROVIDER_GEMINI, "GEMINI_API_KEY" },
+		{ "GEMINI_API_KEY=rk-keyed-1", PROVIDER_VERTEXAI, NULL },
+		{ "GOOGLE_API_KEY=rk-keyed-1", PROVIDER_VERTEXAI, "GOOGLE_API_KEY" },
+		{ "GOOGLE_API_KEY=rk-keyed-1", PROVIDER_GEMINI, "GOOGLE_API_KEY" },
+		{ "OPENAI_API_KEY=rk-keyed-1x", PROVIDER_OPENAI, NULL },	/* not equal */
+		{ "OPENAI_API_KEY=rk-keyed-1", PROVIDER_NONE, NULL },
+	};
+	char key[] = "RESPAN_API_KEY=rk-keyed-1", conf[] = "RESPAN_CONFIG=off";
+	char *cenv[] = { key, conf, NULL };
+	struct config cfg;
+	assert_int_equal(config_load(&cfg, cenv), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char var[128];
+		snprintf(var, sizeof(var), "%s", cases[i].var);
+		char *env[] = { var, NULL };
+		const char *got = envlayer_keyed(&cfg, env, cases[i].id);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got && strcmp(got, cases[i].want) != 0))
+			fail_msg("%s for provider %d: got %s", cases[i].var, cases[i].id,
+				 got ? got : "NULL");
+	}
+	config_free(&cfg);
+
+	/* Without a key nothing is keyed. */
+	char *nokey[] = { conf, NULL };
+	assert_int_equal(config_load(&cfg, nokey), 0);
+	char var[] = "OPENAI_API_KEY=rk-keyed-1";
+	char *env[] = { var, NULL };
+	assert_null(envlayer_keyed(&cfg, env, PROVIDER_OPENAI));
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_node_extra_ca),
 		cmocka_unit_test(test_relay_forms),
+		cmocka_unit_test(test_keyed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,17 @@ ROUTER_SCRIPT = Path(__file__).resolve().parent / "router.py"
 # perhaps proxies, which would change what a client trusts or where it goes.
 BASE_PATH = "/usr/bin:/bin"
 
+# A base URL of the user's own for a provider: layer 1 then leaves that
+# provider's variables alone, so the process does not hold the Respan key
+# for it, and an unrouted connection to the provider is a plain `bypass`
+# under RESPAN_FAIL=open. Where layer 1 did put the key into the provider's
+# key variable (the default), such a connection is always refused.
+USERS_OWN_BASE_URL = {
+    "openai": {"OPENAI_BASE_URL": "https://llm.example.internal/v1"},
+    "anthropic": {"ANTHROPIC_BASE_URL": "https://llm.example.internal/anthropic"},
+    "gemini": {"GOOGLE_GEMINI_BASE_URL": "https://llm.example.internal/gemini"},
+}
+
 
 def make_secret(prefix: str = "rk-test-") -> str:
     """A fake credential: PREFIX + 32 random hex digits. Random, so that none
