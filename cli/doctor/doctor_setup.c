@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "elf/libdeps.h"
 #include "envlayer.h"
+#include "execenv.h"
 #include "ldpreload.h"
 #include "reexec.h"
 #include "route.h"
@@ -449,6 +450,75 @@ void doctor_setup_verdict(const struct doctor *d, char *out, size_t size)
 }
 
 
+/* url with any user:password@ taken out (a proxy URL may carry one). */
+static void without_userinfo(const char *url, char *out, size_t size)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	const char *at = strchr(host, '@');
+	const char *slash = strchr(host, '/');
+	if (at && (slash == NULL || at < slash))
+		snprintf(out, size, "%.*s[REDACTED]@%.300s", (int)(host - url), url, at + 1);
+	else
+		snprintf(out, size, "%.300s", url);
+}
+
+/*
+ * What may leave unrouted: RESPAN_FAIL, the providers whose unrouted
+ * connections are refused anyway (the Respan key is in their key variables
+ * once layer 1 has run), and the proxy variables programs will honour.
+ */
+static void egress_section(struct doctor *d)
+{
+	static const char *const proxies[] = { "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+					       "all_proxy", "NO_PROXY", "no_proxy", NULL };
+	struct envlayer_plan plan;
+	struct execenv after;
+	char text[700] = "";
+
+	doctor_say(d, "%s", "");
+	doctor_say(d, "egress (connections to a provider that are not routed)");
+	doctor_row(d, "RESPAN_FAIL", d->cfg.fail == RESPAN_FAIL_CLOSED ? "closed: refused" :
+		   "open: let through as bypass events, but see below", NULL);
+	/* The environment PROGRAM will have: d->env with layer 1's changes. */
+	if (d->cfg.mode == RESPAN_MODE_ROUTE && d->cfg.api_key &&
+	    execenv_init(&after, d->env) == 0) {
+		if (envlayer_plan(&d->cfg, after.v, &plan) == 0) {
+			for (size_t i = 0; i < plan.n_ops; i++) {
+				if (plan.ops[i].value)
+					execenv_set(&after, plan.ops[i].name, plan.ops[i].value);
+				else
+					execenv_unset(&after, plan.ops[i].name);
+			}
+			envlayer_free(&plan);
+		}
+		size_t n = 0;
+		for (int id = 0; id < PROVIDER_COUNT && n < sizeof(text); id++) {
+			const char *var = envlayer_keyed(&d->cfg, after.v, (enum provider_id)id);
+			if (var)
+				n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s (%s)",
+						      n ? ", " : "",
+						      route_provider_name((enum provider_id)id), var);
+		}
+		execenv_free(&after);
+		if (text[0])
+			doctor_row(d, "always refused", text, "the Respan key is in these "
+				   "key variables");
+	}
+	bool any = false;
+	for (int i = 0; proxies[i]; i++) {
+		const char *v = envget_set(d->env, proxies[i]);
+		if (v == NULL)
+			continue;
+		without_userinfo(v, text, sizeof(text));
+		doctor_row(d, proxies[i], text, NULL);
+		any = true;
+	}
+	if (any)
+		doctor_say(d, "  (programs keep their proxy: an OpenSSL program's tunnel to a provider "
+			   "is asked for the router instead; libcurl's URL is the router's already)");
+}
+
 void doctor_setup_report(struct doctor *d)
 {
 	config_section(d);
@@ -456,4 +526,5 @@ void doctor_setup_report(struct doctor *d)
 	log_section(d);
 	router_section(d);
 	envlayer_section(d);
+	egress_section(d);
 }

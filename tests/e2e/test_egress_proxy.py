@@ -163,3 +163,27 @@ def test_tunnel_to_a_provider_that_cannot_be_routed_is_a_bypass(respan_env, tmp_
     assert done.stdout == b"error ConnectionResetError\n"
     events = {e["event"]: e for e in read_log(respan_env["RESPAN_LOG"], type="event")}
     assert events["blocked"]["detail"].startswith("RESPAN_FAIL=closed")
+
+
+def test_doctor_reports_egress_and_proxies(respan_cli, respan_env):
+    """respan doctor names the providers whose unrouted connections are
+    refused whatever RESPAN_FAIL says, and the proxy variables, without a
+    proxy password."""
+    env = {k: v for k, v in respan_env.items() if k != "LD_PRELOAD"}
+    env.update(HTTPS_PROXY="http://user:pr0xy-s3cret@127.0.0.1:3128", NO_PROXY="localhost")
+    done = run([respan_cli, "doctor"], env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in
+            out.split("egress (", 1)[1].splitlines()[1:] if line.startswith("  ") and
+            not line.startswith("  (")}
+    assert rows["RESPAN_FAIL"].startswith("open")
+    assert rows["always"].startswith("refused ") and "openai (OPENAI_API_KEY)" in rows["always"]
+    assert rows["HTTPS_PROXY"] == "http://[REDACTED]@127.0.0.1:3128"
+    assert rows["NO_PROXY"] == "localhost"
+    assert "pr0xy-s3cret" not in out + done.stderr.decode()
+
+    env.update(USERS_OWN_BASE_URL["openai"])        # layer 1 leaves OpenAI alone
+    out = run([respan_cli, "doctor"], env=env).stdout.decode()
+    always = [line for line in out.splitlines() if line.startswith("  always refused")]
+    assert always and "openai" not in always[0] and "anthropic" in always[0], always
