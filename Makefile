@@ -85,6 +85,11 @@ HOOK_SRCS := \
 	hooks/tlsio.c \
 	hooks/openssl.c \
 	hooks/certname.c \
+	hooks/gnutlsapi.c \
+	hooks/gtlstrust.c \
+	hooks/gtls.c \
+	hooks/gtlsio.c \
+	hooks/gnutls.c \
 	hooks/curl.c
 
 UNIT_TESTS := \

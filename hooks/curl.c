@@ -178,30 +178,39 @@ static bool router_is_address(const struct respan_state *st)
 /*
  * The layer acts only for a libcurl whose TLS is OpenSSL, a libssl the
  * OpenSSL layer hooks (real_have_libssl, asked once libcurl, and so its
- * libssl, is loaded). libcurl built on
- * GnuTLS or NSS (Debian's libcurl-gnutls.so.4) would connect to the router
- * with no OpenSSL session behind it: nothing would swap the provider key for
- * the Respan key, nor log the exchange. Its URLs are left alone; the egress
- * audit and RESPAN_FAIL=closed apply to its connections as to any TLS the
- * library cannot see.
+ * libssl, is loaded). A libcurl on GnuTLS (Debian's libcurl-gnutls.so.4)
+ * with the libgnutls the GnuTLS layer hooks keeps its URLs: the provider
+ * name resolves to the router (layer 3) and the GnuTLS layer routes the
+ * session (layer 5), which also answers libcurl's own name check. A libcurl
+ * on another TLS library (NSS, ...) would connect to the router with no
+ * session of ours behind it: nothing would swap the provider key for the
+ * Respan key, nor log the exchange. Its URLs are left alone and a
+ * not_routed event says so; the egress audit and RESPAN_FAIL=closed apply
+ * to its connections as to any TLS the library cannot see.
  */
 typedef curl_version_info_data *(*version_fn)(CURLversion);
 static version_fn real_version;
 
-static bool curl_tls_is_openssl(void)
+enum curl_tls { CURL_TLS_UNKNOWN, CURL_TLS_OPENSSL, CURL_TLS_GNUTLS, CURL_TLS_OTHER };
+
+static enum curl_tls curl_tls(void)
 {
-	static int known;	/* 0 not asked yet, 1 OpenSSL, -1 not */
+	static int known;	/* an enum curl_tls, once asked */
 	int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
-	if (v == 0) {
+	if (v == CURL_TLS_UNKNOWN) {
 		REAL(real_version, real_libc, "curl_version_info");
 		const curl_version_info_data *d = real_version ?
 			real_version(CURLVERSION_NOW) : NULL;
-		v = d && d->ssl_version &&
-		    strncmp(d->ssl_version, "OpenSSL/", 8) == 0 &&
-		    real_have_libssl() ? 1 : -1;
+		const char *tls = d && d->ssl_version ? d->ssl_version : "";
+		if (strncmp(tls, "OpenSSL/", 8) == 0 && real_have_libssl())
+			v = CURL_TLS_OPENSSL;
+		else if (strncmp(tls, "GnuTLS/", 7) == 0 && real_have_libgnutls())
+			v = CURL_TLS_GNUTLS;
+		else
+			v = CURL_TLS_OTHER;
 		__atomic_store_n(&known, v, __ATOMIC_RELEASE);
 	}
-	return v > 0;
+	return (enum curl_tls)v;
 }
 
 /* A provider URL handed to a libcurl the layer leaves alone: said once. */
@@ -250,7 +259,12 @@ HOOK CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)
 		return real.setopt(handle, option, p);
 
 	int saved = guard_enter();
-	bool ours = curl_tls_is_openssl();
+	enum curl_tls tls = curl_tls();
+	if (tls == CURL_TLS_GNUTLS) {	/* routed by layers 3 and 5 */
+		guard_leave(saved);
+		return real.setopt(handle, option, p);
+	}
+	bool ours = tls == CURL_TLS_OPENSSL;
 	if (option == CURLOPT_URL) {
 		char *to = NULL;
 		CURLU *h = ours ? NULL : real.url();

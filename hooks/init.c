@@ -10,6 +10,8 @@
 
 #include "environ.h"
 #include "envlayer.h"
+#include "gtls.h"
+#include "gtlstrust.h"
 #include "guard.h"
 #include "logfile.h"
 #include "reportonce.h"
@@ -163,11 +165,15 @@ const struct respan_state *respan_state(void)
  * which is held while exchanges are ended and records scrubbed), and
  * released after it on both sides, in the reverse order:
  *   1. tls_fork          the TLS session list
- *   2. routertrust_fork  the router store, then the contexts given RESPAN_CA_FILE
- *   3. reportonce_fork   the once-per-host report memory
- *   4. routeraddr_fork   the router addresses handed out
- *   5. urlnote_fork, then the log file's lock and the redactor's
- * 2 to 4 are leaf locks (nothing else is taken while one is held), so any
+ *   2. gtls_fork         the GnuTLS session table (held while exchanges are
+ *                        ended, and while a router is checked: 4's locks)
+ *   3. routertrust_fork  the router store, then the contexts given RESPAN_CA_FILE
+ *   4. gtlstrust_fork    GnuTLS's router credentials, then the credentials
+ *                        given RESPAN_CA_FILE
+ *   5. reportonce_fork   the once-per-host report memory
+ *   6. routeraddr_fork   the router addresses handed out
+ *   7. urlnote_fork, then the log file's lock and the redactor's
+ * 3 to 6 are leaf locks (nothing else is taken while one is held), so any
  * fixed place among themselves will do. freshfd (the egress audit's marks)
  * is lock-free and has no part in this.
  */
@@ -175,7 +181,9 @@ static void fork_phase(enum fork_phase phase)
 {
 	if (phase == FORK_PREPARE) {
 		tls_fork(phase);
+		gtls_fork(phase);
 		routertrust_fork(phase);
+		gtlstrust_fork(phase);
 		reportonce_fork(phase);
 		routeraddr_fork(phase);
 		urlnote_fork(phase);
@@ -192,7 +200,9 @@ static void fork_phase(enum fork_phase phase)
 	urlnote_fork(phase);
 	routeraddr_fork(phase);
 	reportonce_fork(phase);
+	gtlstrust_fork(phase);
 	routertrust_fork(phase);
+	gtls_fork(phase);
 	tls_fork(phase);
 }
 

@@ -7,6 +7,7 @@
 
 static const char *const libssl_names[] = { "libssl.so.3", "libssl.so.1.1" };
 static const char *const libcrypto_names[] = { "libcrypto.so.3", "libcrypto.so.1.1" };
+static const char *const libgnutls_names[] = { "libgnutls.so.30" };
 
 /* Is p one of librespan's own symbols? */
 static bool is_ours(void *p)
@@ -72,6 +73,11 @@ void *real_crypto(const char *name)
 	return find_in(libcrypto_names, 2, name);
 }
 
+void *real_gnutls(const char *name)
+{
+	return find_in(libgnutls_names, 1, name);
+}
+
 bool real_have_libssl(void)
 {
 	static int have;
@@ -81,4 +87,21 @@ bool real_have_libssl(void)
 		return false;
 	__atomic_store_n(&have, 1, __ATOMIC_RELAXED);
 	return true;
+}
+
+bool real_have_libgnutls(void)
+{
+	static int have;
+	if (__atomic_load_n(&have, __ATOMIC_RELAXED))
+		return true;
+	if (dlsym(RTLD_NEXT, "gnutls_record_send") == NULL &&
+	    loaded(libgnutls_names, 1) == NULL)
+		return false;
+	__atomic_store_n(&have, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool real_have_tls_layer(void)
+{
+	return real_have_libssl() || real_have_libgnutls();
 }

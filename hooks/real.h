@@ -5,7 +5,8 @@
  * that was loaded RTLD_LOCAL (Python's _ssl module pulls libssl in that way),
  * where RTLD_NEXT finds nothing: then the library is looked up by handle
  * (dlopen with RTLD_NOLOAD, libssl.so.3 first, then libssl.so.1.1), which
- * never loads anything new. A look-up that hands back librespan's own symbol
+ * never loads anything new. GnuTLS's are found the same way
+ * (libgnutls.so.30). A look-up that hands back librespan's own symbol
  * (a broken link order) is refused and reported once, not followed
  * (proxychains aborts there; we must not).
  */
@@ -21,12 +22,25 @@ void *real_libc(const char *name);
 void *real_ssl(const char *name);
 void *real_crypto(const char *name);
 
+/* The program's libgnutls symbol, or NULL when none is loaded. */
+void *real_gnutls(const char *name);
+
 /*
  * True when the OpenSSL layer can act in this process: a libssl is loaded
  * dynamically (linked, or dlopen'ed even RTLD_LOCAL). Cheap after the first
  * true answer.
  */
 bool real_have_libssl(void);
+
+/* The same for the GnuTLS layer: a libgnutls.so.30 is loaded. */
+bool real_have_libgnutls(void);
+
+/*
+ * A TLS layer of the library can take a session over: a libssl or a
+ * libgnutls is loaded (the resolver hands out the router's addresses only
+ * then).
+ */
+bool real_have_tls_layer(void);
 
 /* Resolve a symbol once into a function pointer variable (thread-safe). */
 #define REAL(var, finder, name)                                        \

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "real.h"
+
 static struct {
 	char host[256];
 	int kind;
@@ -16,15 +18,15 @@ static const char *reason_text(enum not_routed_reason why)
 {
 	switch (why) {
 	case NOT_ROUTED_NO_LIBSSL:
-		return "TLS is compiled into this program (no libssl is loaded): "
-		       "only the base-URL variables can route it";
+		return "TLS is compiled into this program (no libssl or libgnutls "
+		       "is loaded): only the base-URL variables can route it";
 	case NOT_ROUTED_UNSEEN:
-		return "libssl is loaded, but this connection was not made to an "
-		       "address the library handed out for the provider name (the "
-		       "program resolved it itself, or its TLS is not libssl)";
+		return "libssl or libgnutls is loaded, but this connection was not "
+		       "made to an address the library handed out for the provider "
+		       "name (the program resolved it itself, or its TLS is another)";
 	case NOT_ROUTED_CURL_TLS:
 		return "libcurl in this program does its TLS with another library "
-		       "than OpenSSL (GnuTLS, NSS, ...): its provider URLs are left "
+		       "than OpenSSL or GnuTLS (NSS, ...): its provider URLs are left "
 		       "alone, only the base-URL variables can route it";
 	}
 	return "unknown";
@@ -52,6 +54,13 @@ bool reportonce_first(const char *host, int kind)
 void reportonce_not_routed(const struct exchange_ctx *ctx, const char *host,
 			   enum not_routed_reason why)
 {
+	/*
+	 * "No TLS library of ours" is the caller's reading of libssl alone
+	 * (the egress audit's): with a libgnutls loaded the connection was
+	 * merely not one the library handed out.
+	 */
+	if (why == NOT_ROUTED_NO_LIBSSL && real_have_libgnutls())
+		why = NOT_ROUTED_UNSEEN;
 	if (reportonce_first(host, (int)why))
 		logfile_event(ctx->log, "not_routed", host, reason_text(why));
 }

@@ -16,9 +16,9 @@
 
 /* Why a provider connection cannot be routed (docs/contract.md#layers, detection). */
 enum not_routed_reason {
-	NOT_ROUTED_NO_LIBSSL,	/* TLS compiled in: only layer 1 can act */
-	NOT_ROUTED_UNSEEN,	/* libssl is loaded, this TLS did not use it */
-	NOT_ROUTED_CURL_TLS,	/* libcurl's TLS is GnuTLS, NSS, ...: URLs left alone */
+	NOT_ROUTED_NO_LIBSSL,	/* TLS compiled in (no libssl, no libgnutls): only layer 1 */
+	NOT_ROUTED_UNSEEN,	/* libssl or libgnutls is loaded, this TLS did not use it */
+	NOT_ROUTED_CURL_TLS,	/* libcurl's TLS is NSS, ...: URLs left alone */
 };
 
 /* A not_routed event for host with the reason, once per host and reason. */

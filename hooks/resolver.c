@@ -1,8 +1,9 @@
 /*
  * resolver: provider names resolve to the router (docs/contract.md#layers, layer 3),
- * but only where the OpenSSL layer will take the session over; otherwise the
- * name resolves as usual and a not_routed event says why, once per host
- * (under RESPAN_FAIL=closed it does not resolve: a blocked event, once).
+ * but only where a TLS layer (OpenSSL or GnuTLS) will take the session
+ * over; otherwise the name resolves as usual and a not_routed event says
+ * why, once per host (under RESPAN_FAIL=closed it does not resolve: a
+ * blocked event, once).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -39,9 +40,9 @@ enum verdict {
 
 /*
  * What to do with this name: the router's addresses only for provider names,
- * in route mode with a key, where libssl can be taken over. A provider name
- * that cannot be routed resolves as usual (a not_routed event says why), or
- * under RESPAN_FAIL=closed not at all (a blocked event).
+ * in route mode with a key, where libssl or libgnutls can be taken over. A
+ * provider name that cannot be routed resolves as usual (a not_routed event
+ * says why), or under RESPAN_FAIL=closed not at all (a blocked event).
  */
 static enum verdict name_verdict(const char *name)
 {
@@ -53,7 +54,7 @@ static enum verdict name_verdict(const char *name)
 	enum provider_id provider = route_lookup_host(&st->cfg, name, strlen(name));
 	if (provider == PROVIDER_NONE)
 		return PASS;
-	if (real_have_libssl())
+	if (real_have_tls_layer())
 		return REDIRECT;
 	int saved = guard_enter();
 	/* With the Respan key in a provider key variable, an unrouted

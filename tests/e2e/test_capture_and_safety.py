@@ -13,8 +13,7 @@ import pytest
 from standin.certs import make_named_cert
 from standin.clients import (CALLS, CURL_CLIENT_KEYS, as_provider, check_answer, check_log,
                              provider_key, run_call)
-from standin.helpers import (USERS_OWN_BASE_URL, assert_no_secrets, clean_env, make_respan_env,
-                             read_log, run)
+from standin.helpers import assert_no_secrets, clean_env, make_respan_env, read_log, run
 from standin.router import Router
 
 OSSL = "ossl_client"
@@ -114,24 +113,23 @@ def test_no_key_changes_nothing_but_warns_once(client, router, respan_env, clien
 
 
 # --------------------------------------------------------------------------
-# A libcurl whose TLS is GnuTLS (Debian's libcurl-gnutls.so.4): the library
-# cannot see its sessions, so it must not rewrite its URLs either (the router
-# would get the program's own key, and nothing would be logged). The call
-# goes where the program sent it, unchanged, and the log says why.
+# A libcurl whose TLS is GnuTLS (Debian's libcurl-gnutls.so.4): layer 2
+# leaves its URLs alone, and the GnuTLS layer routes its session instead
+# (test_gnutls_clients.py has the routed calls). Where the library does not
+# route (capture mode), the call goes where the program sent it, unchanged,
+# and is logged; no not_routed event says libcurl could not be reached.
 
-GNUTLS_REASON = ("libcurl in this program does its TLS with another library than OpenSSL "
-                 "(GnuTLS, NSS, ...): its provider URLs are left alone, only the "
-                 "base-URL variables can route it")
+NSS_REASON = ("libcurl in this program does its TLS with another library than OpenSSL "
+              "or GnuTLS (NSS, ...): its provider URLs are left alone, only the "
+              "base-URL variables can route it")
 
 
 @pytest.mark.parametrize("flags", ["", "-u"])
 @pytest.mark.parametrize("call", ["openai", "anthropic", "gemini-query"])
-def test_libcurl_on_gnutls_is_left_alone_and_reported(call, flags, router, provider_standin,
-                                                      respan_env, pki, client_bin, tmp_path):
-    """With the user's own base URL for the provider (so the process holds no
-    Respan key for it, which would have the call refused)."""
+def test_libcurl_on_gnutls_is_left_alone_and_logged_in_capture_mode(
+        call, flags, router, provider_standin, respan_env, pki, client_bin, tmp_path):
+    respan_env["RESPAN_MODE"] = "capture"
     call = CALLS[call]
-    respan_env.update(USERS_OWN_BASE_URL[call.provider])
     key = CURL_CLIENT_KEYS[call.provider]
     run_call(f"curl_gnutls_client {flags}", call, respan_env, key, tmp_path, client_bin,
              connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"])
@@ -139,27 +137,49 @@ def test_libcurl_on_gnutls_is_left_alone_and_reported(call, flags, router, provi
     [req] = provider_standin.requests()
     assert req.sni == call.host
     check_unchanged(req, call, key, respan_env["RESPAN_API_KEY"])
+    check_log(respan_env, call, key, routed=False, layer="gnutls", sent=[req])
+
+
+@pytest.mark.parametrize("fail", ["open", "closed"])
+def test_libcurl_on_gnutls_is_routed_not_reported(fail, router, respan_env, client_bin,
+                                                  tmp_path):
+    """It used to be left alone with a not_routed event (and refused under
+    RESPAN_FAIL=closed); now the GnuTLS layer routes it, fail open or closed."""
+    respan_env["RESPAN_FAIL"] = fail
+    call = CALLS["openai"]
+    key = CURL_CLIENT_KEYS["openai"]
+    run_call("curl_gnutls_client", call, respan_env, key, tmp_path, client_bin)
+    [req] = router.requests()
+    assert req.header("authorization") == f"Bearer {respan_env['RESPAN_API_KEY']}"
     log = read_log(respan_env["RESPAN_LOG"])
-    assert [r for r in log if r["type"] != "event"] == []
-    events = {(e["event"], e.get("host"), e.get("detail")) for e in log}
-    assert ("not_routed", call.host, GNUTLS_REASON) in events
-    assert [e for e in log if e["event"] == "bypass" and e["host"] == call.host]
+    assert [r for r in log if r["type"] == "event"] == []
+    assert [r["layer"] for r in log if r["type"] == "request"] == ["gnutls"]
     assert_no_secrets(respan_env["RESPAN_LOG"], respan_env["RESPAN_API_KEY"], key)
 
 
-def test_libcurl_on_gnutls_is_refused_when_failing_closed(router, provider_standin, respan_env,
-                                                          pki, client_bin, tmp_path):
-    respan_env["RESPAN_FAIL"] = "closed"
+def test_libcurl_on_nss_is_left_alone_and_reported(router, provider_standin, respan_env, pki,
+                                                   tmp_path):
+    """A libcurl on a TLS library the library has no layer for (NSS): its
+    URLs are left alone and a not_routed event says why; the router gets
+    nothing."""
+    from pathlib import Path
+    lib = Path("/usr/lib/x86_64-linux-gnu/libcurl-nss.so.4")
+    if not lib.exists():
+        pytest.skip("libcurl-nss.so.4 (Debian's libcurl3-nss) is not installed")
+    exe = tmp_path / "curl_nss_client"
+    src = Path(__file__).resolve().parent / "clients" / "curl_client.c"
+    run(["cc", "-o", exe, src, lib], env=clean_env(tmp_path, PATH="/usr/bin:/bin"),
+        check=True)
     call = CALLS["openai"]
     key = CURL_CLIENT_KEYS["openai"]
-    res = run_call("curl_gnutls_client", call, respan_env, key, tmp_path, client_bin,
-                   connect=f"127.0.0.1:{provider_standin.port}", cafile=pki["ca"],
-                   check=False)
-    assert res.proc.returncode != 0
-    assert provider_standin.requests() == [] and router.requests() == []
+    run([exe, "-c", f"127.0.0.1:{provider_standin.port}", "-a", pki["ca"], "openai",
+         call.body_bytes().decode()], env=respan_env)
+    assert router.requests() == []
     log = read_log(respan_env["RESPAN_LOG"])
-    assert [e["event"] for e in log if e.get("host") == call.host].count("blocked") == 1
-    assert [r for r in log if r["type"] != "event"] == []
+    events = {(e["event"], e.get("host"), e.get("detail")) for e in log}
+    assert ("not_routed", call.host, NSS_REASON) in events
+    assert [r for r in log if r["type"] == "request"] == []
+    assert_no_secrets(respan_env["RESPAN_LOG"], respan_env["RESPAN_API_KEY"], key)
 
 
 def test_libcurl_on_openssl_is_still_routed_beside_it(router, respan_env, client_bin,

@@ -123,7 +123,7 @@ def sni_client(kind: str, tmp_path: Path) -> list:
     return [node, script]
 
 
-REASONS = {"python": "libssl is loaded", "node": "TLS is compiled into this program"}
+REASONS = {"python": "libssl or libgnutls is loaded", "node": "TLS is compiled into this program"}
 
 
 @pytest.mark.parametrize("kind", ["python", "node"])

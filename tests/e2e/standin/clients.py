@@ -399,6 +399,7 @@ def run_call(client: str, call: Call, env: dict, key: str, tmp_path, client_bin=
         "curl_client [-u]"      libcurl with hard-coded URLs and keys: CALL must be
                                 one of CURL_CLIENT_CALLS, KEY CURL_CLIENT_KEYS[...]
         "curl_gnutls_client"    the same program on libcurl-gnutls
+        "wget [FLAGS]"          the wget command (GnuTLS), the URL as a user types it
         "py:LIB [--insecure]"   clients.py LIB (http.client, urllib, requests, ...)
 
     CONNECT/CAFILE reach a stand-in serving the provider name. With CHECK, a failing client fails the test with its stderr."""
@@ -440,6 +441,17 @@ def run_call(client: str, call: Call, env: dict, key: str, tmp_path, client_bin=
         codes = proc.stdout.decode().split()
         answers = [(int(c), o.read_bytes()) for c, o in zip(codes, outs)] \
             if proc.returncode == 0 else []
+    elif name == "wget":
+        assert repeat == 1, "wget makes one call here"
+        out = tmp_path / "wget.out"
+        argv = ["wget", "--no-config", "--no-hsts", "-q", "-O", out, *flags]
+        if cafile:
+            argv += ["--ca-certificate", cafile]
+        for n, v in headers:
+            argv += [f"--header={n}: {v}"]
+        argv += [f"--post-file={data}", call.url(key)]
+        proc = run(argv, env=env)
+        answers = [(200, out.read_bytes())] if proc.returncode == 0 else []
     elif name in ("curl_client", "curl_gnutls_client"):
         assert CURL_CLIENT_KEYS[call.provider] == key, "curl_client's keys are its own"
         if connect:
