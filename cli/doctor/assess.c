@@ -11,6 +11,8 @@ struct tls {
 	int ssl;		/* index in deps of libssl, or -1 */
 	bool ssl_ok;		/* a libssl the OpenSSL layer hooks, present */
 	bool via_python;	/* loaded with Python's _ssl module */
+	int gnutls;		/* index in f->deps of libgnutls.so.30, or -1 */
+	bool gnutls_ok;		/* the libgnutls the GnuTLS layer hooks, present */
 	int curl;		/* index in f->deps of libcurl, or -1 */
 	bool inside;		/* TLS compiled into the program */
 	bool others;		/* a TLS library the library does not hook */
@@ -73,6 +75,11 @@ static int find_any(const struct libdeps *d, const char *const *prefixes)
 			return i;
 	}
 	return -1;
+}
+
+static bool hooked_gnutls(const struct libdeps *d, int i)
+{
+	return i >= 0 && d->v[i].path && strcmp(d->v[i].name, "libgnutls.so.30") == 0;
 }
 
 static bool hooked_ssl(const struct libdeps *d, int i)
@@ -138,10 +145,17 @@ static void tls_facts(const struct prog_facts *f, struct assessment *a, struct t
 		}
 	}
 	t->ssl_ok = t->ssl >= 0 && hooked_ssl(t->deps, t->ssl);
+	t->gnutls = d ? libdeps_find(d, "libgnutls.so.") : -1;
+	t->gnutls_ok = hooked_gnutls(d, t->gnutls);
 	for (int k = 0; d && others[k]; k++) {
 		int i = libdeps_find(d, others[k]);
 		if (i < 0)
 			continue;
+		if (i == t->gnutls && t->gnutls_ok) {	/* layer 5's */
+			describe(d, i, "the program", text, sizeof(text));
+			add(a->tls_libs, "%s", text);
+			continue;
+		}
 		if (!t->others)
 			t->other = i;
 		t->others = true;
@@ -282,6 +296,10 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 			put(a->layer[LAYER_CURL].why, "%s", off);
 		} else if (off) {
 			put(a->layer[LAYER_CURL].why, "%s (%s)", off, text);
+		} else if (!plain && t->gnutls_ok &&
+			   strncmp(f->deps.v[t->curl].name, "libcurl-gnutls.so.", 18) == 0) {
+			put(a->layer[LAYER_CURL].why, "%s: its TLS is GnuTLS, so its URLs are left "
+			    "alone and the resolver and GnuTLS layers route its connections", text);
 		} else if (!plain || !t->ssl_ok) {
 			put(a->layer[LAYER_CURL].why, "%s: its TLS is not a libssl the OpenSSL layer "
 			    "hooks, so its URLs are left alone (nothing could swap the credential or "
@@ -298,7 +316,35 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		    " (a libcurl loaded later with dlopen would be covered)" : "");
 	}
 
+	/* 5: GnuTLS */
+	if (t->gnutls_ok) {
+		describe(&f->deps, t->gnutls, "the program", text, sizeof(text));
+		a->layer[LAYER_GNUTLS].can = cfg->mode != RESPAN_MODE_OFF;
+		if (cfg->mode == RESPAN_MODE_OFF)
+			put(a->layer[LAYER_GNUTLS].why, "RESPAN_MODE=off");
+		else
+			put(a->layer[LAYER_GNUTLS].why, "%s%s%s%s", text,
+			    off ? "; it logs, but does not route (" : "", off ? off : "",
+			    off ? ")" : "");
+	} else if (t->gnutls >= 0) {
+		put(a->layer[LAYER_GNUTLS].why, "%s is not the libgnutls it hooks "
+		    "(libgnutls.so.30)%s", f->deps.v[t->gnutls].name,
+		    f->deps.v[t->gnutls].path ? "" : ", and ld.so would not find it");
+	} else {
+		put(a->layer[LAYER_GNUTLS].why, "no libgnutls is linked%s", dl ?
+		    " (a libgnutls loaded later with dlopen would be covered)" : "");
+	}
+
 	/* 3: resolver, 4: OpenSSL */
+	if (t->gnutls_ok && !t->ssl_ok) {
+		if (off) {
+			put(a->layer[LAYER_RESOLVER].why, "%s", off);
+		} else {
+			a->layer[LAYER_RESOLVER].can = true;
+			put(a->layer[LAYER_RESOLVER].why, "libgnutls is loaded, so provider names "
+			    "resolve to the router");
+		}
+	}
 	if (t->ssl_ok) {
 		describe(t->deps, t->ssl, t->via_python ? "the _ssl module" : "the program",
 			 text, sizeof(text));
@@ -306,9 +352,10 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 			put(a->layer[LAYER_RESOLVER].why, "%s", off);
 		} else {
 			a->layer[LAYER_RESOLVER].can = true;
-			put(a->layer[LAYER_RESOLVER].why, "libssl is loaded%s, so provider names "
-			    "resolve to the router", t->via_python ? " once Python imports ssl "
-			    "(http.client, urllib, requests, httpx, aiohttp all do)" : "");
+			put(a->layer[LAYER_RESOLVER].why, "libssl is loaded%s%s, so provider names "
+			    "resolve to the router", t->gnutls_ok ? " (and libgnutls)" : "",
+			    t->via_python ? " once Python imports ssl (http.client, urllib, "
+			    "requests, httpx, aiohttp all do)" : "");
 		}
 		a->layer[LAYER_OPENSSL].can = cfg->mode != RESPAN_MODE_OFF;
 		if (cfg->mode == RESPAN_MODE_OFF)
@@ -320,8 +367,9 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 			    off ? ")" : "");
 		return;
 	}
-	put(a->layer[LAYER_RESOLVER].why, "no libssl the OpenSSL layer hooks is loaded, so "
-	    "provider names resolve as usual");
+	if (!t->gnutls_ok)
+		put(a->layer[LAYER_RESOLVER].why, "no libssl or libgnutls the TLS layers hook is "
+		    "loaded, so provider names resolve as usual");
 	if (t->ssl >= 0 && t->deps->v[t->ssl].path == NULL)
 		put(a->layer[LAYER_OPENSSL].why, "%s is needed, but ld.so would not find it",
 		    t->deps->v[t->ssl].name);
@@ -330,7 +378,7 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		    "libssl.so.1.1)", t->deps->v[t->ssl].name);
 	else if (t->inside)
 		put(a->layer[LAYER_OPENSSL].why, "TLS is compiled in: %s", a->tls_inside);
-	else if (t->others)
+	else if (t->others || t->gnutls_ok)
 		put(a->layer[LAYER_OPENSSL].why, "its TLS library is not OpenSSL: %s",
 		    a->tls_libs);
 	else
@@ -360,17 +408,27 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 
 	if (cfg->mode == RESPAN_MODE_OFF) {
 		put(a->verdict, "nothing routed or logged (RESPAN_MODE=off)");
-	} else if (t->ssl_ok) {
+	} else if (t->ssl_ok || t->gnutls_ok) {
+		/*
+		 * GnuTLS is named when the program needs it itself, or has no
+		 * libssl: one pulled in by another library next to libssl (curl's
+		 * librtmp) is not what its calls go through.
+		 */
+		bool gt = t->gnutls_ok && (!t->ssl_ok || f->deps.v[t->gnutls].parent < 0);
+		const char *names = a->layer[LAYER_CURL].can ?
+			(gt ? "libcurl, OpenSSL and GnuTLS layers" : "libcurl and OpenSSL layers") :
+			t->ssl_ok && gt ? "OpenSSL and GnuTLS layers" :
+			t->ssl_ok ? "OpenSSL layer" : "GnuTLS layer";
 		if (!routing)
 			put(a->verdict, "logged in-process, not routed (%s)", why);
 		else if (t->via_python)
 			put(a->verdict, "routed in-process (OpenSSL layer, libssl loaded by "
 			    "Python's _ssl module)");
 		else
-			put(a->verdict, "routed in-process (%s)", a->layer[LAYER_CURL].can ?
-			    "libcurl and OpenSSL layers" : "OpenSSL layer");
+			put(a->verdict, "routed in-process (%s)", names);
 	} else if (t->inside || t->others || t->ssl >= 0) {
-		const char *what = t->inside ? "TLS compiled in" : "TLS not through a hooked libssl";
+		const char *what = t->inside ? "TLS compiled in" :
+				   "TLS not through a hooked libssl or libgnutls";
 		if (routing && t->go)
 			put(a->verdict, "routed via environment only, and only under respan run "
 			    "(%s; Go does not see variables set inside the process)", what);
@@ -393,7 +451,8 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 void assess_program(const struct config *cfg, const struct prog_facts *f,
 		    const struct elfinfo *lib, struct assessment *a)
 {
-	struct tls t = { NULL, -1, false, false, -1, false, false, -1, false, false, false };
+	struct tls t = { NULL, -1, false, false, -1, false, -1, false, false, -1,
+			 false, false, false };
 	char shrt[200];
 
 	memset(a, 0, sizeof(*a));
@@ -430,26 +489,29 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 		}
 	if (f->deps.capped)
 		note(a, "more than %d libraries: the rest were not looked at", LIBDEPS_MAX);
-	if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !t.ssl_ok && t.go)
+	bool hooked = t.ssl_ok || t.gnutls_ok;
+	if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !hooked && t.go)
 		note(a, "egress audit: Go writes to sockets with its own system calls, so "
 		     "calls that ignore the base URL are likely not seen (no bypass event)");
-	else if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !t.ssl_ok)
+	else if (cfg->mode == RESPAN_MODE_ROUTE && (t.inside || t.others) && !hooked)
 		note(a, "egress audit: a call to a provider that ignores the base URL shows up "
 		     "as a bypass event%s", cfg->fail == RESPAN_FAIL_CLOSED ?
 		     ", and is refused (RESPAN_FAIL=closed)" : " (refused with RESPAN_FAIL=closed)");
-	if (t.ssl_ok && t.inside)
+	if (hooked && t.inside)
 		note(a, "it also has TLS compiled in, which the library cannot see: %s",
 		     a->tls_inside);
-	if (t.ssl_ok && t.others) {
+	if (hooked && t.others) {
 		const struct libdep *o = &f->deps.v[t.other];
 		note(a, "%s is loaded too (%s %s): connections made through it are not seen, "
-		     "only libssl's", o->name, o->parent < 0 ? "needed by" : "via",
+		     "only %s", o->name, t.ssl_ok && t.gnutls_ok ? "libssl's and libgnutls's" :
+		     t.ssl_ok ? "libssl's" : "libgnutls's", o->parent < 0 ? "needed by" : "via",
 		     o->parent < 0 ? "the program" : f->deps.v[o->parent].name);
 	}
 }
 
 const char *assess_layer_name(int layer)
 {
-	static const char *const names[] = { "environment", "libcurl", "resolver", "OpenSSL" };
+	static const char *const names[] = { "environment", "libcurl", "resolver", "OpenSSL",
+					     "GnuTLS" };
 	return layer >= 0 && layer < LAYER_COUNT ? names[layer] : "?";
 }

@@ -4,7 +4,7 @@
  * one-line verdict of `respan doctor PROGRAM`. Pure: prints nothing.
  *
  * Verdicts start with one of these, so scripts can match them:
- *   "routed in-process"            the OpenSSL layer (and libcurl's) can act
+ *   "routed in-process"            the OpenSSL or GnuTLS layer (and libcurl's) can act
  *   "logged in-process, not routed" the same, in capture mode or without a key
  *   "routed via environment only"  TLS compiled in: base-URL variables only
  *   "not routed"                   TLS compiled in, and layer 1 cannot act
@@ -21,7 +21,7 @@
 #include "elf/elfinfo.h"
 #include "progcheck.h"
 
-enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_COUNT };
+enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_GNUTLS, LAYER_COUNT };
 
 #define ASSESS_TEXT 512
 #define ASSESS_MAX_NOTES 4
@@ -48,7 +48,7 @@ struct assessment {
 void assess_program(const struct config *cfg, const struct prog_facts *f,
 		    const struct elfinfo *lib, struct assessment *a);
 
-/* The name of a layer: "environment", "libcurl", "resolver", "OpenSSL". */
+/* The name of a layer: "environment", "libcurl", "resolver", "OpenSSL", "GnuTLS". */
 const char *assess_layer_name(int layer);
 
 #endif

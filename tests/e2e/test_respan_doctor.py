@@ -66,10 +66,10 @@ def layers(out: str) -> dict:
     """{1: "can act: ...", 2: ..., ...} from the layers block."""
     found = {}
     for ln in out.splitlines():
-        m = re.match(r"  ([1-4]) (environment|libcurl|resolver|OpenSSL) +(.*)$", ln)
+        m = re.match(r"  ([1-5]) (environment|libcurl|resolver|OpenSSL|GnuTLS) +(.*)$", ln)
         if m:
             found[int(m.group(1))] = m.group(3)
-    assert set(found) == {1, 2, 3, 4}, out
+    assert set(found) == {1, 2, 3, 4, 5}, out
     return found
 
 
@@ -139,9 +139,12 @@ def test_curl_all_layers(respan_cli, env):
     if not Path(CURL).exists():
         pytest.skip("/usr/bin/curl is not installed")
     out = doctor(respan_cli, [CURL], env)
-    assert can(out) == [1, 2, 3, 4], out
+    # Debian's curl has libgnutls.so.30 too, through librtmp: layer 5 could
+    # act on it, but its calls go through libssl, as the verdict says.
+    assert can(out) == [1, 2, 3, 4, 5], out
     assert "libcurl.so.4" in layers(out)[2]
     assert "libssl.so.3" in layers(out)[4] and "via libcurl.so.4" in layers(out)[4]
+    assert "via librtmp.so.1" in layers(out)[5]
     assert verdict(out) == "routed in-process (libcurl and OpenSSL layers)"
 
 
@@ -151,7 +154,7 @@ def test_curl_found_in_path_and_capture_mode(respan_cli, env):
     env["RESPAN_MODE"] = "capture"
     out = doctor(respan_cli, ["curl"], env)
     assert field(out, "PROGRAM") == f"{CURL}  [found in PATH]"
-    assert can(out) == [4]
+    assert can(out) == [4, 5]
     assert verdict(out) == "logged in-process, not routed (RESPAN_MODE=capture)"
     env["RESPAN_MODE"] = "off"
     out = doctor(respan_cli, ["curl"], env)
@@ -287,8 +290,8 @@ def test_shell_script(respan_cli, env, tmp_path):
 
 
 def test_libcurl_built_on_gnutls(respan_cli, env, tmp_path):
-    """libcurl-gnutls: no OpenSSL session would carry the Respan key, so layer
-    2 leaves its URLs alone (test_capture_and_safety proves the library does)."""
+    """libcurl-gnutls: layer 2 leaves its URLs alone, the resolver and the
+    GnuTLS layer route its connections (test_gnutls_clients proves it)."""
     lib = Path("/usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4")
     if not lib.exists() or not Path("/usr/include/x86_64-linux-gnu/curl/curl.h").exists() \
             and not Path("/usr/include/curl/curl.h").exists():
@@ -302,10 +305,21 @@ def test_libcurl_built_on_gnutls(respan_cli, env, tmp_path):
     out = doctor(respan_cli, [exe], env)
     assert "libgnutls.so.30" in field(out, "TLS libraries")
     assert layers(out)[2].startswith("cannot act")
-    assert "its URLs are left alone" in layers(out)[2]
+    assert "its URLs are left alone and the resolver and GnuTLS layers" in layers(out)[2]
+    assert layers(out)[3].startswith("can act: libgnutls is loaded")
     assert not layers(out)[4].startswith("can act")
-    assert verdict(out) == ("routed via environment only (TLS not through a hooked libssl); "
-                            "use respan run for a log copy")
+    assert layers(out)[5].startswith("can act: libgnutls.so.30")
+    assert verdict(out) == "routed in-process (GnuTLS layer)"
+
+
+def test_wget_on_gnutls(respan_cli, env):
+    """wget links libgnutls.so.30 itself: layers 3 and 5 act, not 4."""
+    out = doctor(respan_cli, ["/usr/bin/wget"], env)
+    assert "libgnutls.so.30" in field(out, "TLS libraries")
+    assert can(out) == [1, 3, 5]
+    assert layers(out)[5].startswith("can act: libgnutls.so.30")
+    assert "needed by the program" in layers(out)[5]
+    assert verdict(out) == "routed in-process (GnuTLS layer)"
 
 
 # --------------------------------------------------------------------------
