@@ -1,7 +1,8 @@
 /*
  * routertls: how the router's TLS is checked, the same everywhere the
  * library talks to it (the OpenSSL hooks' routed and router sessions,
- * hooks/routertrust.c, and the relay's upstream context, cli/).
+ * hooks/routertrust.c; the GnuTLS hooks', hooks/gtlstrust.c; and the
+ * relay's upstream context, cli/).
  *
  * Pure: it only describes the policy from the config. Each TLS stack applies
  * it with its own calls (the hooks through the program's libssl, looked up

@@ -1,8 +1,9 @@
 /*
  * tlsdecision: what librespan does with a client TLS session, decided once,
  * on its first use, from a few facts about it. A pure table: no TLS library
- * is called. The OpenSSL hooks (hooks/tls.c) gather the facts and carry the
- * answer out with their own calls; another TLS layer can do the same.
+ * is called. The OpenSSL hooks (hooks/tls.c) and the GnuTLS hooks
+ * (hooks/gtls.c) gather the facts and carry the answer out with their own
+ * calls.
  *
  *   the session names   routing  socket to a router address  -> kind
  *   a provider host     yes      yes (or no socket: memory BIO)  ROUTED
