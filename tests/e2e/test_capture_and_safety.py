@@ -162,10 +162,14 @@ def test_libcurl_on_nss_is_left_alone_and_reported(router, provider_standin, res
     """A libcurl on a TLS library the library has no layer for (NSS): its
     URLs are left alone and a not_routed event says why; the router gets
     nothing."""
+    import os
     from pathlib import Path
     lib = Path("/usr/lib/x86_64-linux-gnu/libcurl-nss.so.4")
     if not lib.exists():
         pytest.skip("libcurl-nss.so.4 (Debian's libcurl3-nss) is not installed")
+    if os.environ.get("RESPAN_SAN_RUNTIME"):
+        pytest.skip("libcurl-nss hangs in its TLS set-up with an ASan runtime preloaded, "
+                    "librespan or not (as libcurl-gnutls does: standin/helpers.run)")
     exe = tmp_path / "curl_nss_client"
     src = Path(__file__).resolve().parent / "clients" / "curl_client.c"
     run(["cc", "-o", exe, src, lib], env=clean_env(tmp_path, PATH="/usr/bin:/bin"),
