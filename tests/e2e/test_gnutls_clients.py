@@ -277,3 +277,22 @@ def test_partial_wildcard_router_gets_nothing(pki, librespan, client_bin, hosts_
                  if e["event"] == "blocked"]
     assert blocked["host"] == call.host
     assert "not verified" in blocked["detail"]
+
+
+@pytest.mark.parametrize("client", ["wget", "curl_gnutls_client", "gnutls_client"])
+def test_router_by_ipv6_address(client, router6, pki, librespan, client_bin, gnutls_client,
+                                tmp_path):
+    """The router named by an IP literal: no SNI is sent, the certificate is
+    checked for the address."""
+    env = make_respan_env(tmp_path, router6, pki, preload=librespan, host="::1")
+    call = CALLS["anthropic"]
+    key = CURL_CLIENT_KEYS["anthropic"] if client == "curl_gnutls_client" else provider_key(call)
+    if client == "gnutls_client":
+        proc, answers = gnutls_call(gnutls_client, "", call, key, env, tmp_path)
+        assert proc.returncode == 0, proc.stderr.decode()
+    else:
+        run_call(client, call, env, key, tmp_path, client_bin)
+    [req] = router6.requests()
+    assert req.sni is None
+    check_routed(req, call, env, key, host=f"[::1]:{router6.port}")
+    check_log(env, call, key, layer="gnutls", sent=[req])
