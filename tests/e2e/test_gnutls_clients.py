@@ -94,7 +94,8 @@ def gnutls_call(exe, flags, call, key, env, tmp_path, body=None):
     return proc, answers
 
 
-GNUTLS_VARIANTS = ["", "-n", "-c 1", "-c 7", "-n -c 100", "-V", "-n -V -c 33"]
+GNUTLS_VARIANTS = ["", "-n", "-c 1", "-c 7", "-n -c 100", "-V", "-n -V -c 33", "-2 -P",
+                   "-n -2 -c 5 -P"]
 
 
 @pytest.mark.parametrize("flags", GNUTLS_VARIANTS, ids=lambda f: f or "blocking")

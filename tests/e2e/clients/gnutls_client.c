@@ -1,7 +1,7 @@
 /*
  * gnutls_client: a "legacy" program that speaks HTTPS with GnuTLS directly.
  *
- *     gnutls_client [-n] [-c N] [-V] [-C CAFILE] HOST REQUEST_FILE
+ *     gnutls_client [-n] [-c N] [-V] [-2] [-P] [-C CAFILE] HOST REQUEST_FILE
  *
  * Connects to HOST:443 (getaddrinfo), verifies the peer with the system CAs
  * (plus CAFILE) for HOST, writes the raw request bytes of REQUEST_FILE and
@@ -10,7 +10,9 @@
  * or with -V by gnutls_session_set_verify_cert(session, HOST) before it.
  * -n: a non-blocking socket with a 4 KiB send buffer, every call retried on
  * GNUTLS_E_AGAIN (with the same arguments, as GnuTLS requires). -c N: the
- * request is written N bytes per gnutls_record_send. Reports on stderr
+ * request is written N bytes per gnutls_record_send. -2 writes with
+ * gnutls_record_send2 (no padding), -P reads with gnutls_record_recv_packet.
+ * Reports on stderr
  * "writes: S short, R retried". Exit status 0, or 1 on any error.
  */
 #include <errno.h>
@@ -55,13 +57,17 @@ static char *read_file(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-	int nonblock = 0, early_check = 0;
+	int nonblock = 0, early_check = 0, send2 = 0, packets = 0;
 	size_t chunk = 0;
 	const char *cafile = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "nc:VC:")) != -1) {
+	while ((opt = getopt(argc, argv, "nc:V2PC:")) != -1) {
 		if (opt == 'n')
 			nonblock = 1;
+		else if (opt == '2')
+			send2 = 1;
+		else if (opt == 'P')
+			packets = 1;
 		else if (opt == 'c')
 			chunk = (size_t)atol(optarg);
 		else if (opt == 'V')
@@ -124,11 +130,13 @@ int main(int argc, char **argv)
 	unsigned long short_writes = 0, retried = 0;
 	for (size_t off = 0; off < len;) {
 		size_t n = chunk && len - off > chunk ? chunk : len - off;
-		ssize_t w = gnutls_record_send(s, req + off, n);
+		ssize_t w = send2 ? gnutls_record_send2(s, req + off, n, 0, 0) :
+				    gnutls_record_send(s, req + off, n);
 		while (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
 			retried++;
 			wait_io(s);
-			w = gnutls_record_send(s, req + off, n);
+			w = send2 ? gnutls_record_send2(s, req + off, n, 0, 0) :
+				    gnutls_record_send(s, req + off, n);
 		}
 		if (w < 0)
 			return fail("send", (int)w);
@@ -140,7 +148,16 @@ int main(int argc, char **argv)
 
 	char buf[16384];
 	for (;;) {
-		ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
+		gnutls_packet_t packet = NULL;
+		ssize_t n = packets ? gnutls_record_recv_packet(s, &packet) :
+				      gnutls_record_recv(s, buf, sizeof(buf));
+		if (packet) {
+			gnutls_datum_t d;
+			gnutls_packet_get(packet, &d, NULL);
+			fwrite(d.data, 1, d.size, stdout);
+			gnutls_packet_deinit(packet);
+			continue;
+		}
 		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
 			wait_io(s);
 			continue;
