@@ -171,6 +171,7 @@ def test_bad_respan_params_warns_once_and_is_not_sent(value, router, respan_env,
 @pytest.mark.parametrize("client,address", [
     ("curl", "localhost"), ("py:requests", "localhost"), ("py:aiohttp", "localhost"),
     ("py:requests", "127.0.0.1"), ("py:http.client", "::1"),
+    ("wget", "localhost"), ("wget", "127.0.0.1"), ("wget", "::1"),    # GnuTLS
 ])
 def test_request_already_sent_to_the_router(client, address, request, pki, librespan,
                                             client_bin, tmp_path):
