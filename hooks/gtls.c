@@ -164,7 +164,7 @@ int gtls_alpn(gnutls_session_t gs, const gnutls_datum_t *protocols, unsigned n,
 	struct gsession *e = find_locked(gs);
 	if (e == NULL)
 		e = add_locked(gs);
-	if (e && e->decision == NULL) {
+	if (e && e->decision == NULL && !e->server) {
 		/* One block: the list, then the names it points at. */
 		gnutls_datum_t *d = malloc(n * sizeof(*d) + total + 1);
 		if (d) {
