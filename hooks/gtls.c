@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "freshfd.h"
 #include "gnutlsapi.h"
 #include "gtlstrust.h"
 #include "guard.h"
@@ -204,12 +205,17 @@ static int session_fd(gnutls_session_t gs, const struct gnutlsapi *api)
 	return v >= 0 && v < FD_LIMIT ? (int)v : -1;
 }
 
-/* Does the session's socket lead to a router address we handed out? */
+/*
+ * Does the session's socket lead to a router address we handed out, or
+ * through a proxy tunnel the library asked for the router (freshfd.h)?
+ */
 static bool peer_is_router(gnutls_session_t gs, const struct gnutlsapi *api)
 {
 	int fd = session_fd(gs, api);
 	if (fd < 0)
 		return true;	/* push/pull functions: only the name can tell */
+	if (freshfd_tunnel(fd))
+		return true;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)

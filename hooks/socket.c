@@ -297,7 +297,7 @@ static enum provider_id provider_sni(const struct respan_state *st,
 static int unrouted(const struct respan_state *st, int fd, enum provider_id provider,
 		    const char *host, const char *what, int *err)
 {
-	enum not_routed_reason why = real_have_libssl() ? NOT_ROUTED_UNSEEN :
+	enum not_routed_reason why = real_have_tls_layer() ? NOT_ROUTED_UNSEEN :
 							 NOT_ROUTED_NO_LIBSSL;
 	/* The Respan key is in this process's provider key variable: unrouted,
 	 * the connection would carry it to the provider. */
@@ -420,8 +420,9 @@ static ssize_t audit_connect(const struct respan_state *st, int fd,
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	/* Routed only where the session inside will be the library's to take
-	 * over (a libssl is loaded), and the whole request is in this write. */
-	if (r == TUNNEL_CONNECT && !more && real_have_libssl() &&
+	 * over (a libssl or a libgnutls is loaded), and the whole request is
+	 * in this write. */
+	if (r == TUNNEL_CONNECT && !more && real_have_tls_layer() &&
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
 		rc = retarget_tunnel(st, fd, bytes, n, &t, flags);
 		if (rc < 0)

@@ -5,9 +5,9 @@ docs/layers.md "Proxy tunnels"), with a small CONNECT proxy on loopback
 A program keeps its proxy: the tunnel it asks for is to the router instead
 of the provider, and the session inside is routed, keyed and logged as any
 other. curl is routed by the libcurl layer before it asks the proxy (its
-URL is the router's already); Python's http.client with set_tunnel writes
-`CONNECT api.openai.com:443` itself, and the socket layer asks for the
-router in its place. A program whose TLS the library cannot take over gets
+URL is the router's already); Python's http.client with set_tunnel and
+wget (GnuTLS) write `CONNECT api.openai.com:443` themselves, and the socket
+layer asks for the router in their place. A program whose TLS the library cannot take over gets
 no such help: its tunnel to a provider is audited like a ClientHello."""
 
 from __future__ import annotations
@@ -119,6 +119,21 @@ def test_curl_https_proxy_variable_keeps_its_proxy(router, respan_env, tmp_path)
     [req] = router.requests()
     check_routed(req, call, respan_env, key)
     check_log(respan_env, call, key, layer="curl", sent=[req])
+
+
+def test_wget_through_https_proxy_is_routed(router, respan_env, tmp_path):
+    """wget (GnuTLS) writes its CONNECT itself: the tunnel is asked for the
+    router, and the GnuTLS layer routes the session inside it."""
+    call = CALLS["openai-stream"]
+    key = provider_key(call)
+    with Proxy() as proxy:
+        respan_env["https_proxy"] = respan_env["HTTPS_PROXY"] = proxy.url
+        run_call("wget", call, respan_env, key, tmp_path)
+        assert [t for t, _ in proxy.connects()] == [f"localhost:{router.port}"]
+    [req] = router.requests()
+    assert req.sni == "localhost"
+    check_routed(req, call, respan_env, key)
+    check_log(respan_env, call, key, layer="gnutls", sent=[req])
 
 
 def run_raw_connect(env, proxy, tmp_path):
