@@ -94,11 +94,12 @@ def run(argv: list, env: dict, timeout: float = 30, check: bool = False,
     """
     if env is None:
         raise ValueError("run(): pass an explicit environment (see clean_env)")
-    if (Path(str(argv[0])).name in ("curl", "curl_gnutls_client")
+    if (Path(str(argv[0])).name in ("curl", "curl_gnutls_client", "wget", "gnutls_client")
             and os.environ.get("RESPAN_SAN_RUNTIME") and "LD_PRELOAD" in env):
         import pytest
-        # glibc's setlocale lock: curl at start-up, libp11-kit (GnuTLS) in
-        # its destructor, whenever the ASan runtime is preloaded.
+        # glibc's setlocale lock: curl at start-up, libp11-kit (GnuTLS: wget,
+        # the GnuTLS clients) in its destructor, whenever the ASan runtime is
+        # preloaded.
         pytest.skip(f"{Path(str(argv[0])).name} hangs on glibc's setlocale lock with an "
                     "ASan runtime preloaded (librespan or not)")
     proc = subprocess.run([str(a) for a in argv], env=env, cwd=cwd, input=input,
