@@ -81,6 +81,7 @@ HOOK_SRCS := \
 	hooks/socket.c \
 	hooks/sslapi.c \
 	hooks/routertrust.c \
+	hooks/tlsconn.c \
 	hooks/tls.c \
 	hooks/tlsio.c \
 	hooks/openssl.c \

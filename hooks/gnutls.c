@@ -121,7 +121,7 @@ HOOK ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size
 		return real.send(session, data, size);
 	in_send++;
 	struct gsession *s = gtls_session(session);
-	ssize_t n = s && (size > 0 || s->owed > 0) ? gtlsio_send(s, data, size) :
+	ssize_t n = s && (size > 0 || s->conn.owed > 0) ? gtlsio_send(s, data, size) :
 		    real.send(session, data, size);
 	in_send--;
 	return n;
@@ -138,7 +138,7 @@ HOOK ssize_t gnutls_record_send2(gnutls_session_t session, const void *data,
 		return real.send2(session, data, size, pad, flags);
 	in_send++;
 	struct gsession *s = gtls_session(session);
-	ssize_t n = s && (size > 0 || s->owed > 0) ? gtlsio_send(s, data, size) :
+	ssize_t n = s && (size > 0 || s->conn.owed > 0) ? gtlsio_send(s, data, size) :
 		    real.send2(session, data, size, pad, flags);
 	in_send--;
 	return n;
@@ -154,7 +154,7 @@ HOOK ssize_t gnutls_record_send_range(gnutls_session_t session, const void *data
 		return real.send_range(session, data, size, range);
 	in_send++;
 	struct gsession *s = gtls_session(session);
-	ssize_t n = s && (size > 0 || s->owed > 0) ? gtlsio_send(s, data, size) :
+	ssize_t n = s && (size > 0 || s->conn.owed > 0) ? gtlsio_send(s, data, size) :
 		    real.send_range(session, data, size, range);
 	in_send--;
 	return n;

@@ -55,24 +55,10 @@ static struct gsession *add_locked(gnutls_session_t gs)
 	if (e == NULL)
 		return NULL;
 	e->gs = gs;
-	buf_init(&e->pending, SIZE_MAX);
-	pthread_mutex_init(&e->lock, NULL);
+	tlsconn_init(&e->conn);
 	e->next = table[bucket(gs)];
 	table[bucket(gs)] = e;
 	return e;
-}
-
-/* Write what the session still owes to the log; it stays usable as a pipe. */
-static void close_exchange(struct gsession *e, const char *why)
-{
-	int saved = guard_enter();
-	pthread_mutex_lock(&e->lock);
-	struct exchange *x = e->x;
-	e->x = NULL;
-	if (x)
-		exchange_close(x, why);
-	pthread_mutex_unlock(&e->lock);
-	guard_leave(saved);
 }
 
 static void alpn_drop(struct gsession *e)
@@ -84,10 +70,8 @@ static void alpn_drop(struct gsession *e)
 
 static void session_end(struct gsession *e)
 {
-	close_exchange(e, NULL);
+	tlsconn_destroy(&e->conn);
 	alpn_drop(e);
-	buf_free(&e->pending);
-	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
@@ -274,8 +258,7 @@ static void session_begin(struct gsession *e, const struct gnutlsapi *api,
 		.layer = "gnutls", .host = e->host, .port = 443,
 		.provider = provider, .mode = d->mode,
 	};
-	e->x = exchange_new(&st->xctx, &info);
-	if (e->x == NULL)
+	if (tlsconn_open(&e->conn, &st->xctx, &info) < 0)
 		return;
 	if (d->kind == TLS_ROUTED && !gtlstrust_retarget(e->gs, api, &st->cfg)) {
 		/* Half-retargeted TLS must not go out: the handshake is refused. */
@@ -385,7 +368,7 @@ __attribute__((destructor)) static void gtls_at_exit(void)
 	pthread_mutex_lock(&table_lock);
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct gsession *e = table[b]; e; e = e->next)
-			close_exchange(e, "process exited");
+			tlsconn_close(&e->conn, "process exited");
 	pthread_mutex_unlock(&table_lock);
 }
 
@@ -398,6 +381,6 @@ void gtls_fork(enum fork_phase phase)
 	if (phase == FORK_CHILD)
 		for (unsigned b = 0; b < BUCKETS; b++)
 			for (struct gsession *e = table[b]; e; e = e->next)
-				pthread_mutex_init(&e->lock, NULL);
+				tlsconn_fork_child(&e->conn);
 	pthread_mutex_unlock(&table_lock);
 }

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tlsconn.h"
 #include "buf.h"
 #include "exchange.h"
 #include "forkphase.h"
@@ -50,11 +51,7 @@ struct gsession {
 	bool alpn_ours;		/* http/1.1 set by gtlstrust */
 	gnutls_datum_t *alpn;	/* the program's list, until the decision */
 	unsigned alpn_n, alpn_flags;
-	struct exchange *x;
-	struct buf pending;	/* rewritten bytes not yet taken by gnutls_record_send */
-	size_t pending_off;
-	size_t owed;		/* the program's byte count to return once sent */
-	pthread_mutex_t lock;	/* keeps x alive while in use (as in tls.h) */
+	struct tlsconn conn;	/* its exchange (tlsconn.h), opened at the decision */
 };
 
 /* gnutls_init succeeded: start an entry (server sessions are never ours). */

@@ -23,21 +23,12 @@ int gtlsio_handshake_done(struct gsession *s, int rc)
 	return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
 }
 
-/* Send what the rewriter produced; 1 when all is out, else GnuTLS's code. */
-static ssize_t flush_pending(struct gsession *s, const struct gnutlsapi *api)
+/* tlsconn_flush's put: gnutls_record_send (0 bytes taken is a push error). */
+static ssize_t put_record(void *ctx, const char *p, size_t n)
 {
-	while (s->pending_off < s->pending.len) {
-		ssize_t n = api->record_send(s->gs, s->pending.data + s->pending_off,
-					     s->pending.len - s->pending_off);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return GNUTLS_E_PUSH_ERROR;
-		s->pending_off += (size_t)n;
-	}
-	buf_reset(&s->pending);
-	s->pending_off = 0;
-	return 1;
+	struct gsession *s = ctx;
+	ssize_t w = gnutlsapi_loaded()->record_send(s->gs, p, n);
+	return w == 0 ? GNUTLS_E_PUSH_ERROR : w;
 }
 
 ssize_t gtlsio_send(struct gsession *s, const void *buf, size_t num)
@@ -45,45 +36,36 @@ ssize_t gtlsio_send(struct gsession *s, const void *buf, size_t num)
 	/* A session of ours exists only once the table was filled. */
 	const struct gnutlsapi *api = gnutlsapi_loaded();
 	bool keyed = s->decision->keyed;	/* the key goes in */
-	if (s->owed == 0) {
+	if (s->conn.owed == 0) {
 		if (keyed && (s->refused || !gtls_router_verified(s))) {
 			blocked(s);
 			errno = EACCES;
 			return GNUTLS_E_CERTIFICATE_ERROR;
 		}
-		int saved = guard_enter();
-		pthread_mutex_lock(&s->lock);
-		bool open = s->x != NULL;
-		ssize_t rc = open ? exchange_send(s->x, buf, num, &s->pending) : 0;
-		pthread_mutex_unlock(&s->lock);
-		guard_leave(saved);
-		if (!open && keyed) {
+		bool ended;
+		ssize_t rc = tlsconn_send(&s->conn, buf, num, &ended);
+		if (ended && keyed) {
 			/* Ended at exit: unrewritten bytes must not reach the router. */
 			errno = EPIPE;
 			return GNUTLS_E_PUSH_ERROR;
 		}
-		if (!open)	/* a captured session ended at exit: a plain pipe */
+		if (ended)	/* a captured session ended at exit: a plain pipe */
 			return api->record_send(s->gs, buf, num);
 		if (rc < 0) {
 			errno = (int)-rc;
 			return GNUTLS_E_PUSH_ERROR;
 		}
-		s->owed = num;
+		s->conn.owed = num;
 	}
-	ssize_t rc = flush_pending(s, api);
+	ssize_t rc = tlsconn_flush(&s->conn, put_record, s);
 	if (rc <= 0)
 		return rc;
-	size_t owed = s->owed;
-	s->owed = 0;
+	size_t owed = s->conn.owed;
+	s->conn.owed = 0;
 	return (ssize_t)owed;
 }
 
 void gtlsio_recv(struct gsession *s, const void *buf, size_t n)
 {
-	int saved = guard_enter();
-	pthread_mutex_lock(&s->lock);
-	if (s->x)
-		exchange_recv(s->x, buf, n);
-	pthread_mutex_unlock(&s->lock);
-	guard_leave(saved);
+	tlsconn_recv(&s->conn, buf, n);
 }

@@ -121,10 +121,9 @@ static struct session *session_begin(SSL *ssl, const struct sslapi *api,
 	s->decision = d;
 	s->ssl = ssl;
 	snprintf(s->host, sizeof(s->host), "%s", sni);
-	buf_init(&s->pending, SIZE_MAX);
-	pthread_mutex_init(&s->lock, NULL);
-	s->x = exchange_new(&st->xctx, &info);
-	if (s->x == NULL) {
+	tlsconn_init(&s->conn);
+	if (tlsconn_open(&s->conn, &st->xctx, &info) < 0) {
+		tlsconn_destroy(&s->conn);
 		free(s);
 		return NULL;
 	}
@@ -165,25 +164,10 @@ struct session *tls_session(SSL *ssl)
 	return s;
 }
 
-/* Write what the session still owes to the log; it stays usable as a pipe. */
-static void session_close_exchange(struct session *s, const char *why)
-{
-	int saved = guard_enter();
-	pthread_mutex_lock(&s->lock);
-	struct exchange *x = s->x;
-	s->x = NULL;
-	if (x)
-		exchange_close(x, why);
-	pthread_mutex_unlock(&s->lock);
-	guard_leave(saved);
-}
-
 static void session_end(struct session *s)
 {
 	session_unlink(s);
-	session_close_exchange(s, NULL);
-	buf_free(&s->pending);
-	pthread_mutex_destroy(&s->lock);
+	tlsconn_destroy(&s->conn);
 	free(s);
 }
 
@@ -232,7 +216,7 @@ __attribute__((destructor)) static void tls_at_exit(void)
 {
 	pthread_mutex_lock(&sessions_lock);
 	for (struct session *s = sessions; s; s = s->next)
-		session_close_exchange(s, "process exited");
+		tlsconn_close(&s->conn, "process exited");
 	pthread_mutex_unlock(&sessions_lock);
 }
 
@@ -250,6 +234,6 @@ void tls_fork(enum fork_phase phase)
 	}
 	if (phase == FORK_CHILD)
 		for (struct session *s = sessions; s; s = s->next)
-			pthread_mutex_init(&s->lock, NULL);
+			tlsconn_fork_child(&s->conn);
 	pthread_mutex_unlock(&sessions_lock);
 }

@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "exchange.h"
 #include "forkphase.h"
+#include "tlsconn.h"
 #include "tlsdecision.h"
 
 struct session {
@@ -32,17 +33,8 @@ struct session {
 	SSL *ssl;
 	char host[256];			/* the name the program asked for */
 	const struct tlsdecision *decision;	/* what it is; never NOT_OURS */
-	struct exchange *x;
-	struct buf pending;	/* rewritten bytes not yet taken by SSL_write */
-	size_t pending_off;
-	size_t owed;		/* the program's byte count to return once sent */
+	struct tlsconn conn;	/* its exchange (tlsconn.h) */
 	bool peer_checked;	/* the router's certificate was seen verified */
-	/*
-	 * x is used by the program's thread (read, write, free) and ended by
-	 * the exit destructor, which may run while another thread is still
-	 * streaming: the lock keeps x alive while it is in use.
-	 */
-	pthread_mutex_t lock;
 };
 
 /* The session of ssl, deciding it on first sight; NULL when not ours. */

@@ -56,20 +56,11 @@ static int check_router_peer(SSL *ssl, const struct sslapi *api, struct session 
 	return 1;
 }
 
-/* Send what the rewriter produced; 1 when all is out, else SSL_write's return. */
-static int flush_pending(SSL *ssl, const struct sslapi *api, struct session *s)
+/* tlsconn_flush's put: SSL_write on the session (its return as it is). */
+static ssize_t put_ssl(void *ctx, const char *p, size_t n)
 {
-	while (s->pending_off < s->pending.len) {
-		size_t left = s->pending.len - s->pending_off;
-		int n = api->write(ssl, s->pending.data + s->pending_off,
-				   left > INT_MAX ? INT_MAX : (int)left);
-		if (n <= 0)
-			return n;
-		s->pending_off += (size_t)n;
-	}
-	buf_reset(&s->pending);
-	s->pending_off = 0;
-	return 1;
+	SSL *ssl = ctx;
+	return sslapi_loaded()->write(ssl, p, n > INT_MAX ? INT_MAX : (int)n);
 }
 
 int tlsio_write(SSL *ssl, struct session *s, const void *buf, size_t num,
@@ -78,25 +69,21 @@ int tlsio_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 	/* A session of ours exists only once the table was filled. */
 	const struct sslapi *api = sslapi_loaded();
 	bool keyed = s->decision->keyed;	/* the key goes in */
-	if (s->owed == 0) {
+	if (s->conn.owed == 0) {
 		if (keyed && !s->peer_checked) {
 			int r = check_router_peer(ssl, api, s);
 			if (r <= 0)
 				return r;
 		}
-		int saved = guard_enter();
-		pthread_mutex_lock(&s->lock);
-		bool open = s->x != NULL;
-		ssize_t rc = open ? exchange_send(s->x, buf, num, &s->pending) : 0;
-		pthread_mutex_unlock(&s->lock);
-		guard_leave(saved);
-		if (!open && keyed) {
+		bool ended;
+		ssize_t rc = tlsconn_send(&s->conn, buf, num, &ended);
+		if (ended && keyed) {
 			/* Ended at exit: unrewritten bytes must not reach the router. */
 			raise_error(api, ERR_LIB_SYS, EPIPE);
 			errno = EPIPE;
 			return -1;
 		}
-		if (!open) {	/* a captured session ended at exit: a plain pipe */
+		if (ended) {	/* a captured session ended at exit: a plain pipe */
 			int n = api->write(ssl, buf, (int)(num > INT_MAX ? INT_MAX : num));
 			if (n > 0)
 				*written = (size_t)n;
@@ -107,22 +94,17 @@ int tlsio_write(SSL *ssl, struct session *s, const void *buf, size_t num,
 			errno = (int)-rc;
 			return -1;
 		}
-		s->owed = num;
+		s->conn.owed = num;
 	}
-	int rc = flush_pending(ssl, api, s);
+	ssize_t rc = tlsconn_flush(&s->conn, put_ssl, ssl);
 	if (rc <= 0)
-		return rc;
-	*written = s->owed;
-	s->owed = 0;
+		return (int)rc;
+	*written = s->conn.owed;
+	s->conn.owed = 0;
 	return 1;
 }
 
 void tlsio_read(struct session *s, const void *buf, size_t n)
 {
-	int saved = guard_enter();
-	pthread_mutex_lock(&s->lock);
-	if (s->x)
-		exchange_recv(s->x, buf, n);
-	pthread_mutex_unlock(&s->lock);
-	guard_leave(saved);
+	tlsconn_recv(&s->conn, buf, n);
 }
