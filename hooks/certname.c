@@ -9,12 +9,18 @@
  * getpeercert(), which reads subjectAltName through X509_get_ext_d2i(). For
  * that one certificate, of a routed session whose verification succeeded,
  * the list of names read this way also holds the provider name the program
- * asked for. Every other certificate, and every session whose verification
- * failed, is answered as usual, so nothing is weakened: a router that does
- * not verify still fails.
+ * asked for. Ruby (post_connection_check) and Perl (Net::SSLeay's
+ * get_subjectAltNames) read the extension itself, through X509_get_ext():
+ * for that certificate the subjectAltName extension they get is one made
+ * with the same list, once per session and freed with it (tls.h). Every
+ * other certificate, and every session whose verification failed, is
+ * answered as usual, so nothing is weakened: a router that does not verify
+ * still fails. A router certificate without subjectAltName gets no name
+ * this way (a name only in the subject's CN is not added).
  */
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "guard.h"
@@ -28,6 +34,13 @@ typedef ASN1_STRING *(*ia5_new_fn)(void);
 typedef int (*asn1_set_fn)(ASN1_STRING *, const void *, int);
 typedef OPENSSL_STACK *(*sk_new_fn)(OPENSSL_sk_compfunc);
 typedef int (*sk_push_fn)(OPENSSL_STACK *, const void *);
+typedef X509_EXTENSION *(*get_ext_fn)(const X509 *, int);
+typedef ASN1_OBJECT *(*ext_object_fn)(X509_EXTENSION *);
+typedef int (*ext_critical_fn)(const X509_EXTENSION *);
+typedef int (*obj2nid_fn)(const ASN1_OBJECT *);
+typedef void *(*ext_d2i_any_fn)(X509_EXTENSION *);
+typedef X509_EXTENSION *(*ext_i2d_fn)(int, int, void *);
+typedef void (*names_free_fn)(GENERAL_NAMES *);
 
 static struct {
 	ext_d2i_fn ext_d2i;
@@ -37,6 +50,13 @@ static struct {
 	asn1_set_fn asn1_set;
 	sk_new_fn sk_new;
 	sk_push_fn sk_push;
+	get_ext_fn get_ext;
+	ext_object_fn ext_object;
+	ext_critical_fn ext_critical;
+	obj2nid_fn obj2nid;
+	ext_d2i_any_fn ext_d2i_any;
+	ext_i2d_fn ext_i2d;
+	names_free_fn names_free;
 } real;
 
 /* Add a DNS name to names (creating the list when NULL); returns the list. */
@@ -69,7 +89,7 @@ HOOK void *X509_get_ext_d2i(const X509 *x, int nid, int *crit, int *idx)
 	if (real.ext_d2i == NULL)
 		return NULL;
 	void *names = real.ext_d2i(x, nid, crit, idx);
-	if (nid != NID_subject_alt_name || idx != NULL || guard_busy())
+	if (nid != NID_subject_alt_name || idx != NULL || guard_busy() || !tls_any_routed())
 		return names;
 	char host[256];
 	int saved = guard_enter();
@@ -78,4 +98,45 @@ HOOK void *X509_get_ext_d2i(const X509 *x, int nid, int *crit, int *idx)
 		names = add_dns_name(names, host);
 	guard_leave(saved);
 	return names;
+}
+
+/* orig, a subjectAltName extension, with host added; NULL when it cannot be made. */
+static X509_EXTENSION *widen(const X509_EXTENSION *orig, const char *host)
+{
+	REAL(real.ext_critical, real_crypto, "X509_EXTENSION_get_critical");
+	REAL(real.ext_d2i_any, real_crypto, "X509V3_EXT_d2i");
+	REAL(real.ext_i2d, real_crypto, "X509V3_EXT_i2d");
+	REAL(real.names_free, real_crypto, "GENERAL_NAMES_free");
+	if (!real.ext_critical || !real.ext_d2i_any || !real.ext_i2d || !real.names_free)
+		return NULL;
+	/* X509V3_EXT_d2i only reads the extension, though it is declared to write. */
+	void *names = real.ext_d2i_any((X509_EXTENSION *)(uintptr_t)orig);
+	if (names == NULL)
+		return NULL;
+	names = add_dns_name(names, host);
+	X509_EXTENSION *ext = real.ext_i2d(NID_subject_alt_name, real.ext_critical(orig), names);
+	real.names_free(names);
+	return ext;
+}
+
+HOOK X509_EXTENSION *X509_get_ext(const X509 *x, int loc)
+{
+	REAL(real.get_ext, real_crypto, "X509_get_ext");
+	REAL(real.ext_object, real_crypto, "X509_EXTENSION_get_object");
+	REAL(real.obj2nid, real_crypto, "OBJ_obj2nid");
+	if (real.get_ext == NULL)
+		return NULL;
+	X509_EXTENSION *ext = real.get_ext(x, loc);
+	if (ext == NULL || guard_busy() || !real.ext_object || !real.obj2nid ||
+	    !tls_any_routed())
+		return ext;
+	int saved = guard_enter();
+	X509_EXTENSION *shown = ext;
+	if (real.obj2nid(real.ext_object(ext)) == NID_subject_alt_name) {
+		X509_EXTENSION *wide = tls_routed_peer_ext(x, ext, widen);
+		if (wide)
+			shown = wide;
+	}
+	guard_leave(saved);
+	return shown;
 }

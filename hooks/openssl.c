@@ -33,7 +33,7 @@ HOOK int SSL_connect(SSL *ssl)
 	REAL(real.connect, real_ssl, "SSL_connect");
 	if (real.connect == NULL)
 		return -1;
-	tls_session(ssl);
+	tls_session_connecting(ssl);
 	return real.connect(ssl);
 }
 

@@ -24,6 +24,8 @@ static void look_up(void)
 		api.peer_cert_counted =
 			FIND(peer_cert, real_ssl, "SSL_get_peer_certificate") != NULL;
 	FIND(x509_free, real_crypto, "X509_free");
+	FIND(ext_free, real_crypto, "X509_EXTENSION_free");
+	FIND(x509_cmp, real_crypto, "X509_cmp");
 	FIND(do_handshake, real_ssl, "SSL_do_handshake");
 	FIND(is_init_finished, real_ssl, "SSL_is_init_finished");
 	if (FIND(err_new, real_crypto, "ERR_new") != NULL)
@@ -61,7 +63,8 @@ static void look_up(void)
 			api.store_load && api.store_free && api.cert_dir &&
 			api.cert_dir_env && api.cert_file_env && api.get_ctx &&
 			api.ctx_get_store && api.peer_cert && api.verify_result &&
-			api.do_handshake && api.is_init_finished && api.x509_free;
+			api.do_handshake && api.is_init_finished && api.x509_free &&
+			api.x509_cmp;
 	if (complete)
 		api.ex_index = get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
 						NULL, NULL, NULL);

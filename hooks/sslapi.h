@@ -25,6 +25,8 @@ struct sslapi {
 	X509 *(*peer_cert)(const SSL *);
 	bool peer_cert_counted;		/* 1.1's getter: X509_free the result */
 	void (*x509_free)(X509 *);
+	int (*x509_cmp)(const X509 *, const X509 *);
+	void (*ext_free)(X509_EXTENSION *);	/* NULL is allowed: nothing widened then */
 	long (*verify_result)(const SSL *);
 	int (*do_handshake)(SSL *);
 	int (*is_init_finished)(const SSL *);

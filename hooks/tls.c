@@ -19,6 +19,7 @@
 static char not_ours;		/* ex_data marker: looked at, not ours */
 static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *sessions;
+static unsigned n_routed;	/* live routed sessions; atomic */
 
 /*
  * Does the session's socket lead to a router address we handed out, or
@@ -85,9 +86,9 @@ static void session_unlink(struct session *s)
  * before its first use. NULL when it is not ours.
  */
 static struct session *session_begin(SSL *ssl, const struct sslapi *api,
-				     const struct respan_state *st)
+				     const struct respan_state *st, bool connecting)
 {
-	struct tlsdecision_facts f = { .server = api->is_server(ssl) != 0 };
+	struct tlsdecision_facts f = { .server = !connecting && api->is_server(ssl) != 0 };
 	if (f.server)
 		return NULL;
 	const char *sni = api->get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -137,12 +138,14 @@ static struct session *session_begin(SSL *ssl, const struct sslapi *api,
 		api->set_alpn(ssl, p.alpn, (unsigned int)p.alpn_len);
 		routertrust_add_ca(ssl, api, &st->cfg);
 	}
-	respan_debug("TLS session to %s: %s", sni, d->label);
+	respan_debug("TLS session to %s: %s", s->host, d->label);
+	if (d->kind == TLS_ROUTED)
+		__atomic_add_fetch(&n_routed, 1, __ATOMIC_RELAXED);
 	session_link(s);
 	return s;
 }
 
-struct session *tls_session(SSL *ssl)
+static struct session *find_or_begin(SSL *ssl, bool connecting)
 {
 	if (ssl == NULL || guard_busy())
 		return NULL;
@@ -158,15 +161,29 @@ struct session *tls_session(SSL *ssl)
 	if (p)
 		return p;
 	int saved = guard_enter();
-	struct session *s = session_begin(ssl, api, st);
+	struct session *s = session_begin(ssl, api, st, connecting);
 	api->set_ex_data(ssl, api->ex_index, s ? (void *)s : (void *)&not_ours);
 	guard_leave(saved);
 	return s;
 }
 
-static void session_end(struct session *s)
+struct session *tls_session(SSL *ssl)
+{
+	return find_or_begin(ssl, false);
+}
+
+struct session *tls_session_connecting(SSL *ssl)
+{
+	return find_or_begin(ssl, true);
+}
+
+static void session_end(struct session *s, const struct sslapi *api)
 {
 	session_unlink(s);
+	if (s->decision->kind == TLS_ROUTED)
+		__atomic_sub_fetch(&n_routed, 1, __ATOMIC_RELAXED);
+	if (s->names_ext)
+		api->ext_free(s->names_ext);
 	tlsconn_destroy(&s->conn);
 	free(s);
 }
@@ -179,32 +196,66 @@ void tls_free(SSL *ssl)
 	void *p = api->get_ex_data(ssl, api->ex_index);
 	if (p && p != &not_ours) {
 		api->set_ex_data(ssl, api->ex_index, NULL);
-		session_end(p);
+		session_end(p, api);
 	}
+}
+
+/*
+ * The routed, verified session whose peer certificate is x; sessions_lock
+ * held. A copy is as good as the object: its encoding is the certificate
+ * the router proved it holds the key of, in a handshake verified for the
+ * router's name.
+ */
+static struct session *routed_peer(const struct sslapi *api, const X509 *x)
+{
+	for (struct session *s = sessions; s; s = s->next) {
+		if (s->decision->kind != TLS_ROUTED)
+			continue;
+		X509 *peer = api->peer_cert(s->ssl);
+		/* The same certificate, not only the same object: Ruby shows the program a copy. */
+		bool same = peer != NULL && (peer == x || api->x509_cmp(peer, x) == 0);
+		if (peer && api->peer_cert_counted)
+			api->x509_free(peer);	/* only compared, never used */
+		if (same && api->verify_result(s->ssl) == X509_V_OK)
+			return s;
+	}
+	return NULL;
+}
+
+bool tls_any_routed(void)
+{
+	return __atomic_load_n(&n_routed, __ATOMIC_RELAXED) != 0;
 }
 
 bool tls_routed_peer_name(const X509 *x, char *host, size_t size)
 {
 	const struct sslapi *api = sslapi_loaded();
-	bool found = false;
-	if (api == NULL)
+	if (api == NULL || x == NULL)
 		return false;
 	pthread_mutex_lock(&sessions_lock);
-	for (struct session *s = sessions; s && !found; s = s->next) {
-		if (s->decision->kind != TLS_ROUTED)
-			continue;
-		X509 *peer = api->peer_cert(s->ssl);
-		if (peer && api->peer_cert_counted)
-			api->x509_free(peer);	/* only compared, never used */
-		if (peer != x)
-			continue;
-		if (api->verify_result(s->ssl) == X509_V_OK) {
-			snprintf(host, size, "%s", s->host);
-			found = true;
-		}
-	}
+	struct session *s = routed_peer(api, x);
+	if (s)
+		snprintf(host, size, "%s", s->host);
 	pthread_mutex_unlock(&sessions_lock);
-	return found;
+	return s != NULL;
+}
+
+X509_EXTENSION *tls_routed_peer_ext(const X509 *x, const X509_EXTENSION *orig,
+				    X509_EXTENSION *(*widen)(const X509_EXTENSION *,
+							     const char *))
+{
+	const struct sslapi *api = sslapi_loaded();
+	X509_EXTENSION *ext = NULL;
+	if (api == NULL || x == NULL || api->ext_free == NULL)
+		return NULL;
+	pthread_mutex_lock(&sessions_lock);
+	struct session *s = routed_peer(api, x);
+	if (s && s->names_ext == NULL)
+		s->names_ext = widen(orig, s->host);
+	if (s)
+		ext = s->names_ext;
+	pthread_mutex_unlock(&sessions_lock);
+	return ext;
 }
 
 /*

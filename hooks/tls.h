@@ -35,10 +35,20 @@ struct session {
 	const struct tlsdecision *decision;	/* what it is; never NOT_OURS */
 	struct tlsconn conn;	/* its exchange (tlsconn.h) */
 	bool peer_checked;	/* the router's certificate was seen verified */
+	X509_EXTENSION *names_ext;	/* tls_routed_peer_ext's, or NULL */
 };
 
 /* The session of ssl, deciding it on first sight; NULL when not ours. */
 struct session *tls_session(SSL *ssl);
+
+/*
+ * The same, from SSL_connect: the object is a client whatever it reads as.
+ * OpenSSL's SSL_connect makes an object whose role is not set yet a client,
+ * and until then one made from a generic method (TLS_method) reads as a
+ * server: Net::SSLeay (Perl) and Ruby's openssl call SSL_connect without
+ * SSL_set_connect_state.
+ */
+struct session *tls_session_connecting(SSL *ssl);
 
 /* The program frees or clears ssl: end its exchange and drop our state. */
 void tls_free(SSL *ssl);
@@ -49,6 +59,20 @@ void tls_free(SSL *ssl);
  * in host. For certname.c.
  */
 bool tls_routed_peer_name(const X509 *x, char *host, size_t size);
+
+/* Is any routed session alive? One atomic load: a filter before the tests below. */
+bool tls_any_routed(void);
+
+/*
+ * The same test, for the program's other way to the names: when x is such a
+ * certificate, the subjectAltName extension to show the program instead of
+ * orig (x's own), made once per session by widen(orig, the name the program
+ * asked for) and owned by the session, freed with it. NULL otherwise, or
+ * when widen fails: orig is the answer then.
+ */
+X509_EXTENSION *tls_routed_peer_ext(const X509 *x, const X509_EXTENSION *orig,
+				    X509_EXTENSION *(*widen)(const X509_EXTENSION *,
+							     const char *));
 
 /*
  * Around fork(): see forkphase.h. The session list is the outermost lock of
