@@ -74,6 +74,7 @@ HOOK_SRCS := \
 	hooks/init.c \
 	hooks/environ.c \
 	hooks/real.c \
+	hooks/dlopen.c \
 	hooks/routeraddr.c \
 	hooks/reportonce.c \
 	hooks/freshfd.c \

@@ -42,11 +42,11 @@ static struct {
 
 static bool find_url_api(void)
 {
-	REAL(real.url, real_libc, "curl_url");
-	REAL(real.url_set, real_libc, "curl_url_set");
-	REAL(real.url_get, real_libc, "curl_url_get");
-	REAL(real.url_cleanup, real_libc, "curl_url_cleanup");
-	REAL(real.free, real_libc, "curl_free");
+	REAL(real.url, real_curl, "curl_url");
+	REAL(real.url_set, real_curl, "curl_url_set");
+	REAL(real.url_get, real_curl, "curl_url_get");
+	REAL(real.url_cleanup, real_curl, "curl_url_cleanup");
+	REAL(real.free, real_curl, "curl_free");
 	return real.url && real.url_set && real.url_get && real.url_cleanup &&
 	       real.free;
 }
@@ -198,7 +198,7 @@ static enum curl_tls curl_tls(void)
 	static int known;	/* an enum curl_tls, once asked */
 	int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
 	if (v == CURL_TLS_UNKNOWN) {
-		REAL(real_version, real_libc, "curl_version_info");
+		REAL(real_version, real_curl, "curl_version_info");
 		const curl_version_info_data *d = real_version ?
 			real_version(CURLVERSION_NOW) : NULL;
 		const char *tls = d && d->ssl_version ? d->ssl_version : "";
@@ -235,7 +235,7 @@ HOOK CURLcode curl_easy_setopt(CURL *handle, CURLoption option, ...)
 	va_list ap;
 	const struct respan_state *st;
 
-	REAL(real.setopt, real_libc, "curl_easy_setopt");
+	REAL(real.setopt, real_curl, "curl_easy_setopt");
 	if (real.setopt == NULL)
 		return CURLE_FAILED_INIT;
 

@@ -8,6 +8,8 @@
 static const char *const libssl_names[] = { "libssl.so.3", "libssl.so.1.1" };
 static const char *const libcrypto_names[] = { "libcrypto.so.3", "libcrypto.so.1.1" };
 static const char *const libgnutls_names[] = { "libgnutls.so.30" };
+static const char *const libcurl_names[] = { "libcurl.so.4", "libcurl-gnutls.so.4",
+					     "libcurl-nss.so.4" };
 
 /* Is p one of librespan's own symbols? */
 static bool is_ours(void *p)
@@ -76,6 +78,11 @@ void *real_crypto(const char *name)
 void *real_gnutls(const char *name)
 {
 	return find_in(libgnutls_names, 1, name);
+}
+
+void *real_curl(const char *name)
+{
+	return find_in(libcurl_names, 3, name);
 }
 
 bool real_have_libssl(void)

@@ -6,7 +6,10 @@
  * where RTLD_NEXT finds nothing: then the library is looked up by handle
  * (dlopen with RTLD_NOLOAD, libssl.so.3 first, then libssl.so.1.1), which
  * never loads anything new. GnuTLS's are found the same way
- * (libgnutls.so.30). A look-up that hands back librespan's own symbol
+ * (libgnutls.so.30), and libcurl's (libcurl.so.4, then Debian's
+ * libcurl-gnutls.so.4 and libcurl-nss.so.4: a module that links libcurl and
+ * is loaded RTLD_LOCAL calls curl_easy_setopt, the hook, which must still
+ * find the libcurl it stands in front of). A look-up that hands back librespan's own symbol
  * (a broken link order) is refused and reported once, not followed
  * (proxychains aborts there; we must not).
  */
@@ -24,6 +27,9 @@ void *real_crypto(const char *name);
 
 /* The program's libgnutls symbol, or NULL when none is loaded. */
 void *real_gnutls(const char *name);
+
+/* The program's libcurl symbol, or NULL when none is loaded. */
+void *real_curl(const char *name);
 
 /*
  * True when the OpenSSL layer can act in this process: a libssl is loaded
