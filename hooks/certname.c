@@ -12,7 +12,8 @@
  * asked for. Ruby (post_connection_check) and Perl (Net::SSLeay's
  * get_subjectAltNames) read the extension itself, through X509_get_ext():
  * for that certificate the subjectAltName extension they get is one made
- * with the same list, once per session and freed with it (tls.h). Every
+ * with the same list, kept with the certificate object and freed with it
+ * (tls.h). Every
  * other certificate, and every session whose verification failed, is
  * answered as usual, so nothing is weakened: a router that does not verify
  * still fails. A router certificate without subjectAltName gets no name

@@ -6,9 +6,18 @@
 #include "guard.h"
 #include "real.h"
 
-static struct sslapi api = { .ex_index = -1 };
+static struct sslapi api = { .ex_index = -1, .x509_ex_index = -1 };
 static const struct sslapi *usable;	/* &api once it is complete */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* The X509 slot's free callback: the extension goes with its certificate. */
+static void free_x509_slot(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			   void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (ptr && api.ext_free)
+		api.ext_free(ptr);
+}
 
 #define FIND(field, finder, name) \
 	(api.field = (__typeof__(api.field))finder(name))
@@ -26,6 +35,8 @@ static void look_up(void)
 	FIND(x509_free, real_crypto, "X509_free");
 	FIND(ext_free, real_crypto, "X509_EXTENSION_free");
 	FIND(x509_cmp, real_crypto, "X509_cmp");
+	FIND(x509_get_ex_data, real_crypto, "X509_get_ex_data");
+	FIND(x509_set_ex_data, real_crypto, "X509_set_ex_data");
 	FIND(do_handshake, real_ssl, "SSL_do_handshake");
 	FIND(is_init_finished, real_ssl, "SSL_is_init_finished");
 	if (FIND(err_new, real_crypto, "ERR_new") != NULL)
@@ -68,6 +79,9 @@ static void look_up(void)
 	if (complete)
 		api.ex_index = get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL,
 						NULL, NULL, NULL);
+	if (complete && api.ext_free && api.x509_get_ex_data && api.x509_set_ex_data)
+		api.x509_ex_index = get_ex_new_index(CRYPTO_EX_INDEX_X509, 0, NULL, NULL,
+						     NULL, (void *)free_x509_slot);
 	if (complete && api.ex_index >= 0)
 		__atomic_store_n(&usable, &api, __ATOMIC_RELEASE);
 	guard_leave(saved);

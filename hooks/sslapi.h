@@ -26,7 +26,7 @@ struct sslapi {
 	bool peer_cert_counted;		/* 1.1's getter: X509_free the result */
 	void (*x509_free)(X509 *);
 	int (*x509_cmp)(const X509 *, const X509 *);
-	void (*ext_free)(X509_EXTENSION *);	/* NULL is allowed: nothing widened then */
+	void (*ext_free)(X509_EXTENSION *);
 	long (*verify_result)(const SSL *);
 	int (*do_handshake)(SSL *);
 	int (*is_init_finished)(const SSL *);
@@ -56,6 +56,13 @@ struct sslapi {
 	SSL_CTX *(*get_ctx)(const SSL *);
 	X509_STORE *(*ctx_get_store)(const SSL_CTX *);
 	int ex_index;			/* librespan's ex_data slot on SSL objects */
+	/*
+	 * Its slot on X509 objects (certname.c's widened subjectAltName, freed
+	 * with the certificate), or -1 when OpenSSL gave none.
+	 */
+	int x509_ex_index;
+	void *(*x509_get_ex_data)(const X509 *, int);
+	int (*x509_set_ex_data)(X509 *, int, void *);
 };
 
 /*

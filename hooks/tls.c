@@ -177,13 +177,11 @@ struct session *tls_session_connecting(SSL *ssl)
 	return find_or_begin(ssl, true);
 }
 
-static void session_end(struct session *s, const struct sslapi *api)
+static void session_end(struct session *s)
 {
 	session_unlink(s);
 	if (s->decision->kind == TLS_ROUTED)
 		__atomic_sub_fetch(&n_routed, 1, __ATOMIC_RELAXED);
-	if (s->names_ext)
-		api->ext_free(s->names_ext);
 	tlsconn_destroy(&s->conn);
 	free(s);
 }
@@ -196,7 +194,7 @@ void tls_free(SSL *ssl)
 	void *p = api->get_ex_data(ssl, api->ex_index);
 	if (p && p != &not_ours) {
 		api->set_ex_data(ssl, api->ex_index, NULL);
-		session_end(p, api);
+		session_end(p);
 	}
 }
 
@@ -246,14 +244,22 @@ X509_EXTENSION *tls_routed_peer_ext(const X509 *x, const X509_EXTENSION *orig,
 {
 	const struct sslapi *api = sslapi_loaded();
 	X509_EXTENSION *ext = NULL;
-	if (api == NULL || x == NULL || api->ext_free == NULL)
+	if (api == NULL || x == NULL || api->x509_ex_index < 0)
 		return NULL;
 	pthread_mutex_lock(&sessions_lock);
 	struct session *s = routed_peer(api, x);
-	if (s && s->names_ext == NULL)
-		s->names_ext = widen(orig, s->host);
-	if (s)
-		ext = s->names_ext;
+	if (s) {
+		/* Const as the program sees it; the slot is ours. */
+		X509 *cert = (X509 *)(uintptr_t)x;
+		ext = api->x509_get_ex_data(cert, api->x509_ex_index);
+		if (ext == NULL) {
+			ext = widen(orig, s->host);
+			if (ext && api->x509_set_ex_data(cert, api->x509_ex_index, ext) != 1) {
+				api->ext_free(ext);
+				ext = NULL;
+			}
+		}
+	}
 	pthread_mutex_unlock(&sessions_lock);
 	return ext;
 }

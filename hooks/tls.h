@@ -35,7 +35,6 @@ struct session {
 	const struct tlsdecision *decision;	/* what it is; never NOT_OURS */
 	struct tlsconn conn;	/* its exchange (tlsconn.h) */
 	bool peer_checked;	/* the router's certificate was seen verified */
-	X509_EXTENSION *names_ext;	/* tls_routed_peer_ext's, or NULL */
 };
 
 /* The session of ssl, deciding it on first sight; NULL when not ours. */
@@ -66,9 +65,10 @@ bool tls_any_routed(void);
 /*
  * The same test, for the program's other way to the names: when x is such a
  * certificate, the subjectAltName extension to show the program instead of
- * orig (x's own), made once per session by widen(orig, the name the program
- * asked for) and owned by the session, freed with it. NULL otherwise, or
- * when widen fails: orig is the answer then.
+ * orig (x's own), made by widen(orig, the name the program asked for) once
+ * per certificate object and kept with it (its ex_data), freed when the
+ * certificate is, as its own extensions are. NULL otherwise, or when widen
+ * fails: orig is the answer then.
  */
 X509_EXTENSION *tls_routed_peer_ext(const X509 *x, const X509_EXTENSION *orig,
 				    X509_EXTENSION *(*widen)(const X509_EXTENSION *,
