@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from standin.clients import CALLS, check_log, check_routed, provider_key, run_call
 from standin.helpers import (USERS_OWN_BASE_URL, assert_no_secrets, make_respan_env, read_log,
                              run)
@@ -95,6 +97,28 @@ def test_untrusted_router_behind_the_proxy_gets_nothing(respan_env, pki, libresp
         assert bad.requests() == []
         assert [t for t, _ in proxy.connects()] == [f"localhost:{bad.port}"]
     assert done.returncode == 3 and done.stdout.startswith(b"error "), done.stdout
+    assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], key)
+
+
+@pytest.mark.parametrize("how", ["-x", "HTTPS_PROXY"])
+def test_untrusted_router_behind_the_proxy_gets_nothing_from_curl(how, pki, librespan,
+                                                                   tmp_path):
+    """curl through the proxy to a router from an unknown CA: the tunnel is
+    to the router, the handshake fails (curl's own check, for the router's
+    name), nothing is sent and no key is in the log."""
+    call = CALLS["openai"]
+    key = provider_key(call)
+    with Router(pki["wrong_cert"], pki["wrong_key"],
+                record=str(tmp_path / "bad.jsonl")) as bad, Proxy() as proxy:
+        env = make_respan_env(tmp_path, bad, pki, preload=librespan)
+        flags = f"-x {proxy.url}" if how == "-x" else ""
+        if how == "HTTPS_PROXY":
+            env["HTTPS_PROXY"] = proxy.url
+        res = run_call(f"curl {flags}".strip(), call, env, key, tmp_path, check=False)
+        assert bad.requests() == []
+        assert [t for t, _ in proxy.connects()] == [f"localhost:{bad.port}"]
+    assert res.proc.returncode == 60, res.stderr     # CURLE_PEER_FAILED_VERIFICATION
+    assert read_log(env["RESPAN_LOG"], type="request") == []
     assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], key)
 
 
