@@ -97,7 +97,7 @@ HOOK_SRCS := \
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
-	readfile envget inaddr routertls tlsdecision tunnel
+	readfile envget inaddr routertls tlsdecision tunnel elfinfo
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo
@@ -170,7 +170,9 @@ $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
 # LD_PRELOAD composer.
 $(BUILD)/tests/unit/test_peer: $(BUILD)/cli/relay/peer.o
 $(BUILD)/tests/unit/test_ldpreload: $(BUILD)/cli/ldpreload.o
-$(BUILD)/tests/unit/test_peer.o $(BUILD)/tests/unit/test_ldpreload.o: ALL_CFLAGS += -Icli
+$(BUILD)/tests/unit/test_elfinfo: $(BUILD)/cli/elf/elfinfo.o
+$(BUILD)/tests/unit/test_peer.o $(BUILD)/tests/unit/test_ldpreload.o \
+$(BUILD)/tests/unit/test_elfinfo.o: ALL_CFLAGS += -Icli
 
 # Two helpers every unit test may use: pageguard (input ending at an unmapped
 # page) and jsonlines (a log read back).

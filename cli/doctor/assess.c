@@ -67,14 +67,22 @@ static void describe(const struct libdeps *d, int i, const char *root, char *out
 		 l->parent < 0 ? root : d->v[l->parent].name);
 }
 
-static int find_any(const struct libdeps *d, const char *const *prefixes)
+/*
+ * librespan's dlopen leaves RTLD_DEEPBIND out on x86_64 only (its
+ * interposer is a few instructions of x86_64 assembly); elsewhere dlopen is
+ * not interposed. respan and librespan.so are built for the same machine.
+ */
+#if defined(__x86_64__)
+#define DEEPBIND_HOOKED true
+#define UNLESS_DEEPBIND ""
+#else
+#define DEEPBIND_HOOKED false
+#define UNLESS_DEEPBIND ", unless loaded with RTLD_DEEPBIND"
+#endif
+
+static bool is_hooked_ssl(const char *name)
 {
-	for (; *prefixes; prefixes++) {
-		int i = libdeps_find(d, *prefixes);
-		if (i >= 0)
-			return i;
-	}
-	return -1;
+	return strcmp(name, "libssl.so.3") == 0 || strcmp(name, "libssl.so.1.1") == 0;
 }
 
 static bool hooked_gnutls(const struct libdeps *d, int i)
@@ -84,9 +92,7 @@ static bool hooked_gnutls(const struct libdeps *d, int i)
 
 static bool hooked_ssl(const struct libdeps *d, int i)
 {
-	return i >= 0 && d->v[i].path &&
-	       (strcmp(d->v[i].name, "libssl.so.3") == 0 ||
-		strcmp(d->v[i].name, "libssl.so.1.1") == 0);
+	return i >= 0 && d->v[i].path && is_hooked_ssl(d->v[i].name);
 }
 
 /* ---- the facts, in words -------------------------------------------------------- */
@@ -115,17 +121,14 @@ static void kind_of(const struct prog_facts *f, struct assessment *a)
 
 static void tls_facts(const struct prog_facts *f, struct assessment *a, struct tls *t)
 {
-	static const char *const curls[] = { "libcurl.so.", "libcurl-gnutls.so.",
-					     "libcurl-nss.so.", NULL };
-	static const char *const others[] = { "libgnutls.so.", "libnss3.so", "libwolfssl.so.",
-					      "libmbedtls.so.", NULL };
+	const char *const *others = progcheck_other_tls;
 	const struct elfinfo *e = &f->elf;
 	const struct libdeps *d = f->have_deps ? &f->deps : NULL;
 	char text[ASSESS_TEXT];
 
 	t->ssl = d ? libdeps_find(d, "libssl.so") : -1;
 	t->deps = d;
-	t->curl = d ? find_any(d, curls) : -1;
+	t->curl = d ? libdeps_find_any(d, progcheck_curl_libs) : -1;
 	t->go = e->go;
 	t->node = (e->syms & ELFSYM_NODE) != 0;
 	t->bun = (e->strs & ELFSTR_BUN) != 0;
@@ -194,6 +197,9 @@ static void tls_facts(const struct prog_facts *f, struct assessment *a, struct t
 
 	if (f->python)
 		put(a->runtime, "Python %s", f->py_version[0] ? f->py_version : "3");
+	else if (f->php)
+		put(a->runtime, "PHP%s%s (it exports php_module_startup)",
+		    e->php_version[0] ? " " : "", e->php_version);
 	else if (t->go)
 		put(a->runtime, "Go%s%s (%s)", e->go_version[0] ? " " : "", e->go_version,
 		    e->go_how);
@@ -264,6 +270,90 @@ static bool blocked(const struct prog_facts *f, const struct elfinfo *lib,
 
 /* ---- layers and verdict ------------------------------------------------------------ */
 
+static bool is_hooked_tls(const char *name)
+{
+	return is_hooked_ssl(name) || strcmp(name, "libgnutls.so.30") == 0;
+}
+
+/* Its libcurl is one layer 2 acts on: libcurl.so.N on a hooked libssl. */
+static bool routes_curl(const struct php_ext *x)
+{
+	return strncmp(x->curl, "libcurl.so.", 11) == 0 && is_hooked_ssl(x->tls);
+}
+
+/*
+ * The PHP extension layer 2 (curl) or the TLS layers (!curl) would act on:
+ * one whose libcurl and libssl are both hooked first, else the first that
+ * brings a libcurl (curl) or a hooked TLS library; NULL: none. Extensions
+ * missing a library are left out: they would not load.
+ */
+static const struct php_ext *php_pick(const struct prog_facts *f, bool curl)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; f->php && i < f->n_php_ext; i++) {
+			const struct php_ext *x = &f->php_ext[i];
+			if (x->missing[0] == '\0' && (pass == 0 ? routes_curl(x) : curl ?
+			    x->curl[0] != '\0' : is_hooked_tls(x->tls)))
+				return x;
+		}
+	}
+	return NULL;
+}
+
+/* Layer 2 for a PHP whose libcurl comes with an extension (RTLD_DEEPBIND). */
+static void php_curl_layer(const struct config *cfg, const char *off, const struct php_ext *x,
+			   struct assessment *a)
+{
+	char *why = a->layer[LAYER_CURL].why;
+
+	if (off && cfg->mode != RESPAN_MODE_ROUTE) {
+		put(why, "%s", off);
+	} else if (!DEEPBIND_HOOKED) {
+		put(why, "PHP's %s brings %s with RTLD_DEEPBIND, which librespan leaves as it is "
+		    "on this machine: its calls go to libcurl directly", x->file, x->curl);
+	} else if (off) {
+		put(why, "%s (%s, brought by PHP's %s)", off, x->curl, x->file);
+	} else if (strncmp(x->curl, "libcurl-gnutls.so.", 18) == 0 &&
+		   strcmp(x->tls, "libgnutls.so.30") == 0) {
+		put(why, "%s, brought by PHP's %s: its TLS is GnuTLS, so its URLs are left alone "
+		    "and the resolver and GnuTLS layers route its connections", x->curl, x->file);
+	} else if (!routes_curl(x)) {
+		put(why, "%s, brought by PHP's %s: its TLS is not a libssl the OpenSSL layer "
+		    "hooks, so its URLs are left alone", x->curl, x->file);
+	} else {
+		a->layer[LAYER_CURL].can = true;
+		put(why, "%s with %s, brought by PHP's %s once PHP loads it (RTLD_DEEPBIND left "
+		    "out): provider URLs become router URLs", x->curl, x->tls, x->file);
+	}
+}
+
+/*
+ * Layers 3 and 4 or 5 for a PHP with no hooked TLS library of its own whose
+ * extension x brings one (x86_64 only: elsewhere RTLD_DEEPBIND keeps it
+ * from the hooks).
+ */
+static void php_tls_layers(const struct config *cfg, const char *off, const struct php_ext *x,
+			   struct assessment *a)
+{
+	bool gnutls = strcmp(x->tls, "libgnutls.so.30") == 0;
+	int layer = gnutls ? LAYER_GNUTLS : LAYER_OPENSSL;
+
+	if (off) {
+		put(a->layer[LAYER_RESOLVER].why, "%s", off);
+	} else {
+		a->layer[LAYER_RESOLVER].can = true;
+		put(a->layer[LAYER_RESOLVER].why, "%s comes with PHP's %s, so provider names "
+		    "resolve to the router once PHP loads it", x->tls, x->file);
+	}
+	a->layer[layer].can = cfg->mode != RESPAN_MODE_OFF;
+	if (cfg->mode == RESPAN_MODE_OFF)
+		put(a->layer[layer].why, "RESPAN_MODE=off");
+	else
+		put(a->layer[layer].why, "%s, brought by PHP's %s (RTLD_DEEPBIND left out)%s%s%s",
+		    x->tls, x->file, off ? "; it logs, but does not route (" : "",
+		    off ? off : "", off ? ")" : "");
+}
+
 static void layers(const struct config *cfg, const struct prog_facts *f,
 		   const struct tls *t, struct assessment *a)
 {
@@ -271,6 +361,7 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 			  cfg->mode == RESPAN_MODE_CAPTURE ? "capture mode changes nothing" :
 			  cfg->api_key == NULL ? "RESPAN_API_KEY is not set" : NULL;
 	bool dl = (f->elf.syms & ELFSYM_DLOPEN) != 0;
+	const struct php_ext *x;
 	char text[ASSESS_TEXT];
 
 	/* 1: environment */
@@ -311,9 +402,12 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 	} else if (f->elf.syms & ELFSYM_CURL_EXPORT) {
 		put(a->layer[LAYER_CURL].why, "libcurl is compiled into the program (it exports "
 		    "curl_easy_setopt): its calls do not go through the hook");
+	} else if ((x = php_pick(f, true)) != NULL) {
+		php_curl_layer(cfg, off, x, a);
 	} else {
 		put(a->layer[LAYER_CURL].why, "libcurl is not linked%s", dl ?
-		    " (a libcurl loaded later with dlopen would be covered)" : "");
+		    " (a libcurl loaded later with dlopen would be covered" UNLESS_DEEPBIND ")" :
+		    "");
 	}
 
 	/* 5: GnuTLS */
@@ -332,7 +426,8 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		    f->deps.v[t->gnutls].path ? "" : ", and ld.so would not find it");
 	} else {
 		put(a->layer[LAYER_GNUTLS].why, "no libgnutls is linked%s", dl ?
-		    " (a libgnutls loaded later with dlopen would be covered)" : "");
+		    " (a libgnutls loaded later with dlopen would be covered" UNLESS_DEEPBIND ")" :
+		    "");
 	}
 
 	/* 3: resolver, 4: OpenSSL */
@@ -383,7 +478,94 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		    a->tls_libs);
 	else
 		put(a->layer[LAYER_OPENSSL].why, "no libssl is linked%s", dl ?
-		    " (a libssl loaded later with dlopen would be covered)" : "");
+		    " (a libssl loaded later with dlopen would be covered" UNLESS_DEEPBIND ")" :
+		    "");
+	if (!t->gnutls_ok && DEEPBIND_HOOKED && (x = php_pick(f, false)) != NULL)
+		php_tls_layers(cfg, off, x, a);
+}
+
+/* ---- libraries loaded later ------------------------------------------------------- */
+
+/* "curl.so (libcurl.so.4 with libssl.so.3)" and what keeps it from the hooks. */
+static void php_ext_words(const struct php_ext *x, char *out, size_t size)
+{
+	const char *tls = x->tls[0] ? x->tls : x->imports_ssl ? "the program's libssl" : "";
+	bool unhooked = x->tls[0] && !is_hooked_tls(x->tls);
+
+	snprintf(out, size, "%s (%s%s%s%s%s%s%s)", x->file, x->curl,
+		 x->curl[0] && tls[0] ? " with " : "", tls,
+		 unhooked ? ", which no layer hooks" : "",
+		 x->missing[0] ? "; ld.so would not find " : "", x->missing,
+		 x->missing[0] ? ", so it would not load" : "");
+}
+
+/*
+ * What happens to libraries the program loads with dlopen (a->dlopen), and
+ * for PHP, which of its extensions (all loaded RTLD_DEEPBIND) bring libcurl
+ * or TLS (a->php_ext).
+ */
+static void later_loads(const struct config *cfg, const struct prog_facts *f,
+			struct assessment *a)
+{
+	bool off = cfg->mode == RESPAN_MODE_OFF;
+	const char *dir = f->elf.php_ext_dir;
+	char *out = a->php_ext;
+	size_t len;
+
+	if (off)
+		put(a->dlopen, "RESPAN_MODE=off: nothing is hooked, libraries loaded later "
+		    "included");
+	else if (DEEPBIND_HOOKED)
+		put(a->dlopen, "libraries it loads later with dlopen are hooked like linked "
+		    "ones, RTLD_DEEPBIND ones too: librespan's dlopen leaves that flag out "
+		    "(dlmopen's other namespaces are never reached)");
+	else
+		put(a->dlopen, "libraries it loads later with dlopen are hooked like linked "
+		    "ones, except RTLD_DEEPBIND ones: on this machine librespan does not "
+		    "interpose dlopen, so they bind to their own libraries first and no hook "
+		    "sees their calls (dlmopen's other namespaces are never reached)");
+	if (!(f->elf.syms & ELFSYM_DLOPEN))
+		a->dlopen[0] = '\0';
+	if (!f->php)
+		return;
+
+	const char *how = off ? " (RESPAN_MODE=off: not hooked)" : DEEPBIND_HOOKED ?
+			  ": hooked all the same, dlopen leaves the flag out" :
+			  ": not hooked on this machine (librespan does not interpose dlopen "
+			  "here), so no hook sees their calls";
+	if (dir[0] == '\0') {
+		snprintf(out, ASSESS_LONG, "PHP loads its extensions with RTLD_DEEPBIND%s; no "
+			 "extension directory found in the file, so none are listed", how);
+		return;
+	}
+	len = (size_t)snprintf(out, ASSESS_LONG, "PHP loads them from %s (built in; php.ini "
+			       "may name another) with RTLD_DEEPBIND%s", dir, how);
+	if (f->php_dir_rc < 0) {
+		snprintf(out + len, ASSESS_LONG - len, "; the directory cannot be read: %s",
+			 strerror(-f->php_dir_rc));
+		return;
+	}
+	size_t with = f->n_php_ext + f->php_ext_more;
+	if (with == 0) {
+		snprintf(out + len, ASSESS_LONG - len, "; none of its %zu brings libcurl or TLS",
+			 f->php_looked);
+	} else {
+		len += (size_t)snprintf(out + len, ASSESS_LONG - len, "; %zu of %zu bring%s "
+					"libcurl or TLS: ", with, f->php_looked,
+					with == 1 ? "s" : "");
+		for (size_t i = 0; i < f->n_php_ext && len < ASSESS_LONG; i++) {
+			char words[300];
+			php_ext_words(&f->php_ext[i], words, sizeof(words));
+			len += (size_t)snprintf(out + len, ASSESS_LONG - len, "%s%s",
+						i ? ", " : "", words);
+		}
+		if (f->php_ext_more && len < ASSESS_LONG)
+			len += (size_t)snprintf(out + len, ASSESS_LONG - len, ", and %zu more",
+						f->php_ext_more);
+	}
+	if (f->php_looked < f->php_files && len < ASSESS_LONG)
+		snprintf(out + len, ASSESS_LONG - len, " (%zu of its %zu files looked at)",
+			 f->php_looked, f->php_files);
 }
 
 /* A shell runs a script's real work as other programs. */
@@ -405,6 +587,7 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 	bool routing = cfg->mode == RESPAN_MODE_ROUTE && cfg->api_key;
 	const char *why = cfg->mode == RESPAN_MODE_CAPTURE ? "RESPAN_MODE=capture" :
 			  "RESPAN_API_KEY is not set";
+	const struct php_ext *x;
 
 	if (cfg->mode == RESPAN_MODE_OFF) {
 		put(a->verdict, "nothing routed or logged (RESPAN_MODE=off)");
@@ -426,6 +609,17 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 			    "Python's _ssl module)");
 		else
 			put(a->verdict, "routed in-process (%s)", names);
+	} else if (DEEPBIND_HOOKED && (x = php_pick(f, false)) != NULL) {
+		/* No TLS of its own (openssl built as an extension): an extension brings it. */
+		bool gnutls = strcmp(x->tls, "libgnutls.so.30") == 0;
+		bool curl = a->layer[LAYER_CURL].can;
+		if (!routing)
+			put(a->verdict, "logged in-process, not routed (%s)", why);
+		else
+			put(a->verdict, "routed in-process (%s, %s loaded by PHP's %s)",
+			    curl ? "libcurl and OpenSSL layers" : gnutls ? "GnuTLS layer" :
+			    "OpenSSL layer", curl ? "libcurl and libssl" : gnutls ? "libgnutls" :
+			    "libssl", x->file);
 	} else if (t->inside || t->others || t->ssl >= 0) {
 		const char *what = t->inside ? "TLS compiled in" :
 				   "TLS not through a hooked libssl or libgnutls";
@@ -444,7 +638,7 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 	} else {
 		put(a->verdict, "nothing to route found (no TLS library linked, no TLS compiled "
 		    "in recognised)%s", (f->elf.syms & ELFSYM_DLOPEN) ?
-		    "; a libssl it loads later with dlopen would be covered" : "");
+		    "; a libssl it loads later with dlopen would be covered" UNLESS_DEEPBIND : "");
 	}
 }
 
@@ -479,6 +673,7 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 	}
 	tls_facts(f, a, &t);
 	layers(cfg, f, &t, a);
+	later_loads(cfg, f, a);
 	verdict(cfg, f, &t, a);
 
 	for (size_t i = 0; f->have_deps && i < f->deps.n; i++)
@@ -500,6 +695,11 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 	if (hooked && t.inside)
 		note(a, "it also has TLS compiled in, which the library cannot see: %s",
 		     a->tls_inside);
+	if (!DEEPBIND_HOOKED && f->php && f->n_php_ext && cfg->mode != RESPAN_MODE_OFF)
+		note(a, "PHP's extensions keep RTLD_DEEPBIND on this machine: calls made through "
+		     "%s%s are neither routed nor logged, and the egress audit does not see them",
+		     f->php_ext[0].file, f->n_php_ext + f->php_ext_more > 1 ?
+		     " and the others listed" : "");
 	if (hooked && t.others) {
 		const struct libdep *o = &f->deps.v[t.other];
 		note(a, "%s is loaded too (%s %s): connections made through it are not seen, "

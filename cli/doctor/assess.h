@@ -24,11 +24,12 @@
 enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_GNUTLS, LAYER_COUNT };
 
 #define ASSESS_TEXT 512
+#define ASSESS_LONG 2048
 #define ASSESS_MAX_NOTES 4
 
 struct assessment {
 	char kind[160];		/* "dynamic ELF 64-bit x86-64 (PIE)", ... */
-	char runtime[200];	/* "Python 3.11", "looks like Node.js", "Go go1.22" or "" */
+	char runtime[200];	/* "Python 3.11", "PHP 8.2.36", "looks like Node.js", "Go go1.22"... */
 	char tls_libs[ASSESS_TEXT];	/* TLS libraries ld.so loads, or "none" */
 	char tls_inside[ASSESS_TEXT];	/* TLS compiled in, or "none recognised" */
 	char blocked[ASSESS_TEXT];	/* why librespan.so never acts, or "" */
@@ -36,6 +37,8 @@ struct assessment {
 		bool can;
 		char why[ASSESS_TEXT];
 	} layer[LAYER_COUNT];
+	char dlopen[ASSESS_TEXT];	/* libraries it loads later (it imports dlopen), or "" */
+	char php_ext[ASSESS_LONG];	/* PHP's extensions with libcurl or TLS, or "" */
 	char notes[ASSESS_MAX_NOTES][ASSESS_TEXT];
 	int n_notes;
 	char verdict[ASSESS_TEXT];	/* without the "verdict: " prefix */

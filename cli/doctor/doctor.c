@@ -33,7 +33,9 @@ void doctor_usage(FILE *out)
 	      "library respan run preloads, the log file and the router. With PROGRAM\n"
 	      "(searched in PATH like a shell does; #! scripts are followed to their\n"
 	      "interpreter), also which layers can act on it: the environment,\n"
-	      "libcurl, the resolver and OpenSSL, ending with one line 'verdict: ...'.\n"
+	      "libcurl, the resolver, OpenSSL and GnuTLS, and what happens to the\n"
+	      "libraries it loads later (PHP's extensions among them), ending with one\n"
+	      "line 'verdict: ...'.\n"
 	      "PROGRAM is read, never run.\n"
 	      "\n"
 	      "Options:\n"
@@ -176,6 +178,10 @@ static void program_section(struct doctor *d, struct prog_facts *f, const char *
 			 "cannot act", a->layer[i].why);
 		doctor_row(d, name, text, NULL);
 	}
+	if (a->dlopen[0])
+		doctor_row(d, "dlopen", a->dlopen, NULL);
+	if (a->php_ext[0])
+		doctor_row(d, "PHP extensions", a->php_ext, NULL);
 	for (int i = 0; i < a->n_notes; i++)
 		doctor_row(d, "note", a->notes[i], NULL);
 }

@@ -1,5 +1,6 @@
 #include "progcheck.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -23,6 +24,11 @@
 #define SHEBANG_MAX 256		/* the kernel reads this much of a script (BINPRM_BUF_SIZE) */
 #define PY_TIMEOUT_MS 10000
 #define PY_OUT_MAX 4096
+
+const char *const progcheck_curl_libs[] = { "libcurl.so.", "libcurl-gnutls.so.",
+					    "libcurl-nss.so.", NULL };
+const char *const progcheck_other_tls[] = { "libgnutls.so.", "libnss3.so", "libwolfssl.so.",
+					    "libmbedtls.so.", NULL };
 
 /* ---- finding PROGRAM ------------------------------------------------------- */
 
@@ -400,6 +406,100 @@ static int python_facts(struct prog_facts *f, char *const *env, bool run_python)
 			       f->secure, &f->py_deps);
 }
 
+/* ---- PHP ---------------------------------------------------------------------- */
+
+/*
+ * What the extension at path brings into e; false when it brings neither
+ * libcurl nor TLS, or is not for the program's class and machine (dlopen
+ * would refuse it). Its libraries are resolved as the program's would be.
+ */
+static bool php_ext_facts(const struct prog_facts *f, const char *path, const char *name,
+			  const char *ld_path, struct php_ext *e, int *err)
+{
+	struct elfinfo info;
+	struct libdeps d;
+	bool brings = false;
+
+	memset(e, 0, sizeof(*e));
+	if (elfinfo_load(path, 0, &info) != ELF_OK || info.bits != f->elf.bits ||
+	    info.machine != f->elf.machine) {
+		elfinfo_free(&info);
+		return false;
+	}
+	*err = libdeps_resolve(path, &info, ld_path, f->secure, &d);
+	int curl = libdeps_find_any(&d, progcheck_curl_libs);
+	int tls = libdeps_find(&d, "libssl.so");
+	if (tls < 0)
+		tls = libdeps_find_any(&d, progcheck_other_tls);
+	if (curl >= 0)
+		snprintf(e->curl, sizeof(e->curl), "%s", d.v[curl].name);
+	if (tls >= 0)
+		snprintf(e->tls, sizeof(e->tls), "%s", d.v[tls].name);
+	e->imports_ssl = tls < 0 && (info.syms & ELFSYM_SSL_IMPORT);
+	for (size_t i = 0; i < d.n && !e->missing[0]; i++)
+		if (d.v[i].path == NULL)
+			snprintf(e->missing, sizeof(e->missing), "%s", d.v[i].name);
+	brings = curl >= 0 || tls >= 0 || e->imports_ssl;
+	if (brings)
+		snprintf(e->file, sizeof(e->file), "%s", name);
+	libdeps_free(&d);
+	elfinfo_free(&info);
+	return brings;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.so files of PHP's extension directory, in name order, looked at. */
+static int php_facts(struct prog_facts *f, char *const *env)
+{
+	const char *dir = f->elf.php_ext_dir;
+	char *names[PHP_MAX_FILES];
+	size_t n = 0;
+	int err = 0;
+
+	f->php = true;
+	if (dir[0] == '\0')
+		return 0;
+	DIR *dp = opendir(dir);
+	if (dp == NULL) {
+		f->php_dir_rc = -errno;
+		return 0;
+	}
+	for (struct dirent *de; (de = readdir(dp)) != NULL;) {
+		size_t len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 3, ".so") != 0)
+			continue;
+		f->php_files++;
+		if (n < PHP_MAX_FILES && (names[n] = strdup(de->d_name)) != NULL)
+			n++;
+		else if (n < PHP_MAX_FILES)
+			err = -ENOMEM;
+	}
+	closedir(dp);
+	qsort(names, n, sizeof(names[0]), by_name);
+	f->php_looked = n;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		struct php_ext e;
+		int rc = 0;
+		int len = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (len > 0 && (size_t)len < sizeof(path) &&
+		    php_ext_facts(f, path, names[i], envget(env, "LD_LIBRARY_PATH"), &e, &rc)) {
+			if (f->n_php_ext < PHP_MAX_LISTED)
+				f->php_ext[f->n_php_ext++] = e;
+			else
+				f->php_ext_more++;
+		}
+		if (rc < 0)
+			err = rc;
+		free(names[i]);
+	}
+	return err;
+}
+
 /* ---- the interface ------------------------------------------------------------ */
 
 int progcheck_analyse(struct prog_facts *f, char *const *env, bool run_python)
@@ -423,6 +523,8 @@ int progcheck_analyse(struct prog_facts *f, char *const *env, bool run_python)
 	}
 	if (rc == 0 && is_python(f))
 		rc = python_facts(f, env, run_python);
+	else if (rc == 0 && (f->elf.syms & ELFSYM_PHP))
+		rc = php_facts(f, env);
 	return rc;
 }
 

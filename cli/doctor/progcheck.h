@@ -4,9 +4,10 @@
  * pathsearch.h), the #! interpreters a script goes through (including
  * `/usr/bin/env NAME`), and for the ELF file that finally runs: its ELF
  * facts (elfinfo.h), the libraries ld.so would load for it (libdeps.h),
- * whether it would run in secure-execution mode, and for a Python
- * interpreter where its _ssl module is and what that module loads. Facts
- * only; assess.h says what they mean for each layer.
+ * whether it would run in secure-execution mode, for a Python
+ * interpreter where its _ssl module is and what that module loads, and for
+ * PHP which of its extensions bring libcurl or a TLS library. Facts only;
+ * assess.h says what they mean for each layer.
  *
  * The one exception to "never runs it": with run_python, a Python
  * interpreter is asked where its _ssl module is (`-c 'import _ssl; ...'`,
@@ -24,6 +25,12 @@
 #include "elf/libdeps.h"
 
 #define PROG_MAX_HOPS 4		/* #! levels followed (Linux allows 4) */
+#define PHP_MAX_FILES 256	/* extension files looked at in the directory */
+#define PHP_MAX_LISTED 10	/* extensions with libcurl or TLS kept; the rest counted */
+
+/* Library name prefixes: libcurl's builds, and the TLS libraries other than libssl. */
+extern const char *const progcheck_curl_libs[];
+extern const char *const progcheck_other_tls[];
 
 /* One script of the #! chain. */
 struct prog_hop {
@@ -34,6 +41,15 @@ struct prog_hop {
 };
 
 enum py_how { PY_NOT_FOUND, PY_LOOKED, PY_ASKED };
+
+/* A PHP extension that brings libcurl or TLS (names as DT_NEEDED gives them). */
+struct php_ext {
+	char file[64];		/* "curl.so" (a longer name is shortened) */
+	char curl[64];		/* the libcurl it loads, or "" */
+	char tls[64];		/* its libssl, else its other TLS library, or "" */
+	bool imports_ssl;	/* SSL_* undefined and no libssl of its own: the program's */
+	char missing[64];	/* a library ld.so would not find (it would not load), or "" */
+};
 
 struct prog_facts {
 	char path[PATH_MAX];	/* PROGRAM as found */
@@ -65,6 +81,15 @@ struct prog_facts {
 	struct elfinfo py_elf;	/* of py_ssl */
 	struct libdeps py_deps;
 	bool have_py;
+
+	/* PHP (ELFSYM_PHP): the extensions in the directory it was built with. */
+	bool php;
+	int php_dir_rc;		/* elf.php_ext_dir: 0 read, -errno could not be opened */
+	size_t php_files;	/* *.so files in it */
+	size_t php_looked;	/* of those, looked at (PHP_MAX_FILES at most) */
+	struct php_ext php_ext[PHP_MAX_LISTED];
+	size_t n_php_ext;	/* kept in php_ext, by file name */
+	size_t php_ext_more;	/* more that bring libcurl or TLS, not kept */
 };
 
 /*
@@ -80,8 +105,10 @@ int progcheck_find(const char *arg, const char *path_var, struct prog_facts *f,
 /*
  * Look at f->exe (after progcheck_find): ELF facts, libraries (searched
  * with env's LD_LIBRARY_PATH), secure execution, Python's _ssl (asked when
- * run_python; env is the interpreter's environment without LD_PRELOAD).
- * Returns 0 or -ENOMEM.
+ * run_python; env is the interpreter's environment without LD_PRELOAD),
+ * PHP's extensions (each *.so of its built-in extension directory, its
+ * libraries resolved like the program's; php.ini is not read). Returns 0
+ * or -ENOMEM.
  */
 int progcheck_analyse(struct prog_facts *f, char *const *env, bool run_python);
 

@@ -22,6 +22,8 @@
 #define GO_MAGIC_LEN 14
 #define NT_GO_BUILD_ID 4
 #define SCAN_MAX ((size_t)1 << 30)	/* bytes searched for text markers */
+#define PHP_API_LEN 8		/* ZEND_MODULE_API_NO is a date: 20220829 */
+#define PHP_POWERED "X-Powered-By: PHP/"
 
 /* The header fields used, whatever the class. */
 struct ehdr {
@@ -385,6 +387,8 @@ static void classify_symbol(struct elfinfo *o, const char *name, bool defined)
 		o->syms |= ELFSYM_PYTHON;
 	else if (!defined && (strcmp(name, "dlopen") == 0 || strcmp(name, "dlmopen") == 0))
 		o->syms |= ELFSYM_DLOPEN;
+	else if (defined && strcmp(name, "php_module_startup") == 0)
+		o->syms |= ELFSYM_PHP;
 }
 
 static enum elf_status read_dynsym(struct elf *f, const struct sh *s)
@@ -497,6 +501,76 @@ static bool has(const struct elf *f, const char *text)
 	return memmem(f->p, f->size, text, strlen(text)) != NULL;
 }
 
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* PHP's module API number from its build ID ("API20220829,NTS"), into api. */
+static bool php_api(const struct elf *f, char api[PHP_API_LEN + 1])
+{
+	size_t at = 0;
+	const unsigned char *p;
+	while (at < f->size && (p = memmem(f->p + at, f->size - at, "API", 3)) != NULL) {
+		size_t i = (size_t)(p - f->p) + 3, k = 0;
+		at = i;
+		while (k <= PHP_API_LEN && i + k < f->size && is_digit(f->p[i + k]))
+			k++;
+		/* Exactly eight digits: the extension API's "API420220829" has nine. */
+		if (k == PHP_API_LEN && i + k < f->size && f->p[i + k] == ',') {
+			memcpy(api, f->p + i, PHP_API_LEN);
+			api[PHP_API_LEN] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The extension directory (elfinfo.h says what counts) into out: the first
+ * whole string that ends in "/API" or "-API". Nothing is copied from a
+ * candidate until all of it has been checked.
+ */
+static bool php_ext_dir(const struct elf *f, const char *api, char *out, size_t size)
+{
+	size_t at = 0;
+	const unsigned char *p;
+	while (at < f->size && (p = memmem(f->p + at, f->size - at, api, PHP_API_LEN)) != NULL) {
+		size_t start = (size_t)(p - f->p), end = start + PHP_API_LEN, from = start;
+		at = start + 1;
+		if (end >= f->size || f->p[end] != '\0' || start == 0 ||
+		    (f->p[start - 1] != '/' && f->p[start - 1] != '-'))
+			continue;
+		/* Back to the string's first byte, while it would still fit out. */
+		while (from > 0 && end - from + 1 < size && f->p[from - 1] >= 0x20 &&
+		       f->p[from - 1] < 0x7f)
+			from--;
+		if (end - from >= size || (from > 0 && f->p[from - 1] != '\0') ||
+		    f->p[from] != '/')
+			continue;
+		memcpy(out, f->p + from, end - from);
+		out[end - from] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* PHP's version from its X-Powered-By header text: digits and dots only. */
+static void php_version(const struct elf *f, char *out, size_t size)
+{
+	size_t plen = strlen(PHP_POWERED), k = 0;
+	const unsigned char *p = memmem(f->p, f->size, PHP_POWERED, plen);
+	if (p == NULL)
+		return;
+	size_t at = (size_t)(p - f->p) + plen;
+	if (!is_version(f->p + at, f->size - at))
+		return;
+	while (k + 1 < size && at + k < f->size && (is_digit(f->p[at + k]) || f->p[at + k] == '.'))
+		k++;
+	memcpy(out, f->p + at, k);
+	out[k] = '\0';
+}
+
 static void scan_strings(struct elf *whole)
 {
 	static const struct { const char *text; unsigned flag; } marks[] = {
@@ -528,6 +602,12 @@ static void scan_strings(struct elf *whole)
 		if (o->go_version[0] == '\0')
 			go_version(o, g, f->size - (size_t)(g - f->p));
 	}
+	char api[PHP_API_LEN + 1];
+	if (o->syms & ELFSYM_PHP) {
+		php_version(f, o->php_version, sizeof(o->php_version));
+		if (php_api(f, api))
+			php_ext_dir(f, api, o->php_ext_dir, sizeof(o->php_ext_dir));
+	}
 }
 
 /* ---- the interface ------------------------------------------------------------ */
@@ -556,7 +636,8 @@ enum elf_status elfinfo_parse(const unsigned char *data, size_t size, unsigned f
 int elfinfo_load(const char *path, unsigned flags, struct elfinfo *out)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not hang (it is refused below). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -4,7 +4,8 @@
  * type, PT_INTERP and PT_DYNAMIC (DT_NEEDED, DT_RUNPATH, DT_RPATH,
  * DT_SONAME, DF_1_PIE), a few dynamic symbols that name a TLS stack or a
  * runtime, Go's build information, and, when asked, text markers of TLS
- * libraries compiled into the file (its first GiB).
+ * libraries compiled into the file (its first GiB) and, in PHP, the
+ * extension directory it was built with.
  *
  * elfinfo_parse() reads nothing outside (data, size): every offset, size
  * and count the file gives is checked against size before use, so a
@@ -40,6 +41,7 @@ enum elf_status {
 #define ELFSYM_NAPI		0x020	/* napi_* exported: a Node-API host (node, Bun) */
 #define ELFSYM_PYTHON		0x040	/* Py_BytesMain / Py_Main exported */
 #define ELFSYM_DLOPEN		0x080	/* dlopen imported: may load libraries later */
+#define ELFSYM_PHP		0x100	/* php_module_startup exported: php, php-cgi, php-fpm */
 
 /* Text found in the file with ELF_SCAN_STRINGS (struct elfinfo.strs). */
 #define ELFSTR_OPENSSL		0x001	/* "OpenSSL 1.x" / "OpenSSL 3.x" version text */
@@ -72,7 +74,20 @@ struct elfinfo {
 	bool go;		/* a Go binary */
 	char go_how[40];	/* what showed it: ".go.buildinfo section", ... */
 	char go_version[32];	/* "go1.22.1", or "" when not recorded */
+	/* With ELF_SCAN_STRINGS, in a file with ELFSYM_PHP only: */
+	char php_version[16];	/* "8.2.36" (from "X-Powered-By: PHP/8.2.36"), or "" */
+	char php_ext_dir[256];	/* the extension directory built in, or "" (below) */
 };
+
+/*
+ * php_ext_dir is PHP_EXTENSION_DIR as the file holds it: a NUL-terminated
+ * string of printable bytes that starts with '/' and ends, after a '/' or
+ * a '-', in the module API number PHP's build ID gives ("API20220829,NTS"):
+ * Debian's "/usr/lib/php/20220829", upstream's
+ * ".../no-debug-non-zts-20220829". A candidate longer than the field, not
+ * preceded by a NUL or cut short by the end of the file is not taken,
+ * never shortened.
+ */
 
 /*
  * Parse the ELF file in (data, size) into out (flags: ELF_SCAN_STRINGS).

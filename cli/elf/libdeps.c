@@ -351,3 +351,13 @@ int libdeps_find(const struct libdeps *d, const char *prefix)
 			return (int)i;
 	return -1;
 }
+
+int libdeps_find_any(const struct libdeps *d, const char *const *prefixes)
+{
+	for (; *prefixes; prefixes++) {
+		int i = libdeps_find(d, *prefixes);
+		if (i >= 0)
+			return i;
+	}
+	return -1;
+}

@@ -47,4 +47,10 @@ void libdeps_free(struct libdeps *d);
 /* The index of the first library whose name starts with prefix, or -1. */
 int libdeps_find(const struct libdeps *d, const char *prefix);
 
+/*
+ * libdeps_find() for each of prefixes (NULL-terminated) in turn: the
+ * first prefix any library has wins, so the list gives the preference.
+ */
+int libdeps_find_any(const struct libdeps *d, const char *const *prefixes);
+
 #endif

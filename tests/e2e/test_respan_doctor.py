@@ -8,13 +8,16 @@ it (--run asks a Python interpreter one question), and touches the network
 only with --check-router.
 
 The programs are real: /usr/bin/curl, Debian's /usr/bin/python3, nodesource
-node, the ossl_client test client, a static binary compiled here, scripts,
-a setuid copy, and damaged ELF files made from a real one.
+node, Debian's /usr/bin/php with its curl extension, the ossl_client test
+client, a static binary compiled here, a PHP look-alike and its extensions
+compiled here, scripts, a setuid copy, and damaged ELF files made from a
+real one.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import random
 import re
 import shutil
@@ -28,6 +31,9 @@ from standin.helpers import assert_no_secrets, clean_env, make_secret, run
 PYTHON = "/usr/bin/python3"
 CURL = "/usr/bin/curl"
 NODE = "/usr/bin/node"
+PHP = "/usr/bin/php"
+# librespan.so leaves RTLD_DEEPBIND out on x86_64 only (hooks/dlopen.c).
+DEEPBIND_HOOKED = platform.machine() == "x86_64"
 NOBODY = 65534
 
 
@@ -243,6 +249,121 @@ def test_go_binary(respan_cli, env, tmp_path):
     assert "crypto/tls" in field(out, "TLS compiled in")
     assert verdict(out).startswith("cannot be routed (static Go binary): LD_PRELOAD is not "
                                    "loaded")
+
+
+# --------------------------------------------------------------------------
+# Libraries loaded later: dlopen, RTLD_DEEPBIND, PHP's extensions
+
+
+def test_dlopen_row_names_deepbind(respan_cli, env):
+    """python3 imports dlopen: what it loads later is hooked, RTLD_DEEPBIND
+    included (x86_64); curl does not import dlopen and gets no such row."""
+    out = doctor(respan_cli, [PYTHON], env)
+    row = field(out, "dlopen")
+    assert "RTLD_DEEPBIND" in row
+    if DEEPBIND_HOOKED:
+        assert row.startswith("libraries it loads later with dlopen are hooked like linked "
+                              "ones, RTLD_DEEPBIND ones too")
+    else:
+        assert "except RTLD_DEEPBIND ones" in row
+    assert "dlmopen" in row
+    env["RESPAN_MODE"] = "off"
+    out = doctor(respan_cli, [PYTHON], env)
+    assert field(out, "dlopen").startswith("RESPAN_MODE=off: nothing is hooked")
+    if Path(CURL).exists():
+        out = doctor(respan_cli, [CURL], env)
+        assert "  dlopen " not in out
+
+
+def test_php_extensions_deepbind(respan_cli, env):
+    """Debian's php: its extension directory as built in, curl.so there
+    (libcurl with libssl), loaded RTLD_DEEPBIND and hooked all the same."""
+    if not Path(PHP).exists():
+        pytest.skip("/usr/bin/php is not installed (CI installs php-cli and php-curl)")
+    truth = run([PHP, "-n", "-r", "echo PHP_EXTENSION_DIR, ' ', PHP_VERSION;"], env=env,
+                check=True).stdout.decode().split()
+    ext_dir, version = truth[0], truth[1]
+    assert Path(ext_dir, "curl.so").exists(), f"php-curl is not installed in {ext_dir}"
+    out = doctor(respan_cli, [PHP], env)
+    assert field(out, "runtime") == f"PHP {version} (it exports php_module_startup)"
+    row = field(out, "PHP extensions")
+    assert row.startswith(f"PHP loads them from {ext_dir} (built in; php.ini may name "
+                          "another) with RTLD_DEEPBIND"), row
+    assert re.search(r"\bcurl\.so \(libcurl\.so\.4 with libssl\.so\.3\)", row), row
+    assert "RTLD_DEEPBIND" in field(out, "dlopen")
+    if DEEPBIND_HOOKED:
+        assert "with RTLD_DEEPBIND: hooked all the same" in row
+        assert layers(out)[2].startswith("can act: libcurl.so.4 with libssl.so.3, brought "
+                                         "by PHP's curl.so")
+        assert verdict(out) == "routed in-process (libcurl and OpenSSL layers)"
+    else:
+        assert "with RTLD_DEEPBIND: not hooked on this machine" in row
+        assert layers(out)[2].startswith("cannot act: PHP's curl.so brings libcurl.so.4")
+    env["RESPAN_MODE"] = "capture"
+    out = doctor(respan_cli, [PHP], env)
+    if DEEPBIND_HOOKED:   # capture mode: hooked, logged, not routed
+        assert "with RTLD_DEEPBIND: hooked all the same" in field(out, "PHP extensions")
+    assert verdict(out) == "logged in-process, not routed (RESPAN_MODE=capture)"
+
+
+FAKE_PHP = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+/* What doctor reads in a PHP binary: its exported startup, its build ID,
+   its extension directory and its version text. */
+const char build_id[] = "API20990101,NTS";
+const char ext_dir[] = EXT_DIR;
+const char powered[] = "X-Powered-By: PHP/9.9.1";
+void php_module_startup(void) {}
+int main(int argc, char **argv)
+{
+	puts(build_id); puts(ext_dir); puts(powered);
+	return argc > 1 && dlopen(argv[1], RTLD_NOW | RTLD_DEEPBIND) == NULL;
+}
+"""
+
+
+def test_php_look_alike_extensions_bounded(respan_cli, env, tmp_path):
+    """A PHP made here, upstream's directory layout, without a libssl of its
+    own: 13 of its 15 extensions bring libcurl or libssl, 10 are named, then
+    "and 3 more"; files that are not ELF are passed over."""
+    if shutil.which("cc") is None:
+        pytest.skip("no cc here")
+    ext = tmp_path / "lib" / "php" / "extensions" / "no-debug-non-zts-20990101"
+    ext.mkdir(parents=True)
+    (tmp_path / "php.c").write_text(FAKE_PHP)
+    php = tmp_path / "php"
+    run(["cc", "-rdynamic", f'-DEXT_DIR="{ext}"', "-o", php, tmp_path / "php.c"], env=env,
+        check=True)
+    (tmp_path / "m.c").write_text("int get_module(void) { return 1; }\n")
+    for name, lib in (("curl.so", "-l:libcurl.so.4"), ("ssl.so", "-l:libssl.so.3"),
+                      ("plain.so", None)):
+        run(["cc", "-shared", "-fPIC", "-Wl,--no-as-needed", "-o", ext / name,
+             tmp_path / "m.c"] + ([lib] if lib else []), env=env, check=True)
+    for i in range(11):
+        shutil.copy(ext / "curl.so", ext / f"c{i:02d}.so")
+    (ext / "notes.so").write_text("not an ELF file\n")
+    (ext / "README").write_text("not a module\n")
+
+    out = doctor(respan_cli, [php], env)
+    assert field(out, "runtime") == "PHP 9.9.1 (it exports php_module_startup)"
+    row = field(out, "PHP extensions")
+    assert row.startswith(f"PHP loads them from {ext} (built in"), row
+    assert "; 13 of 15 bring libcurl or TLS: " in row, row
+    named = re.findall(r"(\S+\.so) \(", row)
+    assert named == [f"c{i:02d}.so" for i in range(10)], row
+    assert "c00.so (libcurl.so.4 with libssl.so.3)" in row
+    assert row.endswith(", and 3 more"), row
+    if DEEPBIND_HOOKED:
+        assert verdict(out) == ("routed in-process (libcurl and OpenSSL layers, libcurl and "
+                                "libssl loaded by PHP's c00.so)")
+
+    # The directory gone: said so, nothing listed.
+    shutil.rmtree(ext)
+    out = doctor(respan_cli, [php], env)
+    assert field(out, "PHP extensions").endswith("; the directory cannot be read: No such "
+                                                 "file or directory")
+    assert "more" not in field(out, "PHP extensions")
 
 
 # --------------------------------------------------------------------------
