@@ -66,6 +66,7 @@ ENGINE_SRCS := \
 	preload/readfile.c \
 	preload/envget.c \
 	preload/inaddr.c \
+	preload/relayname.c \
 	preload/routertls.c \
 	preload/tlsdecision.c \
 	preload/tunnel.c
@@ -75,6 +76,7 @@ HOOK_SRCS := \
 	hooks/environ.c \
 	hooks/real.c \
 	hooks/dlopen.c \
+	hooks/lazyrelay.c \
 	hooks/routeraddr.c \
 	hooks/reportonce.c \
 	hooks/freshfd.c \
@@ -97,7 +99,7 @@ HOOK_SRCS := \
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
-	readfile envget inaddr routertls tlsdecision tunnel elfinfo
+	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo
@@ -129,6 +131,7 @@ CLI_SRCS := \
 	cli/relay/relay.c \
 	cli/relay/pump.c \
 	cli/relay/peer.c \
+	cli/relay/serve.c \
 	cli/log/log.c \
 	cli/log/log_show.c \
 	cli/log/log_har.c \

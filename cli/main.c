@@ -11,6 +11,7 @@
 
 #include "doctor/doctor.h"
 #include "log/log.h"
+#include "relay/serve.h"
 #include "run/run.h"
 #include "version.h"
 
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return log_main(argc, argv);
 	if (strcmp(cmd, "doctor") == 0)
 		return doctor_main(argc, argv);
+	if (strcmp(cmd, "relay-serve") == 0)	/* librespan.so's, not a user's */
+		return serve_main(argc, argv);
 	if (cmd[0] == '-')
 		fprintf(stderr, "respan: unknown option %s (see respan --help)\n", cmd);
 	else

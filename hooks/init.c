@@ -13,7 +13,9 @@
 #include "gtls.h"
 #include "gtlstrust.h"
 #include "guard.h"
+#include "lazyrelay.h"
 #include "logfile.h"
+#include "real.h"
 #include "reportonce.h"
 #include "routeraddr.h"
 #include "routertrust.h"
@@ -172,8 +174,9 @@ const struct respan_state *respan_state(void)
  *                        given RESPAN_CA_FILE
  *   5. reportonce_fork   the once-per-host report memory
  *   6. routeraddr_fork   the router addresses handed out
- *   7. urlnote_fork, then the log file's lock and the redactor's
- * 3 to 6 are leaf locks (nothing else is taken while one is held), so any
+ *   7. lazyrelay_fork    the lease on the library's relay
+ *   8. urlnote_fork, then the log file's lock and the redactor's
+ * 3 to 7 are leaf locks (nothing else is taken while one is held), so any
  * fixed place among themselves will do. freshfd (the egress audit's marks)
  * is lock-free and has no part in this.
  */
@@ -186,6 +189,7 @@ static void fork_phase(enum fork_phase phase)
 		gtlstrust_fork(phase);
 		reportonce_fork(phase);
 		routeraddr_fork(phase);
+		lazyrelay_fork(phase);
 		urlnote_fork(phase);
 		if (state.log)
 			logfile_fork(state.log, phase);
@@ -198,6 +202,7 @@ static void fork_phase(enum fork_phase phase)
 	if (state.log)
 		logfile_fork(state.log, phase);
 	urlnote_fork(phase);
+	lazyrelay_fork(phase);
 	routeraddr_fork(phase);
 	reportonce_fork(phase);
 	gtlstrust_fork(phase);
@@ -234,7 +239,8 @@ __attribute__((constructor)) static void respan_constructor(void)
 		return;
 	int saved = guard_enter();
 	char changed[512];
-	if (environ_apply(&st->cfg, changed, sizeof(changed)) == 0 && changed[0])
+	const char *relay = lazyrelay_setup(st, real_have_tls_layer());
+	if (environ_apply(&st->cfg, relay, changed, sizeof(changed)) == 0 && changed[0])
 		respan_debug("environment: %s", changed);
 	note_keyed();		/* and what layer 1 put there just now */
 	guard_leave(saved);

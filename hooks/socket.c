@@ -40,6 +40,7 @@
 #include "init.h"
 #include "freshfd.h"
 #include "inaddr.h"
+#include "lazyrelay.h"
 #include "reportonce.h"
 #include "routeraddr.h"
 #include "real.h"
@@ -184,9 +185,13 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	const struct respan_state *st = respan_state();
 	struct sockaddr_storage copy;
 	bool inet = respan_routing(st) && copy_inet_addr(addr, len, &copy);
-	bool fix = inet && router_port_fix(st, &copy);
-	if (fix)
+	bool fix = inet && lazyrelay_retarget(st, &copy);
+	if (fix) {
+		respan_debug("connect fd %d: the relay's stand-in -> the relay", fd);
+	} else if (inet && router_port_fix(st, &copy)) {
+		fix = true;
 		respan_debug("connect fd %d: port 443 -> router port", fd);
+	}
 	errno = saved_errno;
 	int rc = real_connect(fd, fix ? (struct sockaddr *)&copy : addr, len);
 	int connect_errno = errno;	/* what the program must see */

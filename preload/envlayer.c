@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "relayname.h"
 #include "route.h"
 
 /* The host part of a URL ("https://h:1/p" -> "h"), brackets removed. */
@@ -72,8 +73,11 @@ static int add(struct envlayer_plan *plan, const char *name, const char *a,
 const char *envlayer_relay(char *const *env)
 {
 	const char *v = envget(env, "RESPAN_RELAY");
+	struct relayname stand_in;
 	if (v == NULL)
 		return NULL;
+	if (relayname_parse(v, &stand_in))
+		return v[strlen(v) - 1] == '/' ? v : NULL;	/* the library's own relay */
 	static const char *const ok[] = { "http://127.0.0.1:", "http://[::1]:" };
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		size_t n = strlen(ok[i]);
@@ -116,10 +120,15 @@ const char *envlayer_keyed(const struct config *cfg, char *const *env,
 int envlayer_plan(const struct config *cfg, char *const *env,
 		  struct envlayer_plan *plan)
 {
+	return envlayer_plan_relay(cfg, env, envlayer_relay(env), plan);
+}
+
+int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
+			struct envlayer_plan *plan)
+{
 	memset(plan, 0, sizeof(*plan));
 	if (cfg->mode != RESPAN_MODE_ROUTE || cfg->api_key == NULL)
 		return 0;
-	const char *relay = envlayer_relay(env);
 	const char *base = relay ? relay : cfg->base_url;
 	const char *key = cfg->api_key;
 	int rc = 0;

@@ -71,6 +71,15 @@ struct envlayer_plan {
 int envlayer_plan(const struct config *cfg, char *const *env,
 		  struct envlayer_plan *plan);
 
+/*
+ * The same with relay (a base URL envlayer_relay() accepts, or NULL) in
+ * place of env's RESPAN_RELAY: the library's constructor chose it in a
+ * process whose environ may not show it yet (bash keeps its own
+ * environment, and its setenv() fills that one).
+ */
+int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
+			struct envlayer_plan *plan);
+
 void envlayer_free(struct envlayer_plan *plan);
 
 /*
@@ -88,7 +97,8 @@ const char *envlayer_keyed(const struct config *cfg, char *const *env,
 
 /*
  * The relay URL from RESPAN_RELAY when it is a usable plain-HTTP loopback
- * base URL (http://127.0.0.1:PORT/... or http://[::1]:PORT/...), else NULL.
+ * base URL (http://127.0.0.1:PORT/... or http://[::1]:PORT/..., or the
+ * stand-in address of the relay the library starts, relayname.h), else NULL.
  */
 const char *envlayer_relay(char *const *env);
 

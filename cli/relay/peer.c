@@ -220,12 +220,14 @@ int peer_uid(const struct sockaddr *peer, const struct sockaddr *self, uid_t *ui
 }
 
 const char *peer_request_refusal(const char *host, size_t len, bool has_origin,
-				 unsigned port)
+				 unsigned port, const char *alias)
 {
 	static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
 	if (has_origin)
 		return "request from a web page (Origin header)";
 	if (host == NULL)
+		return NULL;
+	if (alias && len == strlen(alias) && memcmp(host, alias, len) == 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		size_t n = strlen(names[i]);

@@ -66,11 +66,13 @@ int peer_uid(const struct sockaddr *peer, const struct sockaddr *self, uid_t *ui
  * Whether the relay listening on 127.0.0.1:port may carry a request whose
  * Host header is (host, len) (host NULL: none) and that has an Origin
  * header or not. Refused: a Host that is not the relay's own address
- * (127.0.0.1, localhost or [::1], with this port or none: a rebound name
- * cannot pass), and any Origin (browsers send it with every cross-site
- * POST; SDKs and command-line clients do not). Returns NULL, or why not.
+ * (127.0.0.1, localhost or [::1], with this port or none, or exactly
+ * alias when it is not NULL: the stand-in address "127.A.B.C:PORT" that
+ * programs name the library's relay by; a rebound name cannot pass), and
+ * any Origin (browsers send it with every cross-site POST; SDKs and
+ * command-line clients do not). Returns NULL, or why not.
  */
 const char *peer_request_refusal(const char *host, size_t len, bool has_origin,
-				 unsigned port);
+				 unsigned port, const char *alias);
 
 #endif

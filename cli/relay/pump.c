@@ -119,7 +119,8 @@ static void on_head(void *arg, const struct rewriter_head *h)
 	bool origin = false;
 	for (size_t i = 0; i < h->n_headers; i++)
 		origin |= http_token_is(h->headers[i].name, h->headers[i].name_len, "origin");
-	const char *why = peer_request_refusal(h->host, h->host_len, origin, p->sh->port);
+	const char *why = peer_request_refusal(h->host, h->host_len, origin, p->sh->port,
+					       p->sh->alias);
 	if (why && p->refusal == NULL)
 		p->refusal = why;
 }

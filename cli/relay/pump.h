@@ -40,6 +40,7 @@ struct pump_shared {
 	SSL_CTX *tls;			/* from upstream_tls_new */
 	int stop_fd;			/* readable or hung up: the relay stops */
 	unsigned short port;		/* the relay's, for the Host check */
+	const char *alias;		/* "127.A.B.C:PORT" also allowed as Host, or NULL */
 	_Atomic(const char *) stop_why;	/* the error for open exchanges then */
 };
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,14 @@ struct relay {
 	char url[400];
 	struct conn *conns[RELAY_MAX_CONNS];	/* the acceptor's until it is joined */
 	unsigned refused;
+	atomic_uint open;		/* connections whose thread has not finished */
 };
 
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	pump_run(&c->relay->shared, c->fd);
+	atomic_fetch_sub(&c->relay->open, 1);
 	atomic_store(&c->finished, true);
 	return NULL;
 }
@@ -130,7 +133,9 @@ static void start_conn(struct relay *r, int fd)
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, RELAY_THREAD_STACK);
+	atomic_fetch_add(&r->open, 1);
 	if (pthread_create(&c->thread, &attr, conn_main, c) != 0) {
+		atomic_fetch_sub(&r->open, 1);
 		free(c);
 		refuse(r, fd, "cannot start a thread");
 	} else {
@@ -186,8 +191,8 @@ static int listen_loopback(unsigned short *port)
 	return fd;
 }
 
-int relay_start(const struct exchange_ctx *ctx, struct relay **out, char *err,
-		size_t errsize)
+int relay_start(const struct exchange_ctx *ctx, const char *alias, struct relay **out,
+		char *err, size_t errsize)
 {
 	const struct config *cfg = ctx->cfg;
 	struct relay *r = calloc(1, sizeof(*r));
@@ -200,6 +205,7 @@ int relay_start(const struct exchange_ctx *ctx, struct relay **out, char *err,
 	}
 	r->listen_fd = r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	r->shared.xctx = ctx;
+	r->shared.alias = alias;
 	r->shared.stop_fd = -1;
 	atomic_store(&r->shared.stop_why, "relay stopped");
 
@@ -250,6 +256,16 @@ fail:
 const char *relay_url(const struct relay *r)
 {
 	return r->url;
+}
+
+unsigned short relay_port(const struct relay *r)
+{
+	return r->shared.port;
+}
+
+unsigned relay_open_conns(const struct relay *r)
+{
+	return atomic_load(&((struct relay *)(uintptr_t)r)->open);
 }
 
 void relay_stop(struct relay *r, const char *why)

@@ -27,11 +27,19 @@ struct relay;
 /*
  * Start a relay for ctx (its config is the router's; route mode with a key
  * is the caller's business). ctx and everything it points to must outlive
- * the relay. Returns 0 and *out, or a negative errno with a one-line reason
- * in err.
+ * the relay. alias, when not NULL, is one more Host the relay answers to:
+ * the stand-in address ("127.A.B.C:PORT", relayname.h) programs name the
+ * library's relay by; it must outlive the relay too. Returns 0 and *out, or
+ * a negative errno with a one-line reason in err.
  */
-int relay_start(const struct exchange_ctx *ctx, struct relay **out, char *err,
-		size_t errsize);
+int relay_start(const struct exchange_ctx *ctx, const char *alias, struct relay **out,
+		char *err, size_t errsize);
+
+/* The relay's port on 127.0.0.1. */
+unsigned short relay_port(const struct relay *r);
+
+/* How many program connections are open now (any thread may ask). */
+unsigned relay_open_conns(const struct relay *r);
 
 /* The base URL for RESPAN_RELAY: http://127.0.0.1:PORT + the router path. */
 const char *relay_url(const struct relay *r);

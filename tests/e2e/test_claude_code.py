@@ -43,7 +43,8 @@ import pytest
 from node_fixtures import claude_code  # noqa: F401  (fixture)
 from standin.certs import make_named_cert
 from standin.router import Router
-from standin.helpers import assert_no_secrets, make_secret, read_log, run_with_pid
+from standin.helpers import (assert_no_secrets, make_secret, read_log, relay_processes,
+                             run_with_pid)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -246,6 +247,39 @@ def test_claude_background_calls_are_refused_where_the_name_resolves(
     assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"])
 
 
+def check_relay_log(log, calls, exe: str) -> None:
+    """One relay request record per Messages call the router got, each with
+    its response: routed, streamed, the answer merged, usage; no key."""
+    requests = [r for r in read_log(log, type="request")
+                if r.get("layer") == "relay" and r.get("method") == "POST"
+                and "/v1/messages" in (r.get("routed_url") or r.get("url") or "")]
+    assert len(requests) == len(calls), read_log(log)
+    responses = {r["id"]: r for r in read_log(log, type="response")}
+    for rq in requests:
+        assert rq["provider"] == "anthropic" and rq["routed"] is True
+        assert rq["exe"] == exe
+        rs = responses[rq["id"]]
+        assert rs["status"] == 200 and rs["sse"] is True
+        assert rs["output_text"] == ASSISTANT_TEXT
+        assert rs["usage"]["input_tokens"] == INPUT_TOKENS
+        assert rs["usage"]["output_tokens"] == OUTPUT_TOKENS
+
+
+def test_claude_print_is_logged_in_full(claude_code, claude_env, router, tmp_path):
+    """Plain LD_PRELOAD: the library starts its relay on Claude Code's first
+    call (the base URL names it by a stand-in address), so the log holds the
+    whole streamed exchange, and the relay is gone once Claude Code is."""
+    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    log = claude_env["RESPAN_LOG"]
+    print(describe(done, router, log))
+    assert answer(done) == ASSISTANT_TEXT
+    calls = check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    check_relay_log(log, calls, str(Path(claude_code.bin).resolve()))
+    assert not [e for e in read_log(log, type="event") if e["event"] == "relay_error"]
+    assert relay_processes(claude_env) == []
+    assert_no_secrets(log, claude_env["RESPAN_API_KEY"])
+
+
 def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_env, router,
                                               tmp_path):
     """`respan run -- claude -p`: the relay copies the streamed exchange to the log."""
@@ -256,16 +290,5 @@ def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_en
     print(describe(done, router, log))
     assert answer(done) == ASSISTANT_TEXT
     calls = check_router_traffic(router, claude_env["RESPAN_API_KEY"])
-    requests = [r for r in read_log(log, type="request")
-                if r.get("layer") == "relay" and r.get("method") == "POST"
-                and "/v1/messages" in (r.get("routed_url") or r.get("url") or "")]
-    assert len(requests) == len(calls), read_log(log)
-    responses = {r["id"]: r for r in read_log(log, type="response")}
-    for rq in requests:
-        assert rq["provider"] == "anthropic" and rq["routed"] is True
-        rs = responses[rq["id"]]
-        assert rs["status"] == 200 and rs["sse"] is True
-        assert rs["output_text"] == ASSISTANT_TEXT
-        assert rs["usage"]["input_tokens"] == INPUT_TOKENS
-        assert rs["usage"]["output_tokens"] == OUTPUT_TOKENS
+    check_relay_log(log, calls, str(Path(claude_code.bin).resolve()))
     assert_no_secrets(log, claude_env["RESPAN_API_KEY"])

@@ -5,6 +5,7 @@ environment, Python's ssl module (libssl, dynamically loaded) and Node
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -52,9 +53,17 @@ def env_of(proc) -> dict:
     return out
 
 
+def with_libssl(env: dict) -> dict:
+    """ENV for a process in which libssl is loaded from the start (as in curl
+    or PHP): the OpenSSL layer sees its TLS, so layer 1 names the router."""
+    return {**env, "LD_PRELOAD": env["LD_PRELOAD"] + ":libssl.so.3"}
+
+
 def test_sdk_variables_set_before_main(respan_env, router):
+    """A process whose TLS the library can see (libssl loaded): the base URLs
+    name the router itself, and node gets RESPAN_CA_FILE for it."""
     respan_env["ANTHROPIC_API_KEY"] = make_secret("sk-ant-")
-    proc = run(["/usr/bin/env"], env=respan_env, check=True)
+    proc = run(["/usr/bin/env"], env=with_libssl(respan_env), check=True)
     key, base = respan_env["RESPAN_API_KEY"], router.url_for("localhost")
     assert env_of(proc) == {
         "OPENAI_BASE_URL": base, "OPENAI_API_KEY": key,
@@ -65,9 +74,35 @@ def test_sdk_variables_set_before_main(respan_env, router):
     }
     # Children inherit the changed environment (and the library, which
     # leaves what is already set alone).
-    proc = run(["/bin/sh", "-c", "exec /usr/bin/env"], env=respan_env, check=True)
+    proc = run(["/bin/sh", "-c", "exec /usr/bin/env"], env=with_libssl(respan_env),
+               check=True)
     assert env_of(proc)["ANTHROPIC_AUTH_TOKEN"] == key
     assert "ANTHROPIC_API_KEY" not in env_of(proc)
+
+
+STAND_IN = re.compile(r"^http://127\.(1[2-9][0-9]|2[0-5][0-9])\.[0-9]{1,3}\.[0-9]{1,3}:[0-9]+/api/$")
+
+
+def test_sdk_variables_name_the_relay_where_tls_is_unseen(respan_env, router):
+    """No libssl or libgnutls in the process (env, sh, node, Bun): the base
+    URLs name the library's relay by its stand-in address (RESPAN_RELAY),
+    plain HTTP, so no CA variable; nothing is started for it. A child
+    inherits the same stand-in (one relay per tree)."""
+    respan_env["ANTHROPIC_API_KEY"] = make_secret("sk-ant-")
+    proc = run(["/usr/bin/env"], env=respan_env, check=True)
+    out = dict(line.partition("=")[::2] for line in proc.stdout.decode().splitlines())
+    relay, key = out["RESPAN_RELAY"], respan_env["RESPAN_API_KEY"]
+    assert STAND_IN.match(relay), relay
+    assert env_of(proc) == {
+        "OPENAI_BASE_URL": relay, "OPENAI_API_KEY": key,
+        "ANTHROPIC_BASE_URL": relay + "anthropic/", "ANTHROPIC_AUTH_TOKEN": key,
+        "GOOGLE_GEMINI_BASE_URL": relay + "google/gemini",
+        "GEMINI_API_KEY": key, "GOOGLE_API_KEY": key,
+    }
+    proc = run(["/bin/sh", "-c", "exec /usr/bin/env"], env=respan_env, check=True)
+    out = dict(line.partition("=")[::2] for line in proc.stdout.decode().splitlines())
+    assert STAND_IN.match(out["RESPAN_RELAY"])
+    assert env_of(proc)["OPENAI_BASE_URL"] == out["RESPAN_RELAY"]
 
 
 def test_user_choices_left_alone(respan_env, router):
@@ -75,7 +110,7 @@ def test_user_choices_left_alone(respan_env, router):
                       OPENAI_API_KEY="sk-user-own",
                       ANTHROPIC_BASE_URL="https://api.anthropic.com",  # the provider: ours
                       GOOGLE_GENAI_USE_VERTEXAI="true")
-    got = env_of(run(["/usr/bin/env"], env=respan_env, check=True))
+    got = env_of(run(["/usr/bin/env"], env=with_libssl(respan_env), check=True))
     base = router.url_for("localhost")
     assert got["OPENAI_BASE_URL"] == "https://proxy.internal/v1"
     assert got["OPENAI_API_KEY"] == "sk-user-own"
@@ -100,13 +135,13 @@ def test_nothing_set_unless_routing(respan_env, change):
 def test_node_ca_bundle_merges_users_file(respan_env, pki, tmp_path):
     respan_env["NODE_EXTRA_CA_CERTS"] = pki["wrong_ca"]
     respan_env["XDG_RUNTIME_DIR"] = str(tmp_path)
-    got = env_of(run(["/usr/bin/env"], env=respan_env, check=True))
+    got = env_of(run(["/usr/bin/env"], env=with_libssl(respan_env), check=True))
     bundle = Path(got["NODE_EXTRA_CA_CERTS"])
     assert bundle.parent == tmp_path / "respan"
     assert bundle.read_text() == Path(pki["wrong_ca"]).read_text() + Path(pki["ca"]).read_text()
     assert bundle.stat().st_mode & 0o777 == 0o600
     # A child sees the bundle and leaves it be (no bundle of a bundle).
-    again = env_of(run(["/usr/bin/env"], env={**respan_env, **got}, check=True))
+    again = env_of(run(["/usr/bin/env"], env=with_libssl({**respan_env, **got}), check=True))
     assert again["NODE_EXTRA_CA_CERTS"] == str(bundle)
 
 

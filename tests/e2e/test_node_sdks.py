@@ -167,6 +167,28 @@ def needs_library(what: str):
         pytest.skip(f"{what} needs librespan itself (RESPAN_E2E_SIMULATE_LAYER1=1)")
 
 
+def check_relay_records(env: dict, sdk: str, mode: str) -> None:
+    """The log holds the relay's one request and response for SDK's call:
+    routed, the answer merged into output_text, usage, no key."""
+    log = env["RESPAN_LOG"]
+    requests = [r for r in read_log(log, type="request") if r.get("layer") == "relay"]
+    assert len(requests) == 1, read_log(log)
+    [rq] = requests
+    assert rq["provider"] == sdk and rq["method"] == "POST"
+    assert rq["routed"] is True
+    assert Path(rq["exe"]).name.startswith("node"), rq["exe"]   # the program, not respan
+    responses = [r for r in read_log(log, type="response") if r.get("id") == rq["id"]]
+    assert len(responses) == 1, read_log(log)
+    [rs] = responses
+    assert rs["status"] == 200
+    assert rs["output_text"] == ASSISTANT_TEXT
+    assert rs["usage"]["input_tokens"] == INPUT_TOKENS
+    assert rs["usage"]["output_tokens"] == OUTPUT_TOKENS
+    assert rs["sse"] is (mode == "stream")
+    assert rs.get("error") is None
+    assert_no_secrets(log, env["RESPAN_API_KEY"])
+
+
 @pytest.fixture
 def env(respan_env) -> dict:
     """respan_env (LD_PRELOAD, RESPAN_*) for one Node client."""
@@ -189,9 +211,14 @@ def elsewhere(pki, tmp_path_factory):
 
 
 def test_env_layer_sets_sdk_variables(node_sdks, env, router, pki):
+    """node has TLS compiled in: the base URLs name the library's relay by
+    its stand-in address (RESPAN_RELAY, plain HTTP, so no CA variable), and
+    nothing is started until the first call."""
     done, _ = run_node(node_sdks.argv("env_dump.mjs"), env, node_sdks.dir)
     got = json.loads(ok(done))
-    base, key = env["RESPAN_BASE_URL"], env["RESPAN_API_KEY"]
+    base, key = got["RESPAN_RELAY"], env["RESPAN_API_KEY"]
+    assert re.fullmatch(r"http://127\.(1[2-9][0-9]|2[0-5][0-9])(\.[0-9]{1,3}){2}:[0-9]+/api/",
+                        base), base
     assert got["OPENAI_BASE_URL"] == base
     assert got["OPENAI_API_KEY"] == key
     assert got["ANTHROPIC_BASE_URL"] == base + "anthropic/"
@@ -199,7 +226,7 @@ def test_env_layer_sets_sdk_variables(node_sdks, env, router, pki):
     assert got["ANTHROPIC_API_KEY"] is None
     assert got["GOOGLE_GEMINI_BASE_URL"] == base + "google/gemini"
     assert got["GEMINI_API_KEY"] == key and got["GOOGLE_API_KEY"] == key
-    assert got["NODE_EXTRA_CA_CERTS"] == str(pki["ca"])
+    assert got["NODE_EXTRA_CA_CERTS"] is None
     assert router.requests() == []
 
 
@@ -230,10 +257,10 @@ def test_sdk_reaches_router(node_sdks, env, router, sdk, mode):
     assert ok(done) == ASSISTANT_TEXT
     [req] = router.requests()
     assert_routed_request(req, sdk, mode, env["RESPAN_API_KEY"])
-    assert req.sni == "localhost"      # the SDK itself connected to the router
-    # A connection to the router is not an egress bypass.
+    assert req.sni == "localhost"      # the relay connected to the router by its name
+    # The library started its relay: the full exchange is in the log.
+    check_relay_records(env, sdk, mode)
     assert audit_events(env["RESPAN_LOG"], "bypass", "blocked") == []
-    assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"])
 
 
 @pytest.mark.parametrize("sdk", list(SDKS))
@@ -262,13 +289,14 @@ def test_base_url_naming_provider_is_replaced(node_sdks, env, router, sdk):
 
 
 @pytest.mark.parametrize("sdk", list(SDKS))
-def test_own_base_url_is_left_alone(node_sdks, env, router, elsewhere, sdk):
+def test_own_base_url_is_left_alone(node_sdks, env, router, elsewhere, pki, sdk):
     """An SDK the user pointed elsewhere goes there, with the user's key;
     the Respan key goes nowhere near it."""
     elsewhere.clear()
     spec = SDKS[sdk]
     user_key = make_secret("sk-user-own-")
     env[spec["base_var"]] = elsewhere.url + spec["suffix"]   # https://127.0.0.1:P/v1/...
+    env["NODE_EXTRA_CA_CERTS"] = pki["ca"]     # the user trusts their own endpoint
     for var in spec["key_vars"][:1]:
         env[var] = user_key
     done, _ = run_node(node_sdks.argv(spec["script"]), env, node_sdks.dir)
@@ -398,19 +426,4 @@ def test_respan_run_logs_through_relay(node_sdks, respan_cli, env, router, sdk, 
     [req] = router.requests()
     assert_routed_request(req, sdk, mode, env["RESPAN_API_KEY"])
 
-    log = env["RESPAN_LOG"]
-    requests = [r for r in read_log(log, type="request") if r.get("layer") == "relay"]
-    assert len(requests) == 1, read_log(log)
-    [rq] = requests
-    assert rq["provider"] == sdk and rq["method"] == "POST"
-    assert rq["routed"] is True
-    responses = [r for r in read_log(log, type="response") if r.get("id") == rq["id"]]
-    assert len(responses) == 1, read_log(log)
-    [rs] = responses
-    assert rs["status"] == 200
-    assert rs["output_text"] == ASSISTANT_TEXT
-    assert rs["usage"]["input_tokens"] == INPUT_TOKENS
-    assert rs["usage"]["output_tokens"] == OUTPUT_TOKENS
-    assert rs["sse"] is (mode == "stream")
-    assert rs.get("error") is None
-    assert_no_secrets(log, env["RESPAN_API_KEY"])
+    check_relay_records(env, sdk, mode)

@@ -194,30 +194,38 @@ static void test_request_refusal(void **state)
 	static const struct {
 		const char *host;	/* NULL: no Host header */
 		bool origin, ok;
+		const char *alias;	/* the library relay's stand-in, or NULL */
 	} cases[] = {
-		{ "127.0.0.1:40123", false, true },
-		{ "127.0.0.1", false, true },
-		{ "localhost:40123", false, true },
-		{ "LocalHost:40123", false, true },
-		{ "[::1]:40123", false, true },
-		{ NULL, false, true },
-		{ "127.0.0.1:40123", true, false },	/* a web page */
-		{ NULL, true, false },
-		{ "127.0.0.1:40124", false, false },
-		{ "127.0.0.1:4012", false, false },
-		{ "127.0.0.1:401230", false, false },
-		{ "127.0.0.1:", false, false },
-		{ "127.0.0.10:40123", false, false },
-		{ "evil.example:40123", false, false },	/* DNS rebinding */
-		{ "localhost.evil.example:40123", false, false },
-		{ "", false, false },
-		{ "api.respan.ai", false, false },
+		{ "127.0.0.1:40123", false, true, NULL },
+		{ "127.0.0.1", false, true, NULL },
+		{ "localhost:40123", false, true, NULL },
+		{ "LocalHost:40123", false, true, NULL },
+		{ "[::1]:40123", false, true, NULL },
+		{ NULL, false, true, NULL },
+		{ "127.0.0.1:40123", true, false, NULL },	/* a web page */
+		{ NULL, true, false, NULL },
+		{ "127.0.0.1:40124", false, false, NULL },
+		{ "127.0.0.1:4012", false, false, NULL },
+		{ "127.0.0.1:401230", false, false, NULL },
+		{ "127.0.0.1:", false, false, NULL },
+		{ "127.0.0.10:40123", false, false, NULL },
+		{ "evil.example:40123", false, false, NULL },	/* DNS rebinding */
+		{ "localhost.evil.example:40123", false, false, NULL },
+		{ "", false, false, NULL },
+		{ "api.respan.ai", false, false, NULL },
+		/* the library's relay also answers to its stand-in, exactly */
+		{ "127.201.33.7:43817", false, true, "127.201.33.7:43817" },
+		{ "127.201.33.7:43817", true, false, "127.201.33.7:43817" },
+		{ "127.201.33.7:43818", false, false, "127.201.33.7:43817" },
+		{ "127.201.33.7", false, false, "127.201.33.7:43817" },
+		{ "127.201.33.7:43817", false, false, NULL },
+		{ "127.0.0.1:40123", false, true, "127.201.33.7:43817" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *h = cases[i].host;
 		const char *g = h ? pageguard_copy(h, strlen(h)) : NULL;
 		const char *why = peer_request_refusal(g, h ? strlen(h) : 0, cases[i].origin,
-						       40123);
+						       40123, cases[i].alias);
 		if (g)
 			pageguard_free(g);
 		if ((why == NULL) != cases[i].ok)

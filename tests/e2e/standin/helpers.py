@@ -283,3 +283,30 @@ def router_process(pki: dict, workdir, host: str = "127.0.0.1", extra_args=()):
                 proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def relay_processes(env: dict, wait: float = 5.0) -> list:
+    """The pids of the relays the library started (`respan relay-serve`) for
+    clients run with ENV (their RESPAN_LOG), once WAIT seconds have passed
+    or none is left. A relay stops about a second after its last process."""
+    def find() -> list:
+        found = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                argv = (d / "cmdline").read_bytes().split(b"\0")
+                if len(argv) < 2 or argv[1] != b"relay-serve":
+                    continue
+                environ = (d / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue                # gone, or not ours to read
+            if f"RESPAN_LOG={env['RESPAN_LOG']}".encode() in environ:
+                found.append(int(d.name))
+        return found
+    until = time.monotonic() + wait
+    left = find()
+    while left and time.monotonic() < until:
+        time.sleep(0.1)
+        left = find()
+    return left
