@@ -354,12 +354,18 @@ static void php_tls_layers(const struct config *cfg, const char *off, const stru
 		    off ? off : "", off ? ")" : "");
 }
 
+/* Why the library changes nothing under cfg, or NULL when it routes. */
+static const char *off_reason(const struct config *cfg)
+{
+	return cfg->mode == RESPAN_MODE_OFF ? "RESPAN_MODE=off" :
+	       cfg->mode == RESPAN_MODE_CAPTURE ? "capture mode changes nothing" :
+	       cfg->api_key == NULL ? "RESPAN_API_KEY is not set" : NULL;
+}
+
 static void layers(const struct config *cfg, const struct prog_facts *f,
 		   const struct tls *t, struct assessment *a)
 {
-	const char *off = cfg->mode == RESPAN_MODE_OFF ? "RESPAN_MODE=off" :
-			  cfg->mode == RESPAN_MODE_CAPTURE ? "capture mode changes nothing" :
-			  cfg->api_key == NULL ? "RESPAN_API_KEY is not set" : NULL;
+	const char *off = off_reason(cfg);
 	bool dl = (f->elf.syms & ELFSYM_DLOPEN) != 0;
 	const struct php_ext *x;
 	char text[ASSESS_TEXT];
@@ -482,6 +488,31 @@ static void layers(const struct config *cfg, const struct prog_facts *f,
 		    "");
 	if (!t->gnutls_ok && DEEPBIND_HOOKED && (x = php_pick(f, false)) != NULL)
 		php_tls_layers(cfg, off, x, a);
+
+}
+
+/* 6: the library's relay; hooks/lazyrelay.c decides the same at start-up. */
+static void relay_layer(const struct config *cfg, const struct tls *t, struct assessment *a)
+{
+	const char *off = off_reason(cfg);
+	bool at_start = (t->ssl_ok && !t->via_python) || t->gnutls_ok;
+	if (off) {
+		put(a->layer[LAYER_RELAY].why, "%s", off);
+	} else if (t->go) {
+		put(a->layer[LAYER_RELAY].why, "Go makes its system calls itself, past the "
+		    "connect() hook: only respan run's relay reaches it");
+	} else if (at_start) {
+		put(a->layer[LAYER_RELAY].why, "not needed: %s is loaded from the start, so "
+		    "the base URLs name the router and its sessions are logged in process",
+		    t->ssl_ok ? "libssl" : "libgnutls");
+	} else {
+		a->layer[LAYER_RELAY].can = true;
+		put(a->layer[LAYER_RELAY].why, "the base URLs name the library's relay by a "
+		    "stand-in address (RESPAN_RELAY); the first call starts respan "
+		    "relay-serve, which routes and logs the calls (layer relay)%s",
+		    t->via_python ? "; Python's own HTTPS calls go through the OpenSSL layer" :
+		    "");
+	}
 }
 
 /* ---- libraries loaded later ------------------------------------------------------- */
@@ -627,8 +658,8 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 			put(a->verdict, "routed via environment only, and only under respan run "
 			    "(%s; Go does not see variables set inside the process)", what);
 		else if (routing)
-			put(a->verdict, "routed via environment only (%s); use respan run for a "
-			    "log copy", what);
+			put(a->verdict, "routed via environment, logged by the library's relay "
+			    "(%s)", what);
 		else
 			put(a->verdict, "not routed (%s; %s): the environment layer needs route "
 			    "mode and a key", what, why);
@@ -673,6 +704,7 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 	}
 	tls_facts(f, a, &t);
 	layers(cfg, f, &t, a);
+	relay_layer(cfg, &t, a);
 	later_loads(cfg, f, a);
 	verdict(cfg, f, &t, a);
 
@@ -712,6 +744,6 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 const char *assess_layer_name(int layer)
 {
 	static const char *const names[] = { "environment", "libcurl", "resolver", "OpenSSL",
-					     "GnuTLS" };
+					     "GnuTLS", "relay" };
 	return layer >= 0 && layer < LAYER_COUNT ? names[layer] : "?";
 }

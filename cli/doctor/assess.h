@@ -21,7 +21,8 @@
 #include "elf/elfinfo.h"
 #include "progcheck.h"
 
-enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_GNUTLS, LAYER_COUNT };
+enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_GNUTLS, LAYER_RELAY,
+       LAYER_COUNT };
 
 #define ASSESS_TEXT 512
 #define ASSESS_LONG 2048
@@ -51,7 +52,7 @@ struct assessment {
 void assess_program(const struct config *cfg, const struct prog_facts *f,
 		    const struct elfinfo *lib, struct assessment *a);
 
-/* The name of a layer: "environment", "libcurl", "resolver", "OpenSSL", "GnuTLS". */
+/* The name of a layer: "environment", "libcurl", "resolver", "OpenSSL", "GnuTLS", "relay". */
 const char *assess_layer_name(int layer);
 
 #endif

@@ -422,7 +422,9 @@ static void envlayer_section(struct doctor *d)
 	}
 	if (plan.ca_merge_user)
 		doctor_row(d, "NODE_EXTRA_CA_CERTS", "a bundle of yours and RESPAN_CA_FILE", NULL);
-	doctor_say(d, "  (under respan run the base URLs point at its loopback relay instead)");
+	doctor_say(d, "  (in a program where no libssl or libgnutls is loaded at start, the base");
+	doctor_say(d, "  URLs name the library's relay instead, RESPAN_RELAY=http://127.A.B.C:PORT/...;");
+	doctor_say(d, "  under respan run, respan's own relay)");
 	envlayer_free(&plan);
 }
 

@@ -72,10 +72,11 @@ def layers(out: str) -> dict:
     """{1: "can act: ...", 2: ..., ...} from the layers block."""
     found = {}
     for ln in out.splitlines():
-        m = re.match(r"  ([1-5]) (environment|libcurl|resolver|OpenSSL|GnuTLS) +(.*)$", ln)
+        m = re.match(r"  ([1-6]) (environment|libcurl|resolver|OpenSSL|GnuTLS|relay) +(.*)$",
+                     ln)
         if m:
             found[int(m.group(1))] = m.group(3)
-    assert set(found) == {1, 2, 3, 4, 5}, out
+    assert set(found) == {1, 2, 3, 4, 5, 6}, out
     return found
 
 
@@ -175,7 +176,7 @@ def test_python3_ssl_module_by_file_search(respan_cli, env):
     assert re.match(r"/\S+/lib-dynload/_ssl\.\S*so; found by a file search", ssl), ssl
     assert "libssl.so.3" in field(out, "TLS libraries")
     assert "loaded when Python imports ssl" in field(out, "TLS libraries")
-    assert can(out) == [1, 3, 4]
+    assert can(out) == [1, 3, 4, 6]   # 6: SDK calls through the base URLs go to the relay
     assert verdict(out) == ("routed in-process (OpenSSL layer, libssl loaded by Python's "
                             "_ssl module)")
 
@@ -198,10 +199,10 @@ def test_node_tls_compiled_in(respan_cli, env):
     assert field(out, "runtime") == "looks like Node.js (it exports node:: symbols)"
     assert re.search(r"OpenSSL \d+\.\d+\.\d+", field(out, "TLS compiled in"))
     assert field(out, "TLS libraries") == "none"
-    assert can(out) == [1]
+    assert can(out) == [1, 6]
+    assert layers(out)[6].startswith("can act: the base URLs name the library's relay")
     assert "bypass event" in field(out, "note")
-    assert verdict(out) == ("routed via environment only (TLS compiled in); use respan run "
-                            "for a log copy")
+    assert verdict(out) == "routed via environment, logged by the library's relay (TLS compiled in)"
     del env["RESPAN_API_KEY"]
     out = doctor(respan_cli, [NODE], env)
     assert can(out) == []
