@@ -268,6 +268,17 @@ static void set_fail(struct loader *ld, const struct val *v, int arg)
 		warn(ld, v, "expected open or closed");
 }
 
+static void set_intercept(struct loader *ld, const struct val *v, int arg)
+{
+	(void)arg;
+	if (v->str && strcasecmp(v->str, "auto") == 0)
+		ld->cfg->intercept = RESPAN_INTERCEPT_AUTO;
+	else if (v->str && strcasecmp(v->str, "off") == 0)
+		ld->cfg->intercept = RESPAN_INTERCEPT_OFF;
+	else
+		warn(ld, v, "expected auto or off");
+}
+
 static void set_debug(struct loader *ld, const struct val *v, int arg)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -405,6 +416,7 @@ static const struct setting {
 	[CONFIG_PARAMS] = { "RESPAN_PARAMS", "params", set_params, 0, 0 },
 	[CONFIG_CA_FILE] = { "RESPAN_CA_FILE", "ca_file", set_ca_file, 0, 0 },
 	[CONFIG_FAIL] = { "RESPAN_FAIL", "fail", set_fail, 0, 0 },
+	[CONFIG_INTERCEPT] = { "RESPAN_INTERCEPT", "intercept", set_intercept, 0, 0 },
 	[CONFIG_DEBUG] = { "RESPAN_DEBUG", "debug", set_debug, 0, S_SCALAR },
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -626,14 +638,18 @@ static void set_defaults(struct loader *ld, char *const *env)
 	cfg->log_body_max = CONFIG_DEFAULT_BODY_MAX;
 	cfg->fail = RESPAN_FAIL_OPEN;
 	cfg->debug = false;
+	cfg->intercept = RESPAN_INTERCEPT_AUTO;
+	char dir[4000];
 	if (state && state[0] == '/')
-		snprintf(path, sizeof(path), "%s/respan/traffic.jsonl", state);
+		snprintf(dir, sizeof(dir), "%s/respan", state);
 	else if (home && home[0] == '/')
-		snprintf(path, sizeof(path), "%s/.local/state/respan/traffic.jsonl", home);
+		snprintf(dir, sizeof(dir), "%s/.local/state/respan", home);
 	else
-		snprintf(path, sizeof(path), "/tmp/respan-%u/traffic.jsonl",
-			 (unsigned)getuid());
+		snprintf(dir, sizeof(dir), "/tmp/respan-%u", (unsigned)getuid());
+	snprintf(path, sizeof(path), "%s/traffic.jsonl", dir);
 	replace(ld, &cfg->log_path, path);
+	snprintf(path, sizeof(path), "%s/ca", dir);
+	replace(ld, &cfg->ca_dir, path);
 }
 
 /* Bytes of key at p (at least 16, or the whole of a shorter key), or 0. */
@@ -717,6 +733,7 @@ void config_free(struct config *cfg)
 		free(cfg->route_provider_by_id[i]);
 	free(cfg->params_b64);
 	free(cfg->ca_file);
+	free(cfg->ca_dir);
 	free(cfg->config_file);
 	free(cfg->config_user_file);
 	for (size_t i = 0; i < cfg->n_extra_hosts; i++)

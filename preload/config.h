@@ -7,7 +7,7 @@
  * defaulting to $HOME/.config), else /etc/respan/config.json.  Its keys are
  * the variable names in lower case without the RESPAN_ prefix ("api_key",
  * "base_url", "mode", "log", "log_body_max", "route_provider",
- * "route_provider_anthropic", "params", "ca_file", "fail", "debug"), plus
+ * "route_provider_anthropic", "params", "ca_file", "fail", "intercept", "debug"), plus
  * "providers": an object mapping extra host names to a built-in provider id
  * ({"llm.corp.example": "openai"}).  A host may start with "*." or "*-" to
  * match any one label prefix.
@@ -24,6 +24,7 @@
 
 enum respan_mode { RESPAN_MODE_ROUTE, RESPAN_MODE_CAPTURE, RESPAN_MODE_OFF };
 enum respan_fail { RESPAN_FAIL_OPEN, RESPAN_FAIL_CLOSED };
+enum respan_intercept { RESPAN_INTERCEPT_AUTO, RESPAN_INTERCEPT_OFF };
 
 /* Ids of the built-in providers (docs/contract.md#routes), usable as array indexes. */
 enum provider_id {
@@ -55,6 +56,7 @@ enum config_setting {
 	CONFIG_PARAMS = CONFIG_ROUTE_PROVIDER_ID + PROVIDER_COUNT,
 	CONFIG_CA_FILE,
 	CONFIG_FAIL,
+	CONFIG_INTERCEPT,
 	CONFIG_DEBUG,
 	CONFIG_SETTING_COUNT
 };
@@ -99,6 +101,13 @@ struct config {
 	char *params_b64;	/* base64 of the compact RESPAN_PARAMS object, or NULL */
 	char *ca_file;		/* RESPAN_CA_FILE or NULL */
 	enum respan_fail fail;
+	/*
+	 * RESPAN_INTERCEPT: auto, provider connections of programs with TLS
+	 * compiled in go through the relay, which answers with a certificate
+	 * from the local interception CA; off, they stay bypass events.
+	 */
+	enum respan_intercept intercept;
+	char *ca_dir;		/* the interception CA's directory (not a setting) */
 	bool debug;
 	char *config_file;	/* the file that was read, or NULL */
 	enum config_file_how config_file_how;

@@ -301,3 +301,37 @@ int route_url(const char *authority, size_t alen, const char *target,
 	}
 	return rc;
 }
+
+/* Vertex AI's regional endpoints (REGION-aiplatform.googleapis.com), by region. */
+#define V(region) region "-aiplatform.googleapis.com"
+static const char *const vertex_regional[] = {
+	V("us-central1"), V("us-east1"), V("us-east4"), V("us-east5"), V("us-south1"),
+	V("us-west1"), V("us-west2"), V("us-west3"), V("us-west4"),
+	V("northamerica-northeast1"), V("northamerica-northeast2"), V("southamerica-east1"),
+	V("southamerica-west1"), V("europe-central2"), V("europe-north1"),
+	V("europe-southwest1"), V("europe-west1"), V("europe-west2"), V("europe-west3"),
+	V("europe-west4"), V("europe-west6"), V("europe-west8"), V("europe-west9"),
+	V("europe-west10"), V("europe-west12"), V("asia-east1"), V("asia-east2"),
+	V("asia-northeast1"), V("asia-northeast2"), V("asia-northeast3"), V("asia-south1"),
+	V("asia-south2"), V("asia-southeast1"), V("asia-southeast2"),
+	V("australia-southeast1"), V("australia-southeast2"), V("me-central1"),
+	V("me-central2"), V("me-west1"), V("africa-south1"),
+};
+#undef V
+#define N_REGIONAL (sizeof(vertex_regional) / sizeof(vertex_regional[0]))
+
+size_t route_intercept_names(const struct config *cfg, const char **names, size_t max)
+{
+	size_t n = 0;
+	for (int id = 0; id < PROVIDER_COUNT && n < max; id++)
+		names[n++] = providers[id].host;
+	for (size_t i = 0; i < N_REGIONAL && n < max; i++)
+		names[n++] = vertex_regional[i];
+	for (size_t i = 0; cfg && i < cfg->n_extra_hosts && n < max; i++) {
+		const char *p = cfg->extra_hosts[i].pattern;
+		if (p[0] == '*' && p[1] == '-')
+			continue;
+		names[n++] = p[0] == '*' && p[1] == '.' ? p + 2 : p;
+	}
+	return n;
+}

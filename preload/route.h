@@ -48,6 +48,17 @@ enum provider_id route_lookup_host(const struct config *cfg, const char *host,
 				   size_t len);
 
 /*
+ * The names the local interception CA may vouch for (its X.509 Name
+ * Constraints, docs/relay.md): the built-in provider hosts, Vertex AI's
+ * regional hosts (REGION-aiplatform.googleapis.com cannot be one
+ * constraint, so the regions are listed), and cfg's extra hosts ("*.x"
+ * gives x, which covers every name under it; "*-x" cannot be expressed and
+ * is left out). Fills names[0..max) with pointers into static storage or
+ * into cfg, in a fixed order, and returns how many (at most max).
+ */
+size_t route_intercept_names(const struct config *cfg, const char **names, size_t max);
+
+/*
  * True when host (len bytes, no port) is the router's own host name, so a
  * request to it is already routed (base URL set by the user or layer 1).
  */

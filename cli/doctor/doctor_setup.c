@@ -118,6 +118,9 @@ static void value_of(const struct doctor *d, int i, char *out, size_t size)
 	case CONFIG_FAIL:
 		s = c->fail == RESPAN_FAIL_CLOSED ? "closed" : "open";
 		break;
+	case CONFIG_INTERCEPT:
+		s = c->intercept == RESPAN_INTERCEPT_OFF ? "off" : "auto";
+		break;
 	case CONFIG_DEBUG:
 		s = c->debug ? "1" : "0";
 		break;

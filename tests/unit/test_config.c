@@ -77,7 +77,7 @@ static void assert_warnings(const struct config *cfg, const char *const *want)
 enum field {
 	F_API_KEY, F_BASE_URL, F_HOST, F_PORT, F_PATH, F_AUTHORITY, F_MODE,
 	F_LOG, F_BODY_MAX, F_RP, F_RP_OPENAI, F_RP_ANTHROPIC, F_RP_GEMINI,
-	F_RP_VERTEXAI, F_PARAMS, F_CA, F_FAIL, F_DEBUG, F_FILE,
+	F_RP_VERTEXAI, F_PARAMS, F_CA, F_FAIL, F_INTERCEPT, F_CA_DIR, F_DEBUG, F_FILE,
 };
 
 /* Every field as text, so one table can check any of them; NULL is NULL. */
@@ -101,6 +101,8 @@ static const char *field(const struct config *cfg, enum field f, char *tmp, size
 	case F_PARAMS: return cfg->params_b64;
 	case F_CA: return cfg->ca_file;
 	case F_FAIL: return cfg->fail == RESPAN_FAIL_CLOSED ? "closed" : "open";
+	case F_INTERCEPT: return cfg->intercept == RESPAN_INTERCEPT_OFF ? "off" : "auto";
+	case F_CA_DIR: return cfg->ca_dir;
 	case F_DEBUG: return cfg->debug ? "1" : "0";
 	case F_FILE: return cfg->config_file;
 	}
@@ -213,6 +215,14 @@ static const struct env_case env_cases[] = {
 	{ { "RESPAN_FAIL=open" }, F_FAIL, "open", NULL },
 	{ { "RESPAN_FAIL=shut" }, F_FAIL, "open",
 	  "respan: RESPAN_FAIL=shut: expected open or closed" },
+	/* RESPAN_INTERCEPT, and where the interception CA lives */
+	{ { NULL }, F_INTERCEPT, "auto", NULL },
+	{ { "RESPAN_INTERCEPT=off" }, F_INTERCEPT, "off", NULL },
+	{ { "RESPAN_INTERCEPT=AUTO" }, F_INTERCEPT, "auto", NULL },
+	{ { "RESPAN_INTERCEPT=maybe" }, F_INTERCEPT, "auto",
+	  "respan: RESPAN_INTERCEPT=maybe: expected auto or off" },
+	{ { "XDG_STATE_HOME=/st", "HOME=/h" }, F_CA_DIR, "/st/respan/ca", NULL },
+	{ { "HOME=/h" }, F_CA_DIR, "/h/.local/state/respan/ca", NULL },
 	/* RESPAN_DEBUG */
 	{ { NULL }, F_DEBUG, "0", NULL },
 	{ { "RESPAN_DEBUG=1" }, F_DEBUG, "1", NULL },

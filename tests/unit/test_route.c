@@ -322,6 +322,34 @@ static void test_url(void **state)
 	buf_free(&out);
 }
 
+static void test_intercept_names(void **state)
+{
+	(void)state;
+	struct config cfg = make_cfg(s_path_api);
+	cfg.extra_hosts[0] = (struct config_host){ s_pat_exact, PROVIDER_ANTHROPIC };
+	cfg.extra_hosts[1] = (struct config_host){ s_pat_dot, PROVIDER_GEMINI };
+	cfg.extra_hosts[2] = (struct config_host){ s_pat_dash, PROVIDER_VERTEXAI };
+	cfg.n_extra_hosts = 3;
+	const char *names[128];
+	size_t n = route_intercept_names(&cfg, names, 128);
+	assert_string_equal(names[0], "api.openai.com");
+	assert_string_equal(names[1], "api.anthropic.com");
+	assert_string_equal(names[2], "generativelanguage.googleapis.com");
+	assert_string_equal(names[3], "aiplatform.googleapis.com");
+	assert_string_equal(names[4], "us-central1-aiplatform.googleapis.com");
+	/* every regional name is one the router routes to Vertex AI */
+	for (size_t i = 4; i < n - 2; i++)
+		assert_int_equal(route_lookup_host(NULL, names[i], strlen(names[i])),
+				 PROVIDER_VERTEXAI);
+	assert_string_equal(names[n - 2], "llm.corp.example");
+	assert_string_equal(names[n - 1], "ai.corp.example");	/* "*.": the name under it */
+	for (size_t i = 0; i < n; i++)			/* "*-" cannot be a constraint */
+		assert_null(strstr(names[i], "llm.example.net"));
+	/* max is respected */
+	assert_int_equal(route_intercept_names(&cfg, names, 3), 3);
+	assert_int_equal(route_intercept_names(NULL, names, 128), n - 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_target_table),
 		cmocka_unit_test(test_target_errors),
 		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_intercept_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
