@@ -59,6 +59,7 @@ ENGINE_SRCS := \
 	preload/redact.c \
 	preload/record.c \
 	preload/logfile.c \
+	preload/mkdirs.c \
 	preload/urlnote.c \
 	preload/exchange.c \
 	preload/envlayer.c \
@@ -132,6 +133,8 @@ CLI_SRCS := \
 	cli/relay/pump.c \
 	cli/relay/peer.c \
 	cli/relay/serve.c \
+	cli/ca/ca.c \
+	cli/ca/cacmd.c \
 	cli/log/log.c \
 	cli/log/log_show.c \
 	cli/log/log_har.c \

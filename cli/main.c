@@ -4,11 +4,13 @@
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
  *     respan log show|har|summary [FILE]
  *     respan doctor [--check-router] [--run] [PROGRAM]
+ *     respan ca path|show|rotate
  *     respan --help | --version
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "ca/cacmd.h"
 #include "doctor/doctor.h"
 #include "log/log.h"
 #include "relay/serve.h"
@@ -20,6 +22,7 @@ static void usage(FILE *out)
 	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 	      "       respan log show|har|summary [FILE]\n"
 	      "       respan doctor [--check-router] [--run] [PROGRAM]\n"
+	      "       respan ca path|show|rotate\n"
 	      "       respan --help | --version\n"
 	      "\n"
 	      "Commands:\n"
@@ -29,6 +32,7 @@ static void usage(FILE *out)
 	      "          (respan log --help)\n"
 	      "  doctor  the effective configuration, and which layers can act on\n"
 	      "          PROGRAM (respan doctor --help)\n"
+	      "  ca      the local interception CA (respan ca --help)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help     this help\n"
@@ -57,6 +61,8 @@ int main(int argc, char **argv)
 		return log_main(argc, argv);
 	if (strcmp(cmd, "doctor") == 0)
 		return doctor_main(argc, argv);
+	if (strcmp(cmd, "ca") == 0)
+		return ca_main(argc, argv);
 	if (strcmp(cmd, "relay-serve") == 0)	/* librespan.so's, not a user's */
 		return serve_main(argc, argv);
 	if (cmd[0] == '-')

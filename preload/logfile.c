@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "mkdirs.h"
 
 /*
  * The log is opened at a descriptor no lower than this: programs assume the
@@ -38,32 +39,6 @@ struct logfile {
 	atomic_int last_error;
 	atomic_flag warned;
 };
-
-/* mkdir -p of path's directory; directories made here get mode 0700. */
-static int make_parents(const char *path)
-{
-	char dir[PATH_MAX];
-	size_t n = strlen(path);
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, n + 1);
-	char *slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	return 0;
-}
 
 /* Open path for appending at a high descriptor; its identity in *st. */
 static int open_high(const char *path, struct stat *st)
@@ -91,7 +66,7 @@ static int open_high(const char *path, struct stat *st)
 int logfile_open(const char *path, const struct logfile_owner *owner,
 		 struct logfile **out)
 {
-	int rc = make_parents(path);
+	int rc = mkdirs_parents(path);
 	if (rc < 0)
 		return rc;
 	struct logfile *log = malloc(sizeof(*log));
