@@ -133,6 +133,7 @@ CLI_SRCS := \
 	cli/relay/pump.c \
 	cli/relay/peer.c \
 	cli/relay/serve.c \
+	cli/relay/intercept.c \
 	cli/ca/ca.c \
 	cli/ca/cacmd.c \
 	cli/log/log.c \

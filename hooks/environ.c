@@ -97,11 +97,12 @@ static char *ca_bundle(const char *user, const char *respan)
 	return result;
 }
 
-int environ_apply(const struct config *cfg, const char *relay, char *detail, size_t size)
+int environ_apply(const struct config *cfg, const char *relay, const char *node_ca,
+		  char *detail, size_t size)
 {
 	struct envlayer_plan plan;
 	detail[0] = '\0';
-	if ((relay ? envlayer_plan_relay(cfg, environ, relay, &plan) :
+	if ((relay ? envlayer_plan_relay(cfg, environ, relay, node_ca, &plan) :
 		     envlayer_plan(cfg, environ, &plan)) < 0)
 		return -1;
 	size_t used = 0;

@@ -9,10 +9,12 @@
 /*
  * Set and remove the SDK variables for cfg (nothing unless routing), with
  * relay as the base when it is not NULL (the library's relay, chosen by
- * lazyrelay.h), else as envlayer_plan() finds it. detail gets the names
- * that changed ("OPENAI_BASE_URL ... -ANTHROPIC_API_KEY") for the debug
- * line. Returns 0, or -1 when nothing could be planned.
+ * lazyrelay.h) and node_ca as the CA node must trust then (the
+ * interception CA, or NULL), else as envlayer_plan() finds them. detail
+ * gets the names that changed ("OPENAI_BASE_URL ... -ANTHROPIC_API_KEY")
+ * for the debug line. Returns 0, or -1 when nothing could be planned.
  */
-int environ_apply(const struct config *cfg, const char *relay, char *detail, size_t size);
+int environ_apply(const struct config *cfg, const char *relay, const char *node_ca,
+		  char *detail, size_t size);
 
 #endif

@@ -42,6 +42,10 @@ static ino_t lease_ino;
 static unsigned short relay_port;
 static int64_t failed_at = -1;
 static bool failure_reported;
+static char intercept_ca[4200];	/* the interception CA's file, when in use */
+static char stand_in_ip[16];	/* "127.A.B.C" */
+
+static char **environ_without_us(void);
 
 /* respan beside the library (build/) or in ../bin (PREFIX/lib, PREFIX/bin). */
 static bool find_respan(char *out, size_t size)
@@ -72,6 +76,63 @@ static bool is_go(void)
 	       dlsym(RTLD_DEFAULT, "crosscall2") != NULL;
 }
 
+/* Run `respan ca path` (it makes the CA) and wait for it; true when it did. */
+static bool make_ca(void)
+{
+	char *argv[] = { respan_path, (char *)"ca", (char *)"path", NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	pid_t pid;
+	char **envp = environ_without_us();
+	int rc = envp ? posix_spawn(&pid, respan_path, &fa, NULL, argv, envp) : -1;
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	int status = 0;
+	if (rc != 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * Interception (RESPAN_INTERCEPT=auto) needs the CA before main(): node
+ * reads NODE_EXTRA_CA_CERTS once, at start. The tree's first process makes
+ * it when there is none (once per user: `respan ca path`); the others find it.
+ */
+static void ready_interception(const struct respan_state *st, bool first)
+{
+	struct stat sb;
+	if (st->cfg.intercept != RESPAN_INTERCEPT_AUTO || st->cfg.ca_dir == NULL)
+		return;
+	int n = snprintf(intercept_ca, sizeof(intercept_ca), "%s/ca.pem", st->cfg.ca_dir);
+	if (n < 0 || (size_t)n >= sizeof(intercept_ca)) {
+		intercept_ca[0] = '\0';
+		return;
+	}
+	if (stat(intercept_ca, &sb) != 0 &&
+	    (!first || (respan_path[0] == '\0' && !find_respan(respan_path, sizeof(respan_path))) ||
+	     !make_ca() || stat(intercept_ca, &sb) != 0))
+		intercept_ca[0] = '\0';
+	snprintf(stand_in_ip, sizeof(stand_in_ip), "%u.%u.%u.%u", stand_in.addr[0],
+		 stand_in.addr[1], stand_in.addr[2], stand_in.addr[3]);
+}
+
+const char *lazyrelay_node_ca(void)
+{
+	return intercept_ca[0] ? intercept_ca : NULL;
+}
+
+const char *lazyrelay_intercept_host(void)
+{
+	return have_stand_in && intercept_ca[0] ? stand_in_ip : NULL;
+}
+
 const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 {
 	static char url[600];
@@ -87,20 +148,25 @@ const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 		    setenv("RESPAN_RELAY", url, 1) == 0) {
 			stand_in = n;
 			have_stand_in = true;
+			ready_interception(st, true);
 			return url;
 		}
 	}
 	have_stand_in = relayname_parse(have, &stand_in);
+	if (have_stand_in)
+		ready_interception(st, false);
 	return NULL;
 }
 
-/* Is a (an AF_INET address) the stand-in? */
+/* Is a (an AF_INET address) on the stand-in's address? */
 static bool is_stand_in(const struct sockaddr_storage *a)
 {
 	if (!have_stand_in || a->ss_family != AF_INET)
 		return false;
 	const struct sockaddr_in *in = (const struct sockaddr_in *)a;
-	return memcmp(&in->sin_addr, stand_in.addr, 4) == 0 && ntohs(in->sin_port) == stand_in.port;
+	/* Its own port (the base URLs), or any other: a provider name the
+	 * resolver answered with it (interception, 443). */
+	return memcmp(&in->sin_addr, stand_in.addr, 4) == 0;
 }
 
 /* LD_PRELOAD's value without librespan (the relay must not load it). */
@@ -125,16 +191,19 @@ static void preload_without_us(const char *v, char *out, size_t size)
 	}
 }
 
-/* Start `respan relay-serve SOCKET EXE`; true when its first process ended well. */
-static bool spawn_relay(const char *sock, const char *exe)
+/*
+ * environ for respan: the same, less librespan in LD_PRELOAD. The array is
+ * malloc'ed (free it); its strings are environ's, or one static buffer.
+ */
+static char **environ_without_us(void)
 {
+	static char preload[4096 + 16];
 	size_t n = 0;
 	while (environ[n])
 		n++;
 	char **envp = calloc(n + 1, sizeof(*envp));
-	char preload[4096 + 16];
 	if (envp == NULL)
-		return false;
+		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) {
@@ -147,6 +216,15 @@ static bool spawn_relay(const char *sock, const char *exe)
 			envp[k++] = preload;
 	}
 	envp[k] = NULL;
+	return envp;
+}
+
+/* Start `respan relay-serve SOCKET EXE`; true when its first process ended well. */
+static bool spawn_relay(const char *sock, const char *exe)
+{
+	char **envp = environ_without_us();
+	if (envp == NULL)
+		return false;
 
 	char *argv[] = { respan_path, (char *)"relay-serve", (char *)sock, (char *)exe, NULL };
 	posix_spawn_file_actions_t fa;

@@ -36,7 +36,22 @@
 const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible);
 
 /*
- * connect() to *a (an INET address): when it is the stand-in, make sure the
+ * With RESPAN_INTERCEPT=auto, the interception CA's file, for layer 1's
+ * NODE_EXTRA_CA_CERTS; the tree's first process makes the CA when there is
+ * none (`respan ca path`, once per user). NULL: no interception here.
+ */
+const char *lazyrelay_node_ca(void);
+
+/*
+ * The address ("127.A.B.C") the resolver answers a provider name with, in a
+ * process whose TLS the library cannot see, so that the relay takes the
+ * connection and intercepts it; NULL when there is no interception here.
+ */
+const char *lazyrelay_intercept_host(void);
+
+/*
+ * connect() to *a (an INET address): when it is on the stand-in's address
+ * (its own port, or 443 for an intercepted provider name), make sure the
  * relay runs and put its real address (127.0.0.1 and its port) into *a;
  * true then. False: not the stand-in, or no relay (a relay_error event,
  * once per process; the connection then fails as the stand-in refuses it).

@@ -12,6 +12,7 @@
 
 #include "guard.h"
 #include "init.h"
+#include "lazyrelay.h"
 #include "reportonce.h"
 #include "routeraddr.h"
 #include "real.h"
@@ -35,14 +36,19 @@ static gethostbyname2_r_fn real_gethostbyname2_r;
 enum verdict {
 	PASS,		/* resolve as usual */
 	REDIRECT,	/* answer with the router's addresses */
+	INTERCEPT,	/* answer with the relay's stand-in address (lazyrelay.h) */
 	REFUSE,		/* RESPAN_FAIL=closed and this name cannot be routed */
 };
 
 /*
  * What to do with this name: the router's addresses only for provider names,
- * in route mode with a key, where libssl or libgnutls can be taken over. A
- * provider name that cannot be routed resolves as usual (a not_routed event
- * says why), or under RESPAN_FAIL=closed not at all (a blocked event).
+ * in route mode with a key, where libssl or libgnutls can be taken over.
+ * Where they cannot, and the library's relay intercepts (RESPAN_INTERCEPT=
+ * auto), the relay's stand-in address: the relay answers the TLS with a
+ * certificate from the interception CA. A provider name that cannot be
+ * routed either way resolves as usual (a not_routed event says why), or
+ * under RESPAN_FAIL=closed, or in a process holding the Respan key, not at
+ * all (a blocked event).
  */
 static enum verdict name_verdict(const char *name)
 {
@@ -56,6 +62,9 @@ static enum verdict name_verdict(const char *name)
 		return PASS;
 	if (real_have_tls_layer())
 		return REDIRECT;
+	/* TLS the library cannot see: the relay intercepts it (RESPAN_INTERCEPT). */
+	if (lazyrelay_intercept_host())
+		return INTERCEPT;
 	int saved = guard_enter();
 	/* With the Respan key in a provider key variable, an unrouted
 	 * connection would carry it to the provider: refused, fail open or not. */
@@ -103,9 +112,23 @@ HOOK int getaddrinfo(const char *node, const char *service,
 		return EAI_FAIL;
 
 	const struct respan_state *st = respan_state();
+	int saved = guard_enter();
+	if (v == INTERCEPT) {
+		/* The port the program asked for: the relay takes any on the stand-in. */
+		struct addrinfo h4 = { .ai_family = AF_INET };
+		if (hints) {
+			h4.ai_socktype = hints->ai_socktype;
+			h4.ai_protocol = hints->ai_protocol;
+			h4.ai_flags = hints->ai_flags & ~AI_CANONNAME;
+		}
+		h4.ai_flags |= AI_NUMERICHOST;
+		int rc = real_getaddrinfo(lazyrelay_intercept_host(), service, &h4, res);
+		guard_leave(saved);
+		respan_debug("resolved %s to the relay (interception)", node);
+		return rc;
+	}
 	char port[8];
 	snprintf(port, sizeof(port), "%u", st->cfg.router_port);
-	int saved = guard_enter();
 	int rc = real_getaddrinfo(st->cfg.router_host,
 				  service == NULL || strcmp(service, "0") == 0 ?
 				  service : port, hints, res);
@@ -116,6 +139,12 @@ HOOK int getaddrinfo(const char *node, const char *service,
 	guard_leave(saved);
 	respan_debug("resolved %s to the router %s", node, st->cfg.router_host);
 	return rc;
+}
+
+/* The name a redirected look-up resolves instead: the router's, or the stand-in. */
+static const char *target(enum verdict v)
+{
+	return v == INTERCEPT ? lazyrelay_intercept_host() : respan_state()->cfg.router_host;
 }
 
 /* Remember every address of a hostent the program is about to get. */
@@ -164,8 +193,9 @@ HOOK struct hostent *gethostbyname(const char *name)
 		return NULL;
 	}
 	int saved = guard_enter();
-	struct hostent *h = real_gethostbyname(respan_state()->cfg.router_host);
-	remember_hostent(h);
+	struct hostent *h = real_gethostbyname(target(v));
+	if (v == REDIRECT)
+		remember_hostent(h);
 	guard_leave(saved);
 	return h;
 }
@@ -183,8 +213,9 @@ HOOK struct hostent *gethostbyname2(const char *name, int af)
 		return NULL;
 	}
 	int saved = guard_enter();
-	struct hostent *h = real_gethostbyname2(respan_state()->cfg.router_host, af);
-	remember_hostent(h);
+	struct hostent *h = real_gethostbyname2(target(v), af);
+	if (v == REDIRECT)
+		remember_hostent(h);
 	guard_leave(saved);
 	return h;
 }
@@ -201,9 +232,8 @@ HOOK int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
 	if (v == REFUSE)
 		return refuse_r(result, h_errnop);
 	int saved = guard_enter();
-	int rc = real_gethostbyname_r(respan_state()->cfg.router_host, ret, buf,
-				      buflen, result, h_errnop);
-	if (rc == 0 && result)
+	int rc = real_gethostbyname_r(target(v), ret, buf, buflen, result, h_errnop);
+	if (rc == 0 && result && v == REDIRECT)
 		remember_hostent(*result);
 	guard_leave(saved);
 	return rc;
@@ -222,9 +252,8 @@ HOOK int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *b
 	if (v == REFUSE)
 		return refuse_r(result, h_errnop);
 	int saved = guard_enter();
-	int rc = real_gethostbyname2_r(respan_state()->cfg.router_host, af, ret,
-				       buf, buflen, result, h_errnop);
-	if (rc == 0 && result)
+	int rc = real_gethostbyname2_r(target(v), af, ret, buf, buflen, result, h_errnop);
+	if (rc == 0 && result && v == REDIRECT)
 		remember_hostent(*result);
 	guard_leave(saved);
 	return rc;

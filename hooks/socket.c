@@ -185,8 +185,8 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	const struct respan_state *st = respan_state();
 	struct sockaddr_storage copy;
 	bool inet = respan_routing(st) && copy_inet_addr(addr, len, &copy);
-	bool fix = inet && lazyrelay_retarget(st, &copy);
-	if (fix) {
+	bool relay = inet && lazyrelay_retarget(st, &copy), fix = relay;
+	if (relay) {
 		respan_debug("connect fd %d: the relay's stand-in -> the relay", fd);
 	} else if (inet && router_port_fix(st, &copy)) {
 		fix = true;
@@ -195,7 +195,8 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	errno = saved_errno;
 	int rc = real_connect(fd, fix ? (struct sockaddr *)&copy : addr, len);
 	int connect_errno = errno;	/* what the program must see */
-	if ((rc == 0 || connect_errno == EINPROGRESS) && inet && is_stream(fd))
+	/* The relay routes what it is sent (a provider's ClientHello included). */
+	if ((rc == 0 || connect_errno == EINPROGRESS) && inet && !relay && is_stream(fd))
 		freshfd_mark(fd);
 	errno = connect_errno;
 	return rc;

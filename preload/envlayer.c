@@ -120,11 +120,11 @@ const char *envlayer_keyed(const struct config *cfg, char *const *env,
 int envlayer_plan(const struct config *cfg, char *const *env,
 		  struct envlayer_plan *plan)
 {
-	return envlayer_plan_relay(cfg, env, envlayer_relay(env), plan);
+	return envlayer_plan_relay(cfg, env, envlayer_relay(env), NULL, plan);
 }
 
 int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
-			struct envlayer_plan *plan)
+			const char *node_ca, struct envlayer_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
 	if (cfg->mode != RESPAN_MODE_ROUTE || cfg->api_key == NULL)
@@ -157,15 +157,19 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
 		rc |= add(plan, "GOOGLE_API_KEY", key, NULL);
 	}
 
-	/* The relay speaks plain HTTP: node needs no CA for it. */
-	if (cfg->ca_file && relay == NULL) {
+	/*
+	 * The relay speaks plain HTTP: node needs no CA for the router then,
+	 * only the interception CA when it is in use (node_ca).
+	 */
+	const char *ca = relay == NULL ? cfg->ca_file : node_ca;
+	if (ca) {
 		const char *have = envget(env, "NODE_EXTRA_CA_CERTS");
 		if (have == NULL || have[0] == '\0') {
-			rc |= add(plan, "NODE_EXTRA_CA_CERTS", cfg->ca_file, NULL);
-		} else if (strcmp(have, cfg->ca_file) != 0 &&
+			rc |= add(plan, "NODE_EXTRA_CA_CERTS", ca, NULL);
+		} else if (strcmp(have, ca) != 0 &&
 			   strstr(have, "/" ENVLAYER_BUNDLE_PREFIX) == NULL) {
 			plan->ca_merge_user = have;
-			plan->ca_merge_respan = cfg->ca_file;
+			plan->ca_merge_respan = ca;
 		}
 	}
 	if (rc != 0) {

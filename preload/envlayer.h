@@ -24,7 +24,8 @@
  *     (when GOOGLE_GENAI_USE_VERTEXAI is true: {base}google/vertexai/, and
  *     GOOGLE_VERTEX_BASE_URL too, which is where @google/genai looks in
  *     Vertex mode)
- *   NODE_EXTRA_CA_CERTS=RESPAN_CA_FILE when the base is https and the
+ *   NODE_EXTRA_CA_CERTS=RESPAN_CA_FILE when the base is https (with the
+ *     library's relay: the interception CA, envlayer_plan_relay) and the
  *     variable is unset; when the user set another file, the caller is told
  *     to build a bundle of both (node reads one file only).
  *
@@ -75,10 +76,13 @@ int envlayer_plan(const struct config *cfg, char *const *env,
  * The same with relay (a base URL envlayer_relay() accepts, or NULL) in
  * place of env's RESPAN_RELAY: the library's constructor chose it in a
  * process whose environ may not show it yet (bash keeps its own
- * environment, and its setenv() fills that one).
+ * environment, and its setenv() fills that one). With a relay, node_ca
+ * (or NULL) is the CA file node must trust instead of RESPAN_CA_FILE: the
+ * interception CA, whose certificates the relay answers provider
+ * connections with.
  */
 int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
-			struct envlayer_plan *plan);
+			const char *node_ca, struct envlayer_plan *plan);
 
 void envlayer_free(struct envlayer_plan *plan);
 

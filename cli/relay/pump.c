@@ -1,6 +1,7 @@
 #include "pump.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -15,6 +16,8 @@
 #include "peer.h"
 #include "rewriter.h"
 #include "upstream.h"
+#include "intercept.h"
+#include "route.h"
 
 #define PUMP_CHUNK 16384
 /*
@@ -29,9 +32,10 @@
 struct pump {
 	const struct pump_shared *sh;
 	int cfd;
+	SSL *cssl;			/* the program's TLS, when intercepted; else NULL */
 	SSL *ssl;			/* NULL until the first bytes came */
 	int rfd;
-	struct rewriter *hostrw;		/* stage 1 */
+	struct rewriter *hostrw;		/* stage 1; NULL when intercepted */
 	struct exchange *x;			/* stage 2 and the log */
 	struct buf mid;			/* stage 1's output */
 	struct buf c2r;			/* bytes for the router */
@@ -53,22 +57,74 @@ static void end(struct pump *p, const char *why)
 	}
 }
 
-/* Write all of (data, len) to the non-blocking program socket, briefly. */
-static void send_all(int fd, const char *data, size_t len, long long deadline)
+/*
+ * The program's side, plain or intercepted TLS: like recv() and send() on a
+ * non-blocking socket. -1 with errno EAGAIN asks for *want (POLLIN or
+ * POLLOUT) before the next try; 0 from client_recv is the end.
+ */
+/* An SSL_read/SSL_write result r as recv()/send() would give it (failed: fail). */
+static ssize_t ssl_result(SSL *ssl, int r, short *want, int fail)
+{
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(ssl, r);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN && fail == ECONNRESET)
+		return 0;	/* the program's close_notify: the end of its bytes */
+	errno = fail;
+	return -1;
+}
+
+static ssize_t client_recv(struct pump *p, char *buf, size_t len, short *want)
+{
+	if (p->cssl == NULL) {
+		ssize_t n = recv(p->cfd, buf, len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			*want = POLLIN;
+			errno = EAGAIN;
+		}
+		return n;
+	}
+	ERR_clear_error();
+	return ssl_result(p->cssl, SSL_read(p->cssl, buf, (int)(len > INT_MAX ? INT_MAX : len)),
+			  want, ECONNRESET);
+}
+
+static ssize_t client_send(struct pump *p, const char *data, size_t len, short *want)
+{
+	if (p->cssl == NULL) {
+		ssize_t n = send(p->cfd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			*want = POLLOUT;
+			errno = EAGAIN;
+		}
+		return n;
+	}
+	ERR_clear_error();
+	return ssl_result(p->cssl, SSL_write(p->cssl, data, (int)(len > INT_MAX ? INT_MAX : len)),
+			  want, EPIPE);
+}
+
+/* Write all of (data, len) to the program, briefly. */
+static void send_all(struct pump *p, const char *data, size_t len, long long deadline)
 {
 	while (len) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		short want = 0;
+		ssize_t n = client_send(p, data, len, &want);
 		if (n > 0) {
 			data += n;
 			len -= (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
 		long long left = deadline - clock_mono_ms();
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0)
+		if (n == 0 || errno != EAGAIN || left <= 0)
 			return;
-		struct pollfd pf = { fd, POLLOUT, 0 };
+		struct pollfd pf = { p->cfd, want, 0 };
 		poll(&pf, 1, (int)left);
 	}
 }
@@ -93,7 +149,9 @@ static void answer(struct pump *p, const char *status, const char *what,
 	if (ml < 0 || (size_t)ml >= sizeof(msg))
 		return;
 	long long deadline = clock_mono_ms() + PUMP_DRAIN_MS;
-	send_all(p->cfd, msg, (size_t)ml, deadline);
+	send_all(p, msg, (size_t)ml, deadline);
+	if (p->cssl)
+		SSL_shutdown(p->cssl);
 	shutdown(p->cfd, SHUT_WR);
 	size_t drained = 0;
 	char sink[4096];
@@ -101,11 +159,12 @@ static void answer(struct pump *p, const char *status, const char *what,
 		long long left = deadline - clock_mono_ms();
 		if (left <= 0)
 			break;
-		struct pollfd pf[2] = { { p->cfd, POLLIN, 0 }, { p->sh->stop_fd, POLLIN, 0 } };
+		short want = POLLIN;
+		struct pollfd pf[2] = { { p->cfd, want, 0 }, { p->sh->stop_fd, POLLIN, 0 } };
 		if (poll(pf, 2, (int)left) <= 0 || pf[1].revents)
 			break;
-		ssize_t n = recv(p->cfd, sink, sizeof(sink), 0);
-		if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+		ssize_t n = client_recv(p, sink, sizeof(sink), &want);
+		if (n <= 0 && !(n < 0 && errno == EAGAIN))
 			break;
 		if (n > 0)
 			drained += (size_t)n;
@@ -158,14 +217,15 @@ static bool connect_router(struct pump *p)
 static bool from_client(struct pump *p)
 {
 	char chunk[PUMP_CHUNK];
-	ssize_t n = recv(p->cfd, chunk, sizeof(chunk), 0);
+	short want = 0;
+	ssize_t n = client_recv(p, chunk, sizeof(chunk), &want);
 	if (n == 0) {
 		p->client_eof = true;
 		return true;
 	}
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			p->cwant |= POLLIN;
+		if (errno == EAGAIN) {
+			p->cwant |= want;
 			return false;
 		}
 		/*
@@ -180,7 +240,9 @@ static bool from_client(struct pump *p)
 	buf_reset(&p->mid);
 	buf_reset(&p->c2r);
 	p->c2r_off = 0;
-	if (rewriter_feed(p->hostrw, chunk, (size_t)n, &p->mid) < 0) {
+	/* Intercepted: the program named the provider, stage 2 routes it as is. */
+	if ((p->hostrw ? rewriter_feed(p->hostrw, chunk, (size_t)n, &p->mid) :
+			 buf_append(&p->mid, chunk, (size_t)n)) < 0) {
 		end(p, "relay out of memory");
 		return false;
 	}
@@ -243,11 +305,11 @@ static bool from_router(struct pump *p)
 
 static bool to_client(struct pump *p)
 {
-	ssize_t n = send(p->cfd, p->r2c + p->r2c_off, p->r2c_len - p->r2c_off,
-			 MSG_NOSIGNAL);
+	short want = 0;
+	ssize_t n = client_send(p, p->r2c + p->r2c_off, p->r2c_len - p->r2c_off, &want);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			p->cwant |= POLLOUT;
+		if (errno == EAGAIN)
+			p->cwant |= want;
 		else
 			end(p, "the program closed the connection");
 		return false;
@@ -306,6 +368,32 @@ static void loop(struct pump *p)
 	}
 }
 
+/*
+ * A program's own TLS to a provider, sent here by the resolver (intercept.h):
+ * the handshake with the interception CA's certificate, then the session is
+ * one to route. False when the handshake failed (said in the log).
+ */
+static bool take_over(struct pump *p, struct exchange_info *info, char *host, size_t size)
+{
+	char err[600];
+	const struct exchange_ctx *xctx = p->sh->xctx;
+	p->cssl = intercept_accept(p->sh->intercept, p->cfd, p->sh->stop_fd,
+				   PUMP_CONNECT_TIMEOUT_MS, host, size, err, sizeof(err));
+	if (p->cssl == NULL) {
+		char detail[900];
+		snprintf(detail, sizeof(detail), "%s; nothing was sent (a program that pins "
+			 "certificates, or does not read NODE_EXTRA_CA_CERTS, refuses the "
+			 "interception CA: RESPAN_INTERCEPT=off, or a base URL, for it)", err);
+		logfile_event(xctx->log, "relay_error", host[0] ? host : NULL, detail);
+		return false;
+	}
+	info->host = host;
+	info->port = 443;
+	info->provider = route_lookup_host(xctx->cfg, host, strlen(host));
+	info->mode = REWRITE_ROUTE;
+	return true;
+}
+
 void pump_run(const struct pump_shared *sh, int client_fd)
 {
 	const struct config *cfg = sh->xctx->cfg;
@@ -314,15 +402,22 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 		.layer = "relay", .host = cfg->router_host, .port = cfg->router_port,
 		.provider = PROVIDER_NONE, .mode = REWRITE_ROUTER,
 	};
+	char host[256];
+	bool ok = true;
 
 	buf_init(&p.mid, PUMP_OUT_MAX);
 	buf_init(&p.c2r, PUMP_OUT_MAX);
-	static const struct rewriter_callbacks host_cb = { .on_head = on_head };
-	p.hostrw = rewriter_new(sh->xctx->cfg, REWRITE_HOST, PROVIDER_NONE, &host_cb, &p);
-	p.x = exchange_new(sh->xctx, &info);
-	if (p.hostrw && p.x)
+	if (sh->intercept && intercept_is_tls(client_fd, sh->stop_fd)) {
+		ok = take_over(&p, &info, host, sizeof(host));
+	} else {
+		static const struct rewriter_callbacks host_cb = { .on_head = on_head };
+		p.hostrw = rewriter_new(cfg, REWRITE_HOST, PROVIDER_NONE, &host_cb, &p);
+		ok = p.hostrw != NULL;
+	}
+	p.x = ok ? exchange_new(sh->xctx, &info) : NULL;
+	if (p.x)
 		loop(&p);
-	else
+	else if (ok)
 		logfile_event(sh->xctx->log, "relay_error", cfg->router_host, "relay out of memory");
 	if (p.x)
 		exchange_close(p.x, p.why);
@@ -330,5 +425,9 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 	buf_free(&p.mid);
 	buf_free(&p.c2r);
 	upstream_close(p.ssl);
+	if (p.cssl) {
+		SSL_shutdown(p.cssl);
+		SSL_free(p.cssl);
+	}
 	close(client_fd);
 }

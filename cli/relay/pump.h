@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "exchange.h"
+#include "intercept.h"
 
 #define PUMP_CONNECT_TIMEOUT_MS 15000
 
@@ -41,6 +42,7 @@ struct pump_shared {
 	int stop_fd;			/* readable or hung up: the relay stops */
 	unsigned short port;		/* the relay's, for the Host check */
 	const char *alias;		/* "127.A.B.C:PORT" also allowed as Host, or NULL */
+	struct intercept *intercept;	/* TLS from programs, intercepted; or NULL */
 	_Atomic(const char *) stop_why;	/* the error for open exchanges then */
 };
 

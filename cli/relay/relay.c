@@ -191,8 +191,8 @@ static int listen_loopback(unsigned short *port)
 	return fd;
 }
 
-int relay_start(const struct exchange_ctx *ctx, const char *alias, struct relay **out,
-		char *err, size_t errsize)
+int relay_start(const struct exchange_ctx *ctx, const char *alias,
+		struct intercept *intercept, struct relay **out, char *err, size_t errsize)
 {
 	const struct config *cfg = ctx->cfg;
 	struct relay *r = calloc(1, sizeof(*r));
@@ -206,6 +206,7 @@ int relay_start(const struct exchange_ctx *ctx, const char *alias, struct relay 
 	r->listen_fd = r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	r->shared.xctx = ctx;
 	r->shared.alias = alias;
+	r->shared.intercept = intercept;
 	r->shared.stop_fd = -1;
 	atomic_store(&r->shared.stop_why, "relay stopped");
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "exchange.h"
+#include "intercept.h"
 
 #define RELAY_MAX_CONNS 256
 #define RELAY_MAX_REFUSED_EVENTS 64	/* a flood of strangers cannot fill the log */
@@ -29,11 +30,13 @@ struct relay;
  * is the caller's business). ctx and everything it points to must outlive
  * the relay. alias, when not NULL, is one more Host the relay answers to:
  * the stand-in address ("127.A.B.C:PORT", relayname.h) programs name the
- * library's relay by; it must outlive the relay too. Returns 0 and *out, or
- * a negative errno with a one-line reason in err.
+ * library's relay by; it must outlive the relay too. intercept, when not
+ * NULL, takes the connections that start with TLS (intercept.h); it must
+ * outlive the relay as well. Returns 0 and *out, or a negative errno with
+ * a one-line reason in err.
  */
-int relay_start(const struct exchange_ctx *ctx, const char *alias, struct relay **out,
-		char *err, size_t errsize);
+int relay_start(const struct exchange_ctx *ctx, const char *alias,
+		struct intercept *intercept, struct relay **out, char *err, size_t errsize);
 
 /* The relay's port on 127.0.0.1. */
 unsigned short relay_port(const struct relay *r);

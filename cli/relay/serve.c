@@ -29,7 +29,9 @@
 
 #include "clock.h"
 #include "config.h"
+#include "ca/ca.h"
 #include "exchange.h"
+#include "intercept.h"
 #include "logfile.h"
 #include "redact.h"
 #include "relay.h"
@@ -167,6 +169,7 @@ int serve_main(int argc, char **argv)
 	int status = 1;
 	struct exchange_ctx ctx = { .cfg = &cfg };
 	struct relay *relay = NULL;
+	struct intercept *intercept = NULL;
 	int lfd = -1;
 	if (cfg.mode != RESPAN_MODE_ROUTE || cfg.api_key == NULL ||
 	    !relayname_parse(getenv("RESPAN_RELAY"), &name))
@@ -183,7 +186,16 @@ int serve_main(int argc, char **argv)
 	struct logfile_owner owner = { .exe = exe, .red = ctx.red, .report = report_line };
 	if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 		ctx.log = NULL;
-	if (relay_start(&ctx, alias, &relay, err, sizeof(err)) < 0) {
+	if (cfg.intercept == RESPAN_INTERCEPT_AUTO) {
+		struct ca ca;
+		if (ca_ensure(&cfg, false, &ca, err, sizeof(err)) < 0 ||
+		    (intercept = intercept_new(&cfg, &ca, err, sizeof(err))) == NULL) {
+			char detail[1200];
+			snprintf(detail, sizeof(detail), "no interception: %s", err);
+			logfile_event(ctx.log, "relay_error", cfg.router_host, detail);
+		}
+	}
+	if (relay_start(&ctx, alias, intercept, &relay, err, sizeof(err)) < 0) {
 		logfile_event(ctx.log, "relay_error", cfg.router_host, err);
 		goto out;
 	}
@@ -191,6 +203,7 @@ int serve_main(int argc, char **argv)
 	relay_stop(relay, "process exited");
 	status = 0;
 out:
+	intercept_free(intercept);
 	if (lfd >= 0)
 		close(lfd);
 	logfile_close(ctx.log);

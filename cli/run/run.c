@@ -236,7 +236,7 @@ int run_main(int argc, char **argv)
 		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
 		child_program_path(prog[0], execenv_get(&env, "PATH"), exe, sizeof(exe));
-		if (relay_start(&ctx, NULL, &relay, err, sizeof(err)) == 0) {
+		if (relay_start(&ctx, NULL, NULL, &relay, err, sizeof(err)) == 0) {
 			point_at_relay(&env, &cfg, relay);
 			if (cfg.debug)
 				fprintf(stderr, "respan: relay %s -> %s\n", relay_url(relay),

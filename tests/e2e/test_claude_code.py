@@ -170,14 +170,37 @@ def test_claude_fail_closed_still_answers(claude_code, claude_env, router, tmp_p
         assert ev["pid"] == pid, ev
 
 
-def test_claude_background_lookups_are_refused(claude_code, claude_env, router, tmp_path):
+def test_claude_background_calls_are_intercepted(claude_code, claude_env, router, tmp_path):
     """Claude Code's background calls to api.anthropic.com (MCP registry,
-    event logging) ignore ANTHROPIC_BASE_URL, and the library cannot route a
-    program with TLS compiled in. Layer 1 put the Respan key into
-    ANTHROPIC_AUTH_TOKEN, so those look-ups are refused (`blocked`, naming
+    event logging) ignore ANTHROPIC_BASE_URL. With interception (the
+    default) the look-up names the library's relay, which answers Bun's TLS
+    with a certificate from the interception CA (Bun reads
+    NODE_EXTRA_CA_CERTS, which layer 1 set): they are routed to the router's
+    Anthropic passthrough with the Respan key, and logged like any call."""
+    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    log = claude_env["RESPAN_LOG"]
+    print(describe(done, router, log))
+    assert answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"])
+    background = [r for r in router.requests() if "/api/directory/" in r.path or
+                  "/event_logging/" in r.path]
+    assert background, describe(done, router, log)
+    for req in background:
+        assert credentials(req) == [("x-api-key", claude_env["RESPAN_API_KEY"])]
+    urls = [r["url"] for r in read_log(log, type="request")]
+    assert any(u.startswith("https://api.anthropic.com/api/") for u in urls), urls
+    assert egress_events(log) == []
+    assert_no_secrets(log, claude_env["RESPAN_API_KEY"])
+
+
+def test_claude_background_lookups_are_refused(claude_code, claude_env, router, tmp_path):
+    """RESPAN_INTERCEPT=off: the library cannot route those background calls
+    of a program with TLS compiled in. Layer 1 put the Respan key into
+    ANTHROPIC_AUTH_TOKEN, so the look-ups are refused (`blocked`, naming
     the variable) even though RESPAN_FAIL is open, and Claude Code still
     answers. With CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 there is no such
     traffic."""
+    claude_env["RESPAN_INTERCEPT"] = "off"
     done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
     print(describe(done, router, claude_env["RESPAN_LOG"]))
     assert answer(done) == ASSISTANT_TEXT
@@ -228,13 +251,14 @@ def resolving_anthropic(pki, tmp_path):
 @pytest.mark.parametrize("fail", ["open", "closed"])
 def test_claude_background_calls_are_refused_where_the_name_resolves(
         fail, claude_code, claude_env, router, resolving_anthropic, tmp_path):
-    """Where api.anthropic.com resolves, Claude Code's background calls
-    would go out. The Respan key is in ANTHROPIC_AUTH_TOKEN, so they are
+    """RESPAN_INTERCEPT=off, and api.anthropic.com resolves: Claude Code's
+    background calls would go out. The Respan key is in ANTHROPIC_AUTH_TOKEN, so they are
     refused at the look-up (Bun asks getaddrinfo for service "0" first)
     whatever RESPAN_FAIL says: no connection is even attempted, and the
     answer still comes from the router."""
     provider, prefix = resolving_anthropic
     claude_env["RESPAN_FAIL"] = fail
+    claude_env["RESPAN_INTERCEPT"] = "off"
     done, pid = run_claude([*prefix, *claude_argv(claude_code)], claude_env, tmp_path / "work")
     print(describe(done, router, claude_env["RESPAN_LOG"]))
     assert answer(done) == ASSISTANT_TEXT

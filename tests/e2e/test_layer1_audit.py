@@ -86,23 +86,29 @@ STAND_IN = re.compile(r"^http://127\.(1[2-9][0-9]|2[0-5][0-9])\.[0-9]{1,3}\.[0-9
 def test_sdk_variables_name_the_relay_where_tls_is_unseen(respan_env, router):
     """No libssl or libgnutls in the process (env, sh, node, Bun): the base
     URLs name the library's relay by its stand-in address (RESPAN_RELAY),
-    plain HTTP, so no CA variable; nothing is started for it. A child
-    inherits the same stand-in (one relay per tree)."""
+    plain HTTP; node trusts the interception CA (NODE_EXTRA_CA_CERTS);
+    nothing is started for it. A child inherits the same stand-in (one
+    relay per tree). With RESPAN_INTERCEPT=off there is no CA variable."""
     respan_env["ANTHROPIC_API_KEY"] = make_secret("sk-ant-")
     proc = run(["/usr/bin/env"], env=respan_env, check=True)
     out = dict(line.partition("=")[::2] for line in proc.stdout.decode().splitlines())
     relay, key = out["RESPAN_RELAY"], respan_env["RESPAN_API_KEY"]
     assert STAND_IN.match(relay), relay
+    ca = Path(respan_env["HOME"]) / ".local" / "state" / "respan" / "ca" / "ca.pem"
     assert env_of(proc) == {
         "OPENAI_BASE_URL": relay, "OPENAI_API_KEY": key,
         "ANTHROPIC_BASE_URL": relay + "anthropic/", "ANTHROPIC_AUTH_TOKEN": key,
         "GOOGLE_GEMINI_BASE_URL": relay + "google/gemini",
         "GEMINI_API_KEY": key, "GOOGLE_API_KEY": key,
+        "NODE_EXTRA_CA_CERTS": str(ca),     # the interception CA, made just now
     }
+    assert ca.exists()
     proc = run(["/bin/sh", "-c", "exec /usr/bin/env"], env=respan_env, check=True)
     out = dict(line.partition("=")[::2] for line in proc.stdout.decode().splitlines())
     assert STAND_IN.match(out["RESPAN_RELAY"])
     assert env_of(proc)["OPENAI_BASE_URL"] == out["RESPAN_RELAY"]
+    proc = run(["/usr/bin/env"], env={**respan_env, "RESPAN_INTERCEPT": "off"}, check=True)
+    assert "NODE_EXTRA_CA_CERTS" not in env_of(proc)
 
 
 def test_user_choices_left_alone(respan_env, router):
@@ -225,12 +231,14 @@ def test_audit_off_in_capture_mode(respan_env, router, pki, tmp_path):
 
 
 def test_closed_refuses_unroutable_names(respan_env, tmp_path):
-    """Under RESPAN_FAIL=closed a program whose TLS cannot be routed cannot
-    even resolve a provider name (node: OpenSSL compiled in)."""
+    """Under RESPAN_FAIL=closed, without interception, a program whose TLS
+    cannot be routed cannot even resolve a provider name (node: OpenSSL
+    compiled in)."""
     node = shutil.which("node", path="/usr/bin:/usr/local/bin")
     if node is None:
         pytest.skip("node is not installed")
     respan_env["RESPAN_FAIL"] = "closed"
+    respan_env["RESPAN_INTERCEPT"] = "off"     # else the relay would take it
     script = tmp_path / "lookup.js"
     # Three lookups, as a retrying program makes: refused each time, reported once.
     script.write_text("const dns = require('node:dns');"

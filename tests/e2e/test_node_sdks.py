@@ -212,8 +212,8 @@ def elsewhere(pki, tmp_path_factory):
 
 def test_env_layer_sets_sdk_variables(node_sdks, env, router, pki):
     """node has TLS compiled in: the base URLs name the library's relay by
-    its stand-in address (RESPAN_RELAY, plain HTTP, so no CA variable), and
-    nothing is started until the first call."""
+    its stand-in address (RESPAN_RELAY, plain HTTP), node trusts the
+    interception CA, and nothing is started until the first call."""
     done, _ = run_node(node_sdks.argv("env_dump.mjs"), env, node_sdks.dir)
     got = json.loads(ok(done))
     base, key = got["RESPAN_RELAY"], env["RESPAN_API_KEY"]
@@ -226,7 +226,8 @@ def test_env_layer_sets_sdk_variables(node_sdks, env, router, pki):
     assert got["ANTHROPIC_API_KEY"] is None
     assert got["GOOGLE_GEMINI_BASE_URL"] == base + "google/gemini"
     assert got["GEMINI_API_KEY"] == key and got["GOOGLE_API_KEY"] == key
-    assert got["NODE_EXTRA_CA_CERTS"] is None
+    # Not RESPAN_CA_FILE (the relay speaks to the router): the interception CA.
+    assert got["NODE_EXTRA_CA_CERTS"].endswith("/respan/ca/ca.pem")
     assert router.requests() == []
 
 
