@@ -237,7 +237,7 @@ E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients
 sanitize:
 	$(MAKE) SANITIZER=address,undefined unit e2e-san
 
-e2e-san: $(PRELOAD_LIB) $(E2E_CLIENTS)
+e2e-san: $(PRELOAD_LIB) $(CLI_BIN) $(E2E_CLIENTS)
 	@if [ -z "$(SANITIZER)" ]; then echo "e2e-san: run as make sanitize"; exit 2; fi
 	cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) RESPAN_SAN_RUNTIME=$(SAN_RUNTIME) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider -k "not node" $(E2E_SAN_TESTS)
