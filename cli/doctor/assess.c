@@ -509,9 +509,12 @@ static void relay_layer(const struct config *cfg, const struct tls *t, struct as
 		a->layer[LAYER_RELAY].can = true;
 		put(a->layer[LAYER_RELAY].why, "the base URLs name the library's relay by a "
 		    "stand-in address (RESPAN_RELAY); the first call starts respan "
-		    "relay-serve, which routes and logs the calls (layer relay)%s",
+		    "relay-serve, which routes and logs the calls (layer relay)%s%s",
 		    t->via_python ? "; Python's own HTTPS calls go through the OpenSSL layer" :
-		    "");
+		    cfg->intercept == RESPAN_INTERCEPT_AUTO ? "; calls by a provider's own URL "
+		    "are intercepted there with the local CA (RESPAN_INTERCEPT=auto)" : "",
+		    !t->via_python && cfg->intercept == RESPAN_INTERCEPT_OFF ?
+		    "; calls by a provider's own URL are not (RESPAN_INTERCEPT=off)" : "");
 	}
 }
 

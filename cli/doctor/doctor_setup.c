@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +525,64 @@ static void egress_section(struct doctor *d)
 			   "is asked for the router instead; libcurl's URL is the router's already)");
 }
 
+/*
+ * The interception CA (docs/relay.md#interception), read, never made: doctor
+ * changes nothing. Its names are compared with what the configuration
+ * would need now.
+ */
+static void intercept_section(struct doctor *d)
+{
+	char path[4200], text[700];
+	doctor_say(d, "%s", "");
+	doctor_say(d, "interception (provider calls of programs with TLS compiled in)");
+	doctor_row(d, "RESPAN_INTERCEPT", d->cfg.intercept == RESPAN_INTERCEPT_OFF ?
+		   "off: such calls stay bypass events, or are refused" :
+		   "auto: they go to the library's relay, which answers with the local CA",
+		   NULL);
+	if (d->cfg.ca_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/ca.pem", d->cfg.ca_dir);
+	FILE *f = fopen(path, "re");
+	X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	ERR_clear_error();
+	if (cert == NULL) {
+		snprintf(text, sizeof(text), "%.500s: not made yet (made on first need, by "
+			 "the first program whose TLS the library cannot see)", path);
+		doctor_row(d, "CA", text, NULL);
+		return;
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t used = (size_t)snprintf(text, sizeof(text), "%.500s, sha256 ", path);
+	if (X509_digest(cert, EVP_sha256(), md, &n) == 1)
+		for (unsigned int i = 0; i < 8 && used < sizeof(text); i++)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%02X%s",
+						 md[i], i < 7 ? ":" : "...");
+	doctor_row(d, "CA", text, NULL);
+	const char *names[256];
+	size_t want = route_intercept_names(&d->cfg, names, 256), missing = 0;
+	NAME_CONSTRAINTS *nc = X509_get_ext_d2i(cert, NID_name_constraints, NULL, NULL);
+	for (size_t i = 0; nc && i < want; i++) {
+		bool found = false;
+		for (int k = 0; k < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) && !found; k++) {
+			const GENERAL_SUBTREE *t = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, k);
+			found = t->base->type == GEN_DNS &&
+				strcmp((const char *)ASN1_STRING_get0_data(t->base->d.dNSName),
+				       names[i]) == 0;
+		}
+		missing += !found;
+	}
+	snprintf(text, sizeof(text), nc == NULL ? "none: not a CA respan made" :
+		 missing ? "%zu of the configured provider names are missing: a new CA "
+		 "is made at the next start" : "the %zu provider names, no IP address",
+		 missing ? missing : want);
+	doctor_row(d, "permits", text, NULL);
+	NAME_CONSTRAINTS_free(nc);
+	X509_free(cert);
+}
+
 void doctor_setup_report(struct doctor *d)
 {
 	config_section(d);
@@ -532,4 +591,5 @@ void doctor_setup_report(struct doctor *d)
 	router_section(d);
 	envlayer_section(d);
 	egress_section(d);
+	intercept_section(d);
 }

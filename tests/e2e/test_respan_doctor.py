@@ -676,3 +676,34 @@ def test_check_router(respan_cli, env, router, pki):
     assert verdict(out).endswith("; the router check FAILED")
     out = doctor(respan_cli, [], env)
     assert field(out, "check").startswith("not done")
+
+
+def interception_rows(out: str) -> dict:
+    block = out.split("\ninterception (", 1)[1].split("\n\n", 1)[0]
+    return {line.split(None, 1)[0]: line.split(None, 1)[1]
+            for line in block.splitlines()[1:] if line.startswith("  ")}
+
+
+def test_doctor_reports_interception_and_the_ca(respan_cli, env, tmp_path):
+    """Whether interception applies, and the CA: read, never made by doctor."""
+    env = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    out = doctor(respan_cli, [], env)
+    rows = interception_rows(out)
+    assert rows["RESPAN_INTERCEPT"].startswith("auto")
+    assert rows["CA"].endswith("not made yet (made on first need, by the first program "
+                               "whose TLS the library cannot see)")
+    assert not (tmp_path / "state" / "respan" / "ca").exists()
+    done = run([respan_cli, "ca", "path"], env=env)
+    assert done.returncode == 0, done.stderr
+    rows = interception_rows(doctor(respan_cli, [], env))
+    assert rows["CA"].startswith(done.stdout.decode().strip() + ", sha256 ")
+    assert rows["permits"].endswith("provider names, no IP address")
+    if Path(NODE).exists():
+        text = layers(doctor(respan_cli, [NODE], env))[6]
+        assert "intercepted there with the local CA" in text
+        env["RESPAN_INTERCEPT"] = "off"
+        out = doctor(respan_cli, [NODE], env)
+        assert interception_rows(out)["RESPAN_INTERCEPT"].startswith("off")
+        assert "are not (RESPAN_INTERCEPT=off)" in layers(out)[6]
+
