@@ -1,6 +1,7 @@
 #include "real.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,15 +46,49 @@ void *real_libc(const char *name)
 	return checked(dlsym(RTLD_NEXT, name), name);
 }
 
-/* A loaded library of one of these names, never loading one. */
+struct wanted {
+	const char *const *names;
+	size_t n;
+	const char *found;	/* the loaded object's path */
+};
+
+/* Is base names[i], or its development link ("libssl.so" for "libssl.so.3")? */
+static bool same_library(const char *base, const char *name)
+{
+	const char *so = strstr(name, ".so");
+	size_t stem = so ? (size_t)(so - name) + 3 : strlen(name);
+	return strcmp(base, name) == 0 || (strlen(base) == stem && strncmp(base, name, stem) == 0);
+}
+
+static int match_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct wanted *w = arg;
+	(void)size;
+	const char *path = info->dlpi_name;
+	const char *base = path ? strrchr(path, '/') : NULL;
+	base = base ? base + 1 : path;
+	for (size_t i = 0; base && base[0] && i < w->n; i++)
+		if (same_library(base, w->names[i])) {
+			w->found = path;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * A loaded library of one of these names, never loading one. The loaded
+ * objects are looked at first: dlopen(RTLD_NOLOAD) of a name that is not
+ * loaded still searches every library directory for it (a hundred system
+ * calls, about a millisecond), which every process would pay at start.
+ */
 static void *loaded(const char *const *names, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		void *h = dlopen(names[i], RTLD_LAZY | RTLD_NOLOAD);
-		if (h)
-			return h;	/* the reference is kept on purpose */
-	}
-	return NULL;
+	struct wanted w = { names, n, NULL };
+	dl_iterate_phdr(match_loaded, &w);
+	if (w.found == NULL)
+		return NULL;
+	/* By its path: no search. The reference is kept on purpose. */
+	return dlopen(w.found, RTLD_LAZY | RTLD_NOLOAD);
 }
 
 static void *find_in(const char *const *names, size_t n, const char *name)
