@@ -134,6 +134,7 @@ CLI_SRCS := \
 	cli/relay/peer.c \
 	cli/relay/serve.c \
 	cli/relay/intercept.c \
+	cli/relay/proxy.c \
 	cli/ca/ca.c \
 	cli/ca/cacmd.c \
 	cli/log/log.c \

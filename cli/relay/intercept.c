@@ -144,23 +144,6 @@ void intercept_free(struct intercept *ic)
 	free(ic);
 }
 
-bool intercept_is_tls(int fd, int stop_fd)
-{
-	unsigned char first;
-	for (;;) {
-		ssize_t n = recv(fd, &first, 1, MSG_PEEK);
-		if (n == 1)
-			return first == 0x16;	/* a handshake record: a ClientHello */
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			return false;
-		struct pollfd pf[2] = { { fd, POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
-			return false;
-		if (pf[1].revents)
-			return false;
-	}
-}
-
 SSL *intercept_accept(struct intercept *ic, int fd, int stop_fd, int timeout_ms,
 		      char *host, size_t hostsize, char *err, size_t errsize)
 {

@@ -39,12 +39,6 @@ struct intercept *intercept_new(const struct config *cfg, struct ca *ca, char *e
 void intercept_free(struct intercept *ic);
 
 /*
- * Does the program's connection fd start with a TLS handshake record? Waits
- * for its first byte (or stop_fd); false also when it closed or stopped.
- */
-bool intercept_is_tls(int fd, int stop_fd);
-
-/*
  * The TLS handshake with the program on fd (non-blocking), within
  * timeout_ms or until stop_fd is readable. Returns the session, and the
  * name the program asked for in host; NULL with a reason in err.

@@ -17,6 +17,7 @@
 #include "rewriter.h"
 #include "upstream.h"
 #include "intercept.h"
+#include "proxy.h"
 #include "route.h"
 
 #define PUMP_CHUNK 16384
@@ -407,8 +408,27 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 
 	buf_init(&p.mid, PUMP_OUT_MAX);
 	buf_init(&p.c2r, PUMP_OUT_MAX);
-	if (sh->intercept && intercept_is_tls(client_fd, sh->stop_fd)) {
+	enum proxy_first first = sh->intercept ? proxy_first(client_fd, sh->stop_fd) : FIRST_HTTP;
+	if (first == FIRST_CONNECT) {
+		/* The relay as HTTPS_PROXY (proxy.h): a provider's tunnel is intercepted. */
+		struct tunnel_target t;
+		char head[8192];
+		size_t len = 0;
+		if (proxy_read_head(client_fd, sh->stop_fd, &t, head, sizeof(head), &len) < 0) {
+			proxy_answer(client_fd, "400 Bad Request");
+			ok = false;
+		} else if (t.port == 443 &&
+			   route_lookup_host(cfg, t.host, strlen(t.host)) != PROVIDER_NONE) {
+			proxy_answer(client_fd, "200 Connection established");
+			ok = take_over(&p, &info, host, sizeof(host));
+		} else {
+			proxy_tunnel(client_fd, sh->stop_fd, &t, sh->upstream_proxy, head, len);
+			ok = false;
+		}
+	} else if (first == FIRST_TLS) {
 		ok = take_over(&p, &info, host, sizeof(host));
+	} else if (first == FIRST_NONE) {
+		ok = false;
 	} else {
 		static const struct rewriter_callbacks host_cb = { .on_head = on_head };
 		p.hostrw = rewriter_new(cfg, REWRITE_HOST, PROVIDER_NONE, &host_cb, &p);

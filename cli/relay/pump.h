@@ -43,6 +43,7 @@ struct pump_shared {
 	unsigned short port;		/* the relay's, for the Host check */
 	const char *alias;		/* "127.A.B.C:PORT" also allowed as Host, or NULL */
 	struct intercept *intercept;	/* TLS from programs, intercepted; or NULL */
+	const char *upstream_proxy;	/* CONNECTs to other hosts go there ("host:port"), or NULL */
 	_Atomic(const char *) stop_why;	/* the error for open exchanges then */
 };
 

@@ -259,6 +259,11 @@ const char *relay_url(const struct relay *r)
 	return r->url;
 }
 
+void relay_chain(struct relay *r, const char *upstream)
+{
+	r->shared.upstream_proxy = upstream;	/* set before the program starts */
+}
+
 unsigned short relay_port(const struct relay *r)
 {
 	return r->shared.port;

@@ -38,6 +38,13 @@ struct relay;
 int relay_start(const struct exchange_ctx *ctx, const char *alias,
 		struct intercept *intercept, struct relay **out, char *err, size_t errsize);
 
+/*
+ * Tunnels the relay opens as a CONNECT proxy to hosts it does not intercept
+ * go through this proxy ("host:port": the one the program had), from now on.
+ * upstream must outlive the relay.
+ */
+void relay_chain(struct relay *r, const char *upstream);
+
 /* The relay's port on 127.0.0.1. */
 unsigned short relay_port(const struct relay *r);
 

@@ -1,6 +1,9 @@
 #include "run.h"
 
 #include <errno.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -18,6 +21,10 @@
 #include "redact.h"
 #include "reexec.h"
 #include "relay/relay.h"
+#include "ca/ca.h"
+#include "elf/elfinfo.h"
+#include "readfile.h"
+#include "relay/intercept.h"
 
 extern char **environ;
 
@@ -182,6 +189,93 @@ static void point_at_relay(struct execenv *env, const struct config *cfg,
 	envlayer_free(&plan);
 }
 
+/* A program ld.so never loads librespan.so into (no interpreter): Go, mostly. */
+static bool is_static(const char *exe)
+{
+	struct elfinfo e;
+	bool st = elfinfo_load(exe, 0, &e) == ELF_OK && e.interp == NULL;
+	elfinfo_free(&e);
+	return st;
+}
+
+/* "host:port" of a proxy URL ("http://[user[:pass]@]host[:port][/]"), into out. */
+static bool proxy_authority(const char *url, char *out, size_t size, const char **userinfo,
+			    size_t *userlen)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	const char *at = strchr(p, '@'), *end = p + strcspn(p, "/");
+	*userinfo = NULL;
+	*userlen = 0;
+	if (at && at < end) {
+		*userinfo = p;
+		*userlen = (size_t)(at - p);
+		p = at + 1;
+	}
+	size_t n = (size_t)(end - p);
+	bool has_port = n && (memchr(p, ':', n) != NULL) && p[n - 1] != ']';
+	int w = snprintf(out, size, "%.*s%s", (int)n, p, has_port ? "" : ":80");
+	return n > 0 && w > 0 && (size_t)w < size;
+}
+
+/*
+ * The interception CA added to the CA file Go (and rustls-native-certs)
+ * read: SSL_CERT_FILE, or OpenSSL's default bundle. Go reads that one file
+ * instead of the system's, so the bundle holds both. Returns its path in
+ * out (in the CA's directory), or false.
+ */
+static bool ca_bundle(const struct config *cfg, const char *user, char *out, size_t size)
+{
+	struct buf pem;
+	char ca[4200];
+	bool ok = false;
+	buf_init(&pem, 16u << 20);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", cfg->ca_dir);
+	if (readfile(user ? user : X509_get_default_cert_file(), &pem) == 0 &&
+	    buf_append(&pem, "\n", 1) == 0 && readfile(ca, &pem) == 0) {
+		uint64_t h = 14695981039346656037ULL;
+		for (size_t i = 0; i < pem.len; i++)
+			h = (h ^ (unsigned char)pem.data[i]) * 1099511628211ULL;
+		int n = snprintf(out, size, "%s/bundle-%016llx.pem", cfg->ca_dir,
+				 (unsigned long long)h);
+		FILE *f = n > 0 && (size_t)n < size ? fopen(out, "wex") : NULL;
+		if (f == NULL && errno == EEXIST)
+			ok = true;	/* the same bytes, from an earlier run */
+		if (f) {
+			ok = fwrite(pem.data, 1, pem.len, f) == pem.len;
+			ok = fclose(f) == 0 && ok;
+		}
+	}
+	buf_free(&pem);
+	return ok;
+}
+
+/*
+ * A static program under respan run with interception: HTTPS_PROXY (and
+ * https_proxy) point at the relay, which intercepts provider hosts and
+ * tunnels the rest, through the program's own proxy when it had one (its
+ * user:password kept in our URL, so the program still sends it); and the
+ * CA file it reads holds the interception CA too.
+ */
+static void point_proxy_at_relay(struct execenv *env, const struct config *cfg,
+				 struct relay *relay, char *upstream, size_t size)
+{
+	char url[700], bundle[4300];
+	const char *had = execenv_get(env, "HTTPS_PROXY");
+	if (had == NULL || had[0] == '\0')
+		had = execenv_get(env, "https_proxy");
+	const char *userinfo = NULL;
+	size_t userlen = 0;
+	if (had && had[0] && proxy_authority(had, upstream, size, &userinfo, &userlen))
+		relay_chain(relay, upstream);
+	snprintf(url, sizeof(url), "http://%.*s%s127.0.0.1:%u", (int)userlen,
+		 userinfo ? userinfo : "", userinfo ? "@" : "", (unsigned)relay_port(relay));
+	execenv_set(env, "HTTPS_PROXY", url);
+	execenv_set(env, "https_proxy", url);
+	if (ca_bundle(cfg, execenv_get(env, "SSL_CERT_FILE"), bundle, sizeof(bundle)))
+		execenv_set(env, "SSL_CERT_FILE", bundle);
+}
+
 int run_main(int argc, char **argv)
 {
 	const char *values[N_FLAGS] = { NULL };
@@ -191,6 +285,8 @@ int run_main(int argc, char **argv)
 	bool have_cfg = false;
 	struct exchange_ctx ctx = { .cfg = &cfg };
 	struct relay *relay = NULL;
+	struct intercept *intercept = NULL;
+	char upstream[600] = "";
 	int first, status;
 
 	status = parse(argc - 1, argv + 1, values, &first);
@@ -236,8 +332,17 @@ int run_main(int argc, char **argv)
 		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
 		child_program_path(prog[0], execenv_get(&env, "PATH"), exe, sizeof(exe));
-		if (relay_start(&ctx, NULL, NULL, &relay, err, sizeof(err)) == 0) {
+		/* A static program can only be intercepted through HTTPS_PROXY. */
+		if (cfg.intercept == RESPAN_INTERCEPT_AUTO && is_static(exe)) {
+			struct ca ca;
+			if (ca_ensure(&cfg, false, &ca, err, sizeof(err)) < 0 ||
+			    (intercept = intercept_new(&cfg, &ca, err, sizeof(err))) == NULL)
+				logfile_event(ctx.log, "relay_error", cfg.router_host, err);
+		}
+		if (relay_start(&ctx, NULL, intercept, &relay, err, sizeof(err)) == 0) {
 			point_at_relay(&env, &cfg, relay);
+			if (intercept)
+				point_proxy_at_relay(&env, &cfg, relay, upstream, sizeof(upstream));
 			if (cfg.debug)
 				fprintf(stderr, "respan: relay %s -> %s\n", relay_url(relay),
 					cfg.base_url);
@@ -256,6 +361,7 @@ int run_main(int argc, char **argv)
 		status = child_wait(pid);
 	}
 	relay_stop(relay, "process exited");
+	intercept_free(intercept);
 out:
 	logfile_close(ctx.log);
 	redact_free(ctx.red);

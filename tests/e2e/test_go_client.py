@@ -18,9 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from standin.certs import make_named_cert
 from standin.clients import CALLS
 from standin.helpers import assert_no_secrets, make_secret, read_log, run
-from standin.router import ASSISTANT_TEXT
+from standin.proxy import Proxy
+from standin.router import ASSISTANT_TEXT, Router
+# The private /etc/hosts of test_router_tls_policy (a name with three labels).
+from test_router_tls_policy import ROUTER_NAME, hosts_file  # noqa: F401
 
 SRC = Path(__file__).parent / "clients" / "go_client"
 
@@ -92,3 +96,73 @@ def test_go_program_is_beyond_ld_preload(go_client, respan_env, router):
     assert (with_lib.returncode, with_lib.stdout) == (bare.returncode, bare.stdout)
     assert router.requests() == []
     assert read_log(env["RESPAN_LOG"]) == []
+
+
+# --------------------------------------------------------------------------
+# Interception through HTTPS_PROXY (docs/relay.md, "Static programs")
+
+
+def respan_run_env(respan_env) -> dict:
+    env = dict(respan_env)
+    env.pop("LD_PRELOAD")
+    return env
+
+
+def test_hard_coded_provider_url_is_intercepted(go_client, respan_cli, respan_env, router):
+    """A static Go program that never heard of base URLs: respan run points
+    HTTPS_PROXY at its relay and adds the interception CA to the CA file Go
+    reads; the CONNECT to api.openai.com is intercepted, the call routed with
+    the Respan key and logged."""
+    env = respan_run_env(respan_env)
+    env["OPENAI_API_KEY"] = own_key = make_secret("sk-proj-")
+    body = json.dumps(CALLS["openai"].body)
+    done = run([respan_cli, "run", "--", go_client, "openai-direct", body], env=env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.startswith(b"200 OK\n")
+    [req] = router.requests()
+    key = env["RESPAN_API_KEY"]
+    assert req.path == "/api/chat/completions"
+    assert req.header_all("authorization") == [f"Bearer {key}"]
+    assert own_key.encode() not in json.dumps(req.headers).encode() + req.body
+    [rq] = read_log(env["RESPAN_LOG"], type="request")
+    assert rq["url"] == "https://api.openai.com/v1/chat/completions"
+    assert rq["layer"] == "relay" and rq["routed"] is True and rq["exe"] == str(go_client)
+    [rs] = read_log(env["RESPAN_LOG"], type="response")
+    assert rs["status"] == 200 and rs["output_text"] == ASSISTANT_TEXT
+    assert_no_secrets(env["RESPAN_LOG"], key, own_key)
+
+
+def test_intercept_off_leaves_it_alone(go_client, respan_cli, respan_env, router):
+    env = respan_run_env(respan_env)
+    env.update(RESPAN_INTERCEPT="off", OPENAI_API_KEY=make_secret("sk-proj-"))
+    done = run([respan_cli, "run", "--", go_client, "openai-direct", "{}"], env=env)
+    assert done.returncode != 0          # api.openai.com is unreachable here
+    assert router.requests() == []
+    assert read_log(env["RESPAN_LOG"], type="request") == []
+
+
+@pytest.mark.parametrize("chained", [False, True], ids=["direct", "users-proxy"])
+def test_other_hosts_are_tunneled_untouched(chained, go_client, respan_cli, respan_env, pki,
+                                            hosts_file, tmp_path):
+    """Any other host through the relay's tunnel, byte for byte: Go sees the
+    server's own chain (the test CA, from the SSL_CERT_FILE the user set,
+    kept in the bundle), not the local CA's. With a proxy of the user's, the
+    relay chains to it: the tunnel is asked of that proxy."""
+    cert, cert_key = make_named_cert(pki, "router_go", (ROUTER_NAME,))
+    env = respan_run_env(respan_env)
+    env["SSL_CERT_FILE"] = pki["ca"]
+    with Router(cert, cert_key, record=str(tmp_path / "other.jsonl")) as other, \
+            Proxy(routes={ROUTER_NAME: ("127.0.0.1", 0)}) as proxy:
+        proxy.routes[ROUTER_NAME] = ("127.0.0.1", other.port)   # outside the namespace
+        if chained:
+            env["HTTPS_PROXY"] = proxy.url
+        url = f"https://{ROUTER_NAME}:{other.port}/api/models"
+        done = run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+                    hosts_file, respan_cli, "run", "--", go_client, "get", url], env=env)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert done.stdout.decode().splitlines()[1] == "issuer: librespan test CA"
+        [req] = other.requests()
+        assert req.sni == ROUTER_NAME
+        connects = [t for t, _ in proxy.connects()]
+    assert connects == ([f"{ROUTER_NAME}:{other.port}"] if chained else [])
+    assert read_log(env["RESPAN_LOG"], type="request") == []   # not ours to log

@@ -6,9 +6,15 @@
 // LD_PRELOAD never loads, so only `respan run` reaches it.
 //
 //	go_client openai|anthropic BODY
+//	go_client openai-direct BODY
+//	go_client get URL
 //
 // POSTs BODY to chat/completions or v1/messages and prints the status line
-// and the body it got back; exit status 0 on HTTP 200.
+// and the body it got back; exit status 0 on HTTP 200. openai-direct uses
+// the provider's own URL whatever the environment says (a program that
+// never heard of base URLs). get GETs URL and prints the status line and
+// the common name of the certificate chain's issuer (who vouched for the
+// server).
 package main
 
 import (
@@ -35,6 +41,26 @@ func main() {
 	var err error
 	body := strings.NewReader(os.Args[2])
 	switch os.Args[1] {
+	case "get":
+		resp, err := http.Get(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go_client:", err)
+			os.Exit(1)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		issuer := ""
+		if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+			issuer = resp.TLS.PeerCertificates[0].Issuer.CommonName
+		}
+		fmt.Println(resp.Status)
+		fmt.Println("issuer:", issuer)
+		return
+	case "openai-direct":
+		req, err = http.NewRequest("POST", "https://api.openai.com/v1/chat/completions", body)
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+os.Getenv("OPENAI_API_KEY"))
+		}
 	case "openai":
 		base := strings.TrimSuffix(env("OPENAI_BASE_URL", "https://api.openai.com/v1"), "/")
 		req, err = http.NewRequest("POST", base+"/chat/completions", body)
