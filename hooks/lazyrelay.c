@@ -153,7 +153,8 @@ const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 		}
 	}
 	have_stand_in = relayname_parse(have, &stand_in);
-	if (have_stand_in)
+	/* A Go child of the tree could not reach the stand-in: no steering there. */
+	if (have_stand_in && !is_go())
 		ready_interception(st, false);
 	return NULL;
 }
