@@ -30,6 +30,10 @@ SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 # A preloaded library needs the shared sanitizer runtime (gcc's default).
 SAN_SHARED := $(if $(and $(SANITIZER),$(findstring clang,$(CC))),-shared-libasan)
+# respan too: the library starts it (the relay, the interception CA) with the
+# program's LD_PRELOAD, the shared runtime first; clang's static one would
+# refuse to start beside it. The runtime is found through an rpath.
+SAN_EXE = $(if $(SAN_SHARED),$(SAN_SHARED) -Wl$(comma)-rpath$(comma)$(dir $(SAN_RUNTIME)))
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion \
 	-Wmissing-prototypes -Wstrict-prototypes -Wwrite-strings \
@@ -172,7 +176,7 @@ $(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
 $(BUILD)/cli/%.o: ALL_CFLAGS += -Icli
 
 $(CLI_BIN): $(CLI_SRCS:%.c=$(BUILD)/%.o) $(ENGINE_LIB)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
+	$(CC) $(SANFLAGS) $(SAN_EXE) -o $@ $^ $(LDLIBS_ENGINE) -lssl -lcrypto
 
 # Two tests are of respan's pure parts: the relay's peer checks and the
 # LD_PRELOAD composer.
