@@ -189,13 +189,17 @@ static void point_at_relay(struct execenv *env, const struct config *cfg,
 	envlayer_free(&plan);
 }
 
-/* A program ld.so never loads librespan.so into (no interpreter): Go, mostly. */
-static bool is_static(const char *exe)
+/*
+ * A program the library cannot steer to the relay: a static one (ld.so never
+ * loads librespan.so into it: Go, mostly), or a Go one even when dynamic
+ * (cgo): Go connects with its own system calls, past the connect() hook.
+ */
+static bool out_of_reach(const char *exe)
 {
 	struct elfinfo e;
-	bool st = elfinfo_load(exe, 0, &e) == ELF_OK && e.interp == NULL;
+	bool out = elfinfo_load(exe, 0, &e) == ELF_OK && (e.interp == NULL || e.go);
 	elfinfo_free(&e);
-	return st;
+	return out;
 }
 
 /* "host:port" of a proxy URL ("http://[user[:pass]@]host[:port][/]"), into out. */
@@ -251,7 +255,7 @@ static bool ca_bundle(const struct config *cfg, const char *user, char *out, siz
 }
 
 /*
- * A static program under respan run with interception: HTTPS_PROXY (and
+ * A program out of the library's reach under respan run, with interception: HTTPS_PROXY (and
  * https_proxy) point at the relay, which intercepts provider hosts and
  * tunnels the rest, through the program's own proxy when it had one (its
  * user:password kept in our URL, so the program still sends it); and the
@@ -332,8 +336,8 @@ int run_main(int argc, char **argv)
 		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
 		child_program_path(prog[0], execenv_get(&env, "PATH"), exe, sizeof(exe));
-		/* A static program can only be intercepted through HTTPS_PROXY. */
-		if (cfg.intercept == RESPAN_INTERCEPT_AUTO && is_static(exe)) {
+		/* Such a program can only be intercepted through HTTPS_PROXY. */
+		if (cfg.intercept == RESPAN_INTERCEPT_AUTO && out_of_reach(exe)) {
 			struct ca ca;
 			if (ca_ensure(&cfg, false, &ca, err, sizeof(err)) < 0 ||
 			    (intercept = intercept_new(&cfg, &ca, err, sizeof(err))) == NULL)

@@ -29,19 +29,30 @@ from test_router_tls_policy import ROUTER_NAME, hosts_file  # noqa: F401
 SRC = Path(__file__).parent / "clients" / "go_client"
 
 
-@pytest.fixture(scope="session")
-def go_client(build_dir) -> Path:
+def build_go_client(build_dir, name: str, cgo: str) -> Path:
     go = shutil.which("go", path="/usr/lib/go/bin:/usr/local/go/bin:/usr/bin:/bin")
     if go is None:
         pytest.skip("go is not installed (Debian package golang-go)")
-    out = build_dir / "tests" / "clients" / "go_client"
+    out = build_dir / "tests" / "clients" / name
     cache = build_dir / "tests" / "go"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(cache), "CGO_ENABLED": "0",
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cache), "CGO_ENABLED": cgo,
            "GOCACHE": str(cache / "cache"), "GOPATH": str(cache / "path"),
            "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
     cache.mkdir(parents=True, exist_ok=True)
     run([go, "build", "-o", out, "."], env=env, cwd=SRC, check=True, timeout=300)
     return out
+
+
+@pytest.fixture(scope="session")
+def go_client(build_dir) -> Path:
+    return build_go_client(build_dir, "go_client", "0")
+
+
+@pytest.fixture(scope="session")
+def go_client_cgo(build_dir) -> Path:
+    """The same program with cgo: dynamically linked, so LD_PRELOAD loads
+    into it, but Go still connects with its own system calls."""
+    return build_go_client(build_dir, "go_client_cgo", "1")
 
 
 def call_args(provider: str, stream: bool) -> list:
@@ -108,11 +119,15 @@ def respan_run_env(respan_env) -> dict:
     return env
 
 
-def test_hard_coded_provider_url_is_intercepted(go_client, respan_cli, respan_env, router):
-    """A static Go program that never heard of base URLs: respan run points
+@pytest.mark.parametrize("linked", ["static", "cgo"])
+def test_hard_coded_provider_url_is_intercepted(linked, request, respan_cli, respan_env,
+                                                router):
+    """A Go program that never heard of base URLs, static or dynamic (the
+    connect() hook cannot steer Go either way): respan run points
     HTTPS_PROXY at its relay and adds the interception CA to the CA file Go
     reads; the CONNECT to api.openai.com is intercepted, the call routed with
     the Respan key and logged."""
+    go_client = request.getfixturevalue("go_client" if linked == "static" else "go_client_cgo")
     env = respan_run_env(respan_env)
     env["OPENAI_API_KEY"] = own_key = make_secret("sk-proj-")
     body = json.dumps(CALLS["openai"].body)
