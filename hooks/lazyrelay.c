@@ -47,8 +47,11 @@ static char stand_in_ip[16];	/* "127.A.B.C" */
 
 static char **environ_without_us(void);
 
-/* respan beside the library (build/) or in ../bin (PREFIX/lib, PREFIX/bin). */
-static bool find_respan(char *out, size_t size)
+/*
+ * respan beside the library (build/) or in ../bin (PREFIX/lib, PREFIX/bin),
+ * into out (PATH_MAX bytes).
+ */
+static bool find_respan(char out[PATH_MAX])
 {
 	Dl_info info;
 	if (dladdr((void *)find_respan, &info) == 0 || info.dli_fname == NULL)
@@ -58,9 +61,13 @@ static bool find_respan(char *out, size_t size)
 		return false;
 	int dirlen = (int)(slash - info.dli_fname);
 	static const char *const rel[] = { "/respan", "/../bin/respan" };
+	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		int n = snprintf(out, size, "%.*s%s", dirlen, info.dli_fname, rel[i]);
-		if (n > 0 && (size_t)n < size && access(out, X_OK) == 0)
+		int n = snprintf(path, sizeof(path), "%.*s%s", dirlen, info.dli_fname, rel[i]);
+		/* Absolute: LD_PRELOAD may name the library relative to a
+		 * directory the program leaves before its first call. */
+		if (n > 0 && (size_t)n < sizeof(path) && access(path, X_OK) == 0 &&
+		    realpath(path, out) != NULL)
 			return true;
 	}
 	return false;
@@ -116,7 +123,7 @@ static void ready_interception(const struct respan_state *st, bool first)
 		return;
 	}
 	if (stat(intercept_ca, &sb) != 0 &&
-	    (!first || (respan_path[0] == '\0' && !find_respan(respan_path, sizeof(respan_path))) ||
+	    (!first || (respan_path[0] == '\0' && !find_respan(respan_path)) ||
 	     !make_ca() || stat(intercept_ca, &sb) != 0))
 		intercept_ca[0] = '\0';
 	snprintf(stand_in_ip, sizeof(stand_in_ip), "%u.%u.%u.%u", stand_in.addr[0],
@@ -138,7 +145,7 @@ const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 	static char url[600];
 	const char *have = getenv("RESPAN_RELAY");
 	if (have == NULL && !tls_visible && !is_go() &&
-	    find_respan(respan_path, sizeof(respan_path))) {
+	    find_respan(respan_path)) {
 		uint64_t r = 0;
 		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 			r = ((uint64_t)clock_real_ms() * UINT64_C(0x9e3779b97f4a7c15)) ^
@@ -322,7 +329,7 @@ static bool lease(const struct respan_state *st, char *why, size_t size)
 	relayname_socket(&stand_in, geteuid(), name, sizeof(name));
 	int fd = rendezvous(name);
 	if (fd < 0) {
-		if (respan_path[0] == '\0' && !find_respan(respan_path, sizeof(respan_path))) {
+		if (respan_path[0] == '\0' && !find_respan(respan_path)) {
 			snprintf(why, size, "respan, which runs the relay, is not beside librespan.so "
 				 "nor in ../bin");
 			return false;
