@@ -241,6 +241,8 @@ static void session_begin(struct gsession *e, const struct gnutlsapi *api,
 	}
 	enum provider_id provider;
 	f.name = tlsdecision_name(&st->cfg, e->host, &provider);
+	if (f.name == TLS_NAME_PROVIDER)
+		respan_provider_call(st);
 	f.routing = respan_routing(st);
 	f.to_router_addr = f.name == TLS_NAME_PROVIDER && f.routing &&
 			   peer_is_router(e->gs, api);

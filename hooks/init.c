@@ -79,8 +79,6 @@ static void init_once(void)
 		goto out;
 	if (state.cfg.api_key)
 		redact_add(state.red, state.cfg.api_key, strlen(state.cfg.api_key));
-	else if (state.cfg.mode == RESPAN_MODE_ROUTE)
-		say("respan: RESPAN_API_KEY is not set: traffic is logged, not routed");
 
 	if (state.cfg.log_path) {
 		struct logfile_owner owner = { .exe = state.exe, .red = state.red,
@@ -120,6 +118,17 @@ const char *respan_keyed(const struct respan_state *st, enum provider_id id)
 	if (id <= PROVIDER_NONE || id >= PROVIDER_COUNT)
 		return NULL;
 	return __atomic_load_n(&st->keyed[id], __ATOMIC_ACQUIRE);
+}
+
+void respan_provider_call(const struct respan_state *st)
+{
+	static int said;
+	if (!st->active || st->cfg.mode != RESPAN_MODE_ROUTE || st->cfg.api_key != NULL ||
+	    __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		return;
+	int saved = guard_enter();
+	say("respan: RESPAN_API_KEY is not set: traffic is logged, not routed");
+	guard_leave(saved);
 }
 
 bool respan_routing(const struct respan_state *st)

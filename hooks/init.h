@@ -34,6 +34,14 @@ struct respan_state {
  */
 const struct respan_state *respan_state(void);
 
+/*
+ * The process is about to call a provider (it looks a provider's name up,
+ * or starts TLS to one). Without a key in route mode, the one line that
+ * says so is printed now, once per process: a process that never calls a
+ * provider prints nothing (`LD_PRELOAD=librespan.so make`).
+ */
+void respan_provider_call(const struct respan_state *st);
+
 /* Route mode with a key: the library changes traffic, not only logs it. */
 bool respan_routing(const struct respan_state *st);
 

@@ -55,11 +55,15 @@ static enum verdict name_verdict(const char *name)
 	if (name == NULL || guard_busy())
 		return PASS;
 	const struct respan_state *st = respan_state();
-	if (!st->active || !respan_routing(st))
+	if (!st->active || st->cfg.mode != RESPAN_MODE_ROUTE)
 		return PASS;
 	enum provider_id provider = route_lookup_host(&st->cfg, name, strlen(name));
 	if (provider == PROVIDER_NONE)
 		return PASS;
+	if (!respan_routing(st)) {
+		respan_provider_call(st);	/* no key: said once */
+		return PASS;
+	}
 	if (real_have_tls_layer())
 		return REDIRECT;
 	/* TLS the library cannot see: the relay intercepts it (RESPAN_INTERCEPT). */

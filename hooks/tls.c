@@ -99,6 +99,8 @@ static struct session *session_begin(SSL *ssl, const struct sslapi *api,
 	}
 	enum provider_id provider;
 	f.name = tlsdecision_name(&st->cfg, sni, &provider);
+	if (f.name == TLS_NAME_PROVIDER)
+		respan_provider_call(st);
 	f.routing = respan_routing(st);
 	/* Looked up only where the table reads it: a getpeername() and a lock. */
 	f.to_router_addr = f.name == TLS_NAME_PROVIDER && f.routing &&

@@ -304,3 +304,12 @@ def test_careless_client_still_reaches_a_good_router(client, router, respan_env,
     [(status, body)] = res.answers
     check_answer(call, status, body)
     assert len(router.requests()) == 1
+
+
+def test_no_key_and_no_call_prints_nothing(respan_env):
+    """A process that never calls a provider says nothing of the missing key
+    (LD_PRELOAD=librespan.so make would print it once per command)."""
+    del respan_env["RESPAN_API_KEY"]
+    done = run(["/bin/sh", "-c", "true; /usr/bin/env >/dev/null"], env=respan_env)
+    assert done.returncode == 0
+    assert done.stderr == b""
