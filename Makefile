@@ -81,6 +81,7 @@ HOOK_SRCS := \
 	hooks/environ.c \
 	hooks/real.c \
 	hooks/dlopen.c \
+	hooks/deps.c \
 	hooks/lazyrelay.c \
 	hooks/routeraddr.c \
 	hooks/reportonce.c \
@@ -168,10 +169,11 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# Only libc at load time: cJSON, zlib, brotli and zstd are dlopen()ed on
+# first need (hooks/deps.c defines their functions for the engine).
 $(PRELOAD_LIB): $(HOOK_OBJS) $(ENGINE_LIB) hooks/librespan.map
 	$(CC) -shared $(SANFLAGS) $(SAN_SHARED) -Wl,--version-script=hooks/librespan.map \
-		-Wl,-z,now -Wl,-z,relro -o $@ $(HOOK_OBJS) $(ENGINE_LIB) \
-		$(LDLIBS_ENGINE) -ldl
+		-Wl,-z,now -Wl,-z,relro -Wl,--no-undefined -o $@ $(HOOK_OBJS) $(ENGINE_LIB)
 
 $(BUILD)/cli/%.o: ALL_CFLAGS += -Icli
 
