@@ -42,7 +42,7 @@ def env(tmp_path) -> dict:
     """A clean environment with a key, no config file, a log in tmp_path."""
     home = tmp_path / "home"
     home.mkdir(mode=0o700, exist_ok=True)
-    return clean_env(home, RESPAN_API_KEY=make_secret("rk-test-"), RESPAN_CONFIG="off",
+    return clean_env(home, RESPAN_API_KEY=make_secret(), RESPAN_CONFIG="off",
                      RESPAN_LOG=tmp_path / "traffic.jsonl")
 
 

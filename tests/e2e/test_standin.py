@@ -758,7 +758,7 @@ def test_make_respan_env_is_clean(router, pki, tmp_path):
     assert set(env) == {"PATH", "HOME", "LANG", "RESPAN_API_KEY", "RESPAN_BASE_URL",
                         "RESPAN_CA_FILE", "RESPAN_LOG", "LD_PRELOAD"}
     assert env["RESPAN_BASE_URL"] == f"https://localhost:{router.port}/api/"
-    assert env["RESPAN_API_KEY"].startswith("rk-test-") and len(env["RESPAN_API_KEY"]) == 40
+    assert env["RESPAN_API_KEY"].startswith("rk-tk-") and len(env["RESPAN_API_KEY"]) == 38
     assert env["RESPAN_LOG"] == str(tmp_path / "traffic.jsonl")
     assert Path(env["HOME"]).is_dir()
     env6 = make_respan_env(tmp_path, router, pki, host="::1", RESPAN_MODE="capture")
@@ -783,7 +783,7 @@ def test_read_log(tmp_path):
 
 
 def test_assert_no_secrets(tmp_path):
-    key = make_secret("rk-test-")
+    key = make_secret()
     log = tmp_path / "t.jsonl"
     log.write_text(json.dumps({"headers": [["Authorization", "Bearer [REDACTED]"]]}) + "\n")
     assert_no_secrets(log, key, "sk-provider-0123456789")

@@ -41,9 +41,12 @@ USERS_OWN_BASE_URL = {
 }
 
 
-def make_secret(prefix: str = "rk-test-") -> str:
+def make_secret(prefix: str = "rk-tk-") -> str:
     """A fake credential: PREFIX + 32 random hex digits. Random, so that none
-    of its 8-character substrings turns up in a log by accident."""
+    of its 8-character substrings turns up in a log by accident. Not
+    "rk-test-": with digits after it, "test-176" is also in pytest's own
+    directory names (/tmp/pytest-of-root/pytest-176/), which every record's
+    exe may hold."""
     return prefix + _secrets.token_hex(16)
 
 
@@ -69,7 +72,7 @@ def make_respan_env(tmp_path, router, pki: dict, preload=None, host: str = "loca
     home = tmp_path / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     env = clean_env(home,
-                    RESPAN_API_KEY=make_secret("rk-test-"),
+                    RESPAN_API_KEY=make_secret(),
                     RESPAN_BASE_URL=router.url_for(host),
                     RESPAN_CA_FILE=pki["ca"],
                     RESPAN_LOG=tmp_path / "traffic.jsonl")
