@@ -64,6 +64,7 @@ ENGINE_SRCS := \
 	preload/record.c \
 	preload/logfile.c \
 	preload/mkdirs.c \
+	preload/pembundle.c \
 	preload/urlnote.c \
 	preload/exchange.c \
 	preload/envlayer.c \
@@ -105,7 +106,7 @@ HOOK_SRCS := \
 UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
-	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname
+	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname pembundle
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
 FUZZ_TARGETS := rewriter response sse clienthello elfinfo

@@ -8,17 +8,14 @@
 #include "environ.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "envlayer.h"
-#include "readfile.h"
+#include "pembundle.h"
 
 extern char **environ;
 
@@ -42,59 +39,20 @@ static int private_dir(char *out, size_t size)
 	return 0;
 }
 
-/* Append a whole file to b, then a newline if it lacks one; hash its bytes. */
-static int append_pem(const char *path, struct buf *b, uint64_t *hash)
-{
-	size_t start = b->len;
-	if (readfile(path, b) < 0)
-		return -1;
-	for (size_t i = start; i < b->len; i++)	/* FNV-1a */
-		*hash = (*hash ^ (unsigned char)b->data[i]) * 1099511628211ULL;
-	if (b->len && b->data[b->len - 1] != '\n' && buf_append(b, "\n", 1) < 0)
-		return -1;
-	return 0;
-}
-
 /*
- * node reads one NODE_EXTRA_CA_CERTS file: write the user's CAs and
- * RESPAN_CA_FILE into one bundle, named by its content so that every process
- * of a tree shares it. Returns the bundle's path, or NULL.
+ * node reads one NODE_EXTRA_CA_CERTS file: the user's CAs and ours (the
+ * router's RESPAN_CA_FILE or the interception CA) in one bundle, in a
+ * private directory (pembundle.h). Returns the bundle's path, or NULL.
  */
 static char *ca_bundle(const char *user, const char *respan)
 {
-	char dir[512];
-	if (private_dir(dir, sizeof(dir)) < 0)
+	char dir[512], path[1024];
+	const char *files[] = { user, respan };
+	if (private_dir(dir, sizeof(dir)) < 0 ||
+	    pembundle_write(dir, ENVLAYER_BUNDLE_PREFIX, files, 2, CA_FILE_MAX, path,
+			    sizeof(path)) < 0)
 		return NULL;
-	struct buf pem;
-	uint64_t hash = 14695981039346656037ULL;
-	buf_init(&pem, 2 * CA_FILE_MAX + 2);
-	if (append_pem(user, &pem, &hash) < 0 || append_pem(respan, &pem, &hash) < 0) {
-		buf_free(&pem);
-		return NULL;
-	}
-	const char *data = pem.data ? pem.data : "";
-	size_t len = pem.len;
-	char path[600], tmp[640];
-	snprintf(path, sizeof(path), "%s/" ENVLAYER_BUNDLE_PREFIX "%016llx.pem", dir,
-		 (unsigned long long)hash);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	char *result = NULL;
-	if (access(path, R_OK) == 0) {
-		result = strdup(path);
-	} else {
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-			      0600);
-		if (fd >= 0) {
-			bool ok = write(fd, data, len) == (ssize_t)len;
-			ok = close(fd) == 0 && ok;
-			if (ok && rename(tmp, path) == 0)
-				result = strdup(path);
-			else
-				unlink(tmp);
-		}
-	}
-	buf_free(&pem);
-	return result;
+	return strdup(path);
 }
 
 int environ_apply(const struct config *cfg, const char *relay, const char *node_ca,

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <openssl/x509.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,7 +22,7 @@
 #include "relay/relay.h"
 #include "ca/ca.h"
 #include "elf/elfinfo.h"
-#include "readfile.h"
+#include "pembundle.h"
 #include "relay/intercept.h"
 
 extern char **environ;
@@ -230,28 +229,10 @@ static bool proxy_authority(const char *url, char *out, size_t size, const char 
  */
 static bool ca_bundle(const struct config *cfg, const char *user, char *out, size_t size)
 {
-	struct buf pem;
 	char ca[4200];
-	bool ok = false;
-	buf_init(&pem, 16u << 20);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", cfg->ca_dir);
-	if (readfile(user ? user : X509_get_default_cert_file(), &pem) == 0 &&
-	    buf_append(&pem, "\n", 1) == 0 && readfile(ca, &pem) == 0) {
-		uint64_t h = 14695981039346656037ULL;
-		for (size_t i = 0; i < pem.len; i++)
-			h = (h ^ (unsigned char)pem.data[i]) * 1099511628211ULL;
-		int n = snprintf(out, size, "%s/bundle-%016llx.pem", cfg->ca_dir,
-				 (unsigned long long)h);
-		FILE *f = n > 0 && (size_t)n < size ? fopen(out, "wex") : NULL;
-		if (f == NULL && errno == EEXIST)
-			ok = true;	/* the same bytes, from an earlier run */
-		if (f) {
-			ok = fwrite(pem.data, 1, pem.len, f) == pem.len;
-			ok = fclose(f) == 0 && ok;
-		}
-	}
-	buf_free(&pem);
-	return ok;
+	const char *files[] = { user ? user : X509_get_default_cert_file(), ca };
+	return pembundle_write(cfg->ca_dir, "bundle-", files, 2, 16u << 20, out, size) == 0;
 }
 
 /*
