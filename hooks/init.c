@@ -66,7 +66,7 @@ static void init_once(void)
 	/* Secure-execution processes (setuid/setgid): do nothing at all. */
 	if (getauxval(AT_SECURE))
 		goto out;
-	if (config_load(&state.cfg, environ) < 0)
+	if (config_load_deferred(&state.cfg, environ) < 0)
 		goto out;
 	for (size_t i = 0; i < state.cfg.n_warnings; i++)
 		say(state.cfg.warnings[i]);
@@ -83,15 +83,9 @@ static void init_once(void)
 	if (state.cfg.log_path) {
 		struct logfile_owner owner = { .exe = state.exe, .red = state.red,
 					       .report = say };
-		int rc = logfile_open(state.cfg.log_path, &owner, &state.log);
-		if (rc < 0) {
-			char line[1200];
-			snprintf(line, sizeof(line),
-				 "respan: RESPAN_LOG=%.900s: %s: logging is off",
-				 state.cfg.log_path, strerror(-rc));
-			say(line);
+		/* Opened by its first record: most processes never write one. */
+		if (logfile_defer(state.cfg.log_path, &owner, &state.log) < 0)
 			state.log = NULL;
-		}
 	}
 	state.xctx.cfg = &state.cfg;
 	state.xctx.log = state.log;
@@ -120,9 +114,31 @@ const char *respan_keyed(const struct respan_state *st, enum provider_id id)
 	return __atomic_load_n(&st->keyed[id], __ATOMIC_ACQUIRE);
 }
 
+static pthread_once_t settled = PTHREAD_ONCE_INIT;
+
+static void settle_once(void)
+{
+	size_t from = state.cfg.n_warnings;
+	int added = config_settle(&state.cfg);
+	for (size_t i = from; added > 0 && i < state.cfg.n_warnings; i++) {
+		say(state.cfg.warnings[i]);
+		logfile_event(state.log, "config_error", NULL, state.cfg.warnings[i]);
+	}
+}
+
+void respan_settle(void)
+{
+	if (!state.active)
+		return;
+	int saved = guard_enter();
+	pthread_once(&settled, settle_once);
+	guard_leave(saved);
+}
+
 void respan_provider_call(const struct respan_state *st)
 {
 	static int said;
+	respan_settle();
 	if (!st->active || st->cfg.mode != RESPAN_MODE_ROUTE || st->cfg.api_key != NULL ||
 	    __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
 		return;

@@ -42,6 +42,13 @@ const struct respan_state *respan_state(void);
  */
 void respan_provider_call(const struct respan_state *st);
 
+/*
+ * Finish what loading the configuration left for the first call (parsing
+ * RESPAN_PARAMS, which needs cJSON), once, printing and logging its
+ * warnings. Called by respan_provider_call and before any exchange opens.
+ */
+void respan_settle(void);
+
 /* Route mode with a key: the library changes traffic, not only logs it. */
 bool respan_routing(const struct respan_state *st);
 

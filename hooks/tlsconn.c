@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "guard.h"
+#include "init.h"
 
 void tlsconn_init(struct tlsconn *c)
 {
@@ -18,6 +19,7 @@ void tlsconn_init(struct tlsconn *c)
 int tlsconn_open(struct tlsconn *c, const struct exchange_ctx *ctx,
 		 const struct exchange_info *info)
 {
+	respan_settle();		/* RESPAN_PARAMS, before the first request */
 	int saved = guard_enter();
 	c->x = exchange_new(ctx, info);
 	guard_leave(saved);

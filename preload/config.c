@@ -33,6 +33,7 @@ struct loader {
 	struct config *cfg;
 	int err;		/* -ENOMEM once memory ran out */
 	bool refused;		/* the value being applied was refused */
+	bool defer_params;	/* RESPAN_PARAMS from the environment: kept as text */
 	char *keys[2];		/* every key value seen, good or bad, to scrub */
 };
 
@@ -342,6 +343,10 @@ static void set_params(struct loader *ld, const struct val *v, int arg)
 	struct buf out;
 	(void)arg;
 
+	if (ld->defer_params && v->json == NULL) {
+		replace(ld, &ld->cfg->params_pending, v->str);
+		return;
+	}
 	buf_init(&out, SIZE_MAX);
 	if (obj == NULL || cJSON_IsString(obj))
 		obj = parsed = v->str ? cJSON_Parse(v->str) : NULL;
@@ -602,26 +607,37 @@ static void apply_env(struct loader *ld, char *const *env)
 {
 	static const char prefix[] = "RESPAN_ROUTE_PROVIDER_";
 
-	for (size_t i = 0; i < N_SETTINGS; i++) {
-		const struct setting *s = &settings[i];
-		struct val v = { s->env, NULL, envget_set(env, s->env), NULL,
-				 (s->flags & S_SECRET) != 0 };
-		if (v.str)
-			apply(ld, i, &v);
-	}
-	/* A misspelt provider suffix would otherwise be silently ignored. */
+	const char *found[N_SETTINGS] = { NULL };
+
+	/*
+	 * One pass over the environment, looking closer only at RESPAN_*: this
+	 * runs in every process, and a CI job's environment has a hundred
+	 * entries. The first of two entries of one name wins, as with getenv().
+	 */
 	for (; env && *env; env++) {
-		const char *eq = strchr(*env, '=');
+		const char *eq;
 		size_t i = 0;
-		if (eq == NULL || strncmp(*env, prefix, sizeof(prefix) - 1) != 0)
+		if (strncmp(*env, "RESPAN_", 7) != 0 || (eq = strchr(*env, '=')) == NULL)
 			continue;
 		while (i < N_SETTINGS && (strncmp(*env, settings[i].env, (size_t)(eq - *env)) ||
 					  settings[i].env[eq - *env] != '\0'))
 			i++;
-		if (i == N_SETTINGS)
+		if (i < N_SETTINGS) {
+			if (found[i] == NULL)
+				found[i] = eq + 1;
+		} else if (strncmp(*env, prefix, sizeof(prefix) - 1) == 0) {
+			/* A misspelt provider suffix would otherwise be silently ignored. */
 			add_warning(ld, "respan: %.*s: unknown provider, expected "
 				    "RESPAN_ROUTE_PROVIDER_OPENAI, _ANTHROPIC, _GEMINI or _VERTEXAI",
 				    (int)(eq - *env > 100 ? 100 : eq - *env), *env);
+		}
+	}
+	/* Applied in the table's order, whatever the environment's. */
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		struct val v = { s->env, NULL, found[i], NULL, (s->flags & S_SECRET) != 0 };
+		if (v.str && v.str[0])
+			apply(ld, i, &v);
 	}
 }
 
@@ -700,9 +716,9 @@ static void scrub_keys(struct loader *ld)
 	}
 }
 
-int config_load(struct config *cfg, char *const *env)
+static int load(struct config *cfg, char *const *env, bool defer)
 {
-	struct loader ld = { .cfg = cfg };
+	struct loader ld = { .cfg = cfg, .defer_params = defer };
 
 	memset(cfg, 0, sizeof(*cfg));
 	set_defaults(&ld, env);
@@ -720,6 +736,32 @@ int config_load(struct config *cfg, char *const *env)
 	return -ENOMEM;
 }
 
+int config_load(struct config *cfg, char *const *env)
+{
+	return load(cfg, env, false);
+}
+
+int config_load_deferred(struct config *cfg, char *const *env)
+{
+	return load(cfg, env, true);
+}
+
+int config_settle(struct config *cfg)
+{
+	if (cfg->params_pending == NULL)
+		return 0;
+	struct loader ld = { .cfg = cfg };
+	struct val v = { "RESPAN_PARAMS", NULL, cfg->params_pending, NULL, false };
+	size_t before = cfg->n_warnings;
+	set_params(&ld, &v, 0);
+	/* A key pasted into RESPAN_PARAMS is scrubbed from its warning. */
+	ld.keys[0] = cfg->api_key;
+	scrub_keys(&ld);
+	free(cfg->params_pending);
+	cfg->params_pending = NULL;
+	return ld.err ? ld.err : (int)(cfg->n_warnings - before);
+}
+
 void config_free(struct config *cfg)
 {
 	free(cfg->api_key);
@@ -732,6 +774,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < PROVIDER_COUNT; i++)
 		free(cfg->route_provider_by_id[i]);
 	free(cfg->params_b64);
+	free(cfg->params_pending);
 	free(cfg->ca_file);
 	free(cfg->ca_dir);
 	free(cfg->config_file);

@@ -99,6 +99,7 @@ struct config {
 	char *route_provider;	/* RESPAN_ROUTE_PROVIDER or NULL */
 	char *route_provider_by_id[PROVIDER_COUNT];	/* RESPAN_ROUTE_PROVIDER_<ID> */
 	char *params_b64;	/* base64 of the compact RESPAN_PARAMS object, or NULL */
+	char *params_pending;	/* RESPAN_PARAMS not parsed yet (config_load_deferred) */
 	char *ca_file;		/* RESPAN_CA_FILE or NULL */
 	enum respan_fail fail;
 	/*
@@ -130,6 +131,22 @@ struct config {
  * defaults). The caller owns cfg and frees it with config_free().
  */
 int config_load(struct config *cfg, char *const *env);
+
+/*
+ * The same, except that RESPAN_PARAMS from the environment is only kept as
+ * text (params_pending): parsing it needs cJSON, which a process that
+ * never calls a provider should not load. config_settle() finishes the
+ * job before the first request; until then params_b64 is the config file's.
+ */
+int config_load_deferred(struct config *cfg, char *const *env);
+
+/*
+ * Parse what config_load_deferred left (once; later calls do nothing).
+ * Returns how many warnings it added at the end of cfg->warnings, or
+ * -ENOMEM. Not thread-safe: the caller runs it once, before any reader of
+ * params_b64.
+ */
+int config_settle(struct config *cfg);
 
 /* Release everything config_load allocated. */
 void config_free(struct config *cfg);

@@ -63,38 +63,68 @@ static int open_high(const char *path, struct stat *st)
 	return fd;
 }
 
-int logfile_open(const char *path, const struct logfile_owner *owner,
-		 struct logfile **out)
+/* open_high, making the missing directories only when they are missing. */
+static int open_log(const char *path, struct stat *st)
 {
+	int fd = open_high(path, st);
+	if (fd != -ENOENT)
+		return fd;
 	int rc = mkdirs_parents(path);
-	if (rc < 0)
-		return rc;
+	return rc < 0 ? rc : open_high(path, st);
+}
+
+/* The log, not open yet (fd -1: current_fd opens it), or NULL. */
+static struct logfile *logfile_new(const char *path, const struct logfile_owner *owner)
+{
 	struct logfile *log = malloc(sizeof(*log));
 	char *copy = strdup(path);
-	struct stat st;
-	int fd = log && copy ? open_high(path, &st) : -ENOMEM;
-	if (fd < 0) {
+	if (log == NULL || copy == NULL) {
 		free(log);
 		free(copy);
-		return fd;
+		return NULL;
 	}
-	log->fd = fd;
-	log->dev = st.st_dev;
-	log->ino = st.st_ino;
+	log->fd = -1;
+	log->dev = 0;
+	log->ino = 0;
 	log->path = copy;
 	pthread_mutex_init(&log->lock, NULL);
 	log->owner = *owner;
 	atomic_init(&log->dropped, 0);
 	atomic_init(&log->last_error, 0);
 	atomic_flag_clear(&log->warned);
+	return log;
+}
+
+int logfile_open(const char *path, const struct logfile_owner *owner,
+		 struct logfile **out)
+{
+	struct stat st;
+	int fd = open_log(path, &st);
+	if (fd < 0)
+		return fd;
+	struct logfile *log = logfile_new(path, owner);
+	if (log == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	log->fd = fd;
+	log->dev = st.st_dev;
+	log->ino = st.st_ino;
 	*out = log;
 	return 0;
+}
+
+int logfile_defer(const char *path, const struct logfile_owner *owner,
+		  struct logfile **out)
+{
+	*out = logfile_new(path, owner);
+	return *out ? 0 : -ENOMEM;
 }
 
 static bool still_ours(const struct logfile *log, int fd)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 &&
+	return fd >= 0 && fstat(fd, &st) == 0 &&
 	       st.st_dev == __atomic_load_n(&log->dev, __ATOMIC_ACQUIRE) &&
 	       st.st_ino == __atomic_load_n(&log->ino, __ATOMIC_ACQUIRE);
 }
@@ -105,7 +135,8 @@ static bool still_ours(const struct logfile *log, int fd)
  * closing everything, close_range) and been given the same number for a
  * file of its own: records must never land there. The old number is not
  * closed here, it is no longer ours. A log moved aside and made anew is
- * from then on the log (logrotate's "create").
+ * from then on the log (logrotate's "create"). A deferred log is opened
+ * here, by its first record.
  */
 static int current_fd(struct logfile *log)
 {
@@ -116,7 +147,7 @@ static int current_fd(struct logfile *log)
 	fd = log->fd;
 	if (!still_ours(log, fd)) {
 		struct stat st;
-		fd = open_high(log->path, &st);
+		fd = open_log(log->path, &st);
 		if (fd >= 0) {
 			__atomic_store_n(&log->dev, st.st_dev, __ATOMIC_RELEASE);
 			__atomic_store_n(&log->ino, st.st_ino, __ATOMIC_RELEASE);
@@ -161,7 +192,8 @@ void logfile_close(struct logfile *log)
 {
 	if (log == NULL)
 		return;
-	close(log->fd);
+	if (log->fd >= 0)
+		close(log->fd);
 	free(log->path);
 	pthread_mutex_destroy(&log->lock);
 	free(log);

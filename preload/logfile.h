@@ -39,7 +39,16 @@ struct logfile;
 int logfile_open(const char *path, const struct logfile_owner *owner,
 		 struct logfile **out);
 
-/* The descriptor, so the hooks can tell the library's own writes apart. */
+/*
+ * The same, but nothing is opened or made until the first record is
+ * written (a process that never logs never touches the file system). A
+ * log that cannot be opened then is reported like a write that fails.
+ * Returns 0 and *out, or -ENOMEM.
+ */
+int logfile_defer(const char *path, const struct logfile_owner *owner,
+		  struct logfile **out);
+
+/* The descriptor (-1 while a deferred log is not open yet), so the hooks can tell the library's own writes apart. */
 int logfile_fd(const struct logfile *log);
 
 /*

@@ -31,13 +31,30 @@ def test_needs_only_libc(librespan):
     assert libs == ["libc.so.6"], libs
 
 
+def engine_libs_mapped(maps: str) -> list:
+    return sorted({line.rsplit("/", 1)[-1] for line in maps.splitlines()
+                   if line.rsplit("/", 1)[-1].startswith(ENGINE_LIBS)})
+
+
 def test_a_process_that_never_calls_maps_nothing_more(respan_env):
-    respan_env["RESPAN_PARAMS"] = ""          # (a set one is parsed at start: cJSON)
+    # RESPAN_PARAMS is JSON: it is parsed (cJSON) before the first request,
+    # not at start.
+    respan_env["RESPAN_PARAMS"] = '{"customer_identifier": "ci-job-1"}'
     done = run(["/bin/cat", "/proc/self/maps"], env=respan_env, check=True)
     maps = done.stdout.decode()
     assert "librespan" in maps
-    loaded = sorted({line.rsplit("/", 1)[-1] for line in maps.splitlines()
-                     if line.rsplit("/", 1)[-1].startswith(ENGINE_LIBS)})
-    assert loaded == [], loaded
+    assert engine_libs_mapped(maps) == []
     assert done.stderr == b""
     assert read_log(respan_env["RESPAN_LOG"]) == []
+
+
+def test_a_process_that_never_calls_touches_no_file(respan_env, tmp_path):
+    """The log and its directories are made by the first record, not at
+    load: a CI job's thousand greps and compilers leave nothing behind."""
+    state = tmp_path / "state"
+    respan_env["RESPAN_LOG"] = str(state / "deep" / "traffic.jsonl")
+    respan_env["RESPAN_PARAMS"] = "not json"   # told at the first call, not here
+    del respan_env["RESPAN_API_KEY"]           # the missing-key line: the same
+    done = run(["/bin/sh", "-c", "true; /bin/true"], env=respan_env, check=True)
+    assert done.stderr == b""
+    assert not state.exists()

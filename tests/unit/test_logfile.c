@@ -181,6 +181,53 @@ static void test_full_disk(void **state)
 	assert_int_equal(logfile_open("/proc/nonexistent-dir/x.jsonl", &owner, &log) < 0, 1);
 }
 
+/*
+ * A deferred log touches nothing until its first record: then the missing
+ * directories are made (0700) and the file created. One that cannot be
+ * opened is reported like a write that fails, and is tried again.
+ */
+static void test_deferred_open(void **state)
+{
+	(void)state;
+	char dir[64], sub[96], path[128];
+	struct stat st;
+	struct logfile *log;
+	snprintf(dir, sizeof(dir), "/tmp/respan-logdefer-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	snprintf(path, sizeof(path), "%s/a/b/traffic.jsonl", dir);
+
+	assert_int_equal(logfile_defer(path, &owner, &log), 0);
+	assert_int_equal(logfile_fd(log), -1);
+	assert_int_equal(stat(sub, &st), -1);
+	logfile_event(log, "bypass", "api.openai.com", "first");
+	assert_true(logfile_fd(log) >= 100);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(st.st_size > 0);
+	logfile_close(log);
+
+	/* A file standing where the directory should be: lost, said once. */
+	char blocked[160];
+	snprintf(blocked, sizeof(blocked), "%s/a/b/traffic.jsonl/x.jsonl", dir);
+	reports = 0;
+	assert_int_equal(logfile_defer(blocked, &owner, &log), 0);
+	logfile_event(log, "bypass", NULL, "one");
+	logfile_event(log, "bypass", NULL, "two");
+	assert_int_equal(reports, 1);
+	assert_non_null(strstr(last_report, "Not a directory: records are being lost"));
+	assert_int_equal(logfile_fd(log), -1);
+	logfile_close(log);
+
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	rmdir(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 static void test_event(void **state)
 {
 	struct fixture *f = *state;
@@ -264,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_file_modes_and_append),
 		cmocka_unit_test(test_descriptor_taken_by_the_program),
 		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test(test_deferred_open),
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_write_failure, setup, teardown),
