@@ -28,6 +28,13 @@ void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 
 /*
+ * Make room for n more bytes plus the terminating NUL, so a writer can fill
+ * data + len itself (then add to len and terminate). Returns 0, -E2BIG past
+ * max, or -ENOMEM.
+ */
+int buf_reserve(struct buf *b, size_t n);
+
+/*
  * Append n bytes. Returns 0, -E2BIG when the cap would be exceeded (nothing
  * is appended then), or -ENOMEM.
  */

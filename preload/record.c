@@ -1,6 +1,5 @@
 #include "record.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,81 +45,226 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	return need;
 }
 
-/* Bytes from u[i] on that are ASCII other than NUL; returns where they end. */
-static size_t ascii_run(const unsigned char *u, size_t i, size_t n)
+/*
+ * The line is written straight into out, escaped as it goes: no tree of
+ * values, no second copy. JSON text is written by hand here because the
+ * JSON library builds a tree and prints it, which for a megabyte body is
+ * three more copies of it (docs/engine.md, "The log writer").
+ *
+ * Secrets: a body is cut around each secret the redactor knows before it
+ * is escaped; everything else is scrubbed after it is written, a region at
+ * a time (the text between two bodies), which in the usual case finds
+ * nothing and copies nothing. Either way each byte is searched once.
+ */
+struct jw {
+	struct buf *out;
+	struct redact *red;
+	size_t mark;		/* start of the region not yet scrubbed */
+	int rc;			/* the first error; later writes do nothing */
+};
+
+/* Room for n more bytes at out->data + out->len. */
+static char *room(struct jw *w, size_t n)
+{
+	if (w->rc == 0)
+		w->rc = buf_reserve(w->out, n);
+	return w->rc == 0 ? w->out->data + w->out->len : NULL;
+}
+
+static void raw(struct jw *w, const char *s, size_t n)
+{
+	char *o = room(w, n);
+	if (o) {
+		memcpy(o, s, n);
+		w->out->len += n;
+	}
+}
+
+static void lit(struct jw *w, const char *s)
+{
+	raw(w, s, strlen(s));
+}
+
+/* Bytes from u[i] on that JSON takes as they are: ASCII from space on, but
+ * '"' and '\\'. Eight at a time while none of them is special. */
+static size_t plain_run(const unsigned char *u, size_t i, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-	/* Eight at a time: no high bit set, and no zero byte. */
 	while (n - i >= 8) {
-		uint64_t v;
+		uint64_t v, q, b;
 		memcpy(&v, u + i, 8);
-		if ((v & highs) != 0 || ((v - ones) & ~v & highs) != 0)
+		q = v ^ (ones * '"');
+		b = v ^ (ones * '\\');
+		if (((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+		      ((b - ones) & ~b)) & highs) != 0)
 			break;
 		i += 8;
 	}
-	while (i < n && (unsigned)u[i] - 1u < 0x7fu)
+	while (i < n && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\')
 		i++;
 	return i;
 }
 
-/* Text for the log: valid UTF-8 without NUL bytes. */
-static bool is_text(const char *p, size_t n)
+/* Make out->data + out->len hold at least k bytes; a chunk more when the
+ * cap allows, so the escaper below seldom comes back. */
+static char *more(struct jw *w, size_t k, size_t *avail)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	for (size_t i = 0; i < n;) {
-		i = ascii_run(u, i, n);
-		if (i == n)
-			break;
-		if (u[i] == 0)
-			return false;
-		size_t k = utf8_seq(u + i, n - i);
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
+	struct buf *b = w->out;
+	size_t want = k < 16384 ? 16384 : k;
+	if (b->max - b->len < want)
+		want = k;
+	if (w->rc == 0)
+		w->rc = buf_reserve(b, want);
+	if (w->rc)
+		return NULL;
+	*avail = b->cap - b->len - 1;
+	return b->data + b->len;
 }
 
 /*
- * A JSON string from (p, n). Header values may hold obs-text that is not
- * UTF-8: such bytes are taken as Latin-1 so the record stays valid JSON.
+ * (p, n) escaped, without quotes. strict: stop at a NUL or a byte that is
+ * not valid UTF-8 and return -1 (a body that is not text goes in base64).
+ * Otherwise NULs are dropped and such bytes are taken as Latin-1 (header
+ * values may hold obs-text), so the line is always valid JSON. Escapes as
+ * cJSON prints them: \" \\ \b \f \n \r \t, other controls \u00xx.
  */
-static cJSON *json_str(const char *p, size_t n)
+static int escape(struct jw *w, const char *p, size_t n, bool strict)
 {
-	char *s = malloc(n * 2 + 1);
-	if (s == NULL)
-		return NULL;
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)p;
-	size_t o = 0;
+	struct buf *b = w->out;
+	size_t avail = 0;
+	char *o = NULL;
+	int rc = 0;
+
 	for (size_t i = 0; i < n;) {
-		size_t run = ascii_run(u, i, n);
-		memcpy(s + o, u + i, run - i);	/* the usual case, in one piece */
-		o += run - i;
-		i = run;
+		size_t run = plain_run(u, i, n) - i;
+		if (avail < run + 6 && (o = more(w, run + 6, &avail)) == NULL)
+			return 0;
+		memcpy(o, p + i, run);
+		o += run;
+		avail -= run;
+		b->len += run;
+		i += run;
 		if (i == n)
 			break;
-		size_t k = u[i] ? utf8_seq(u + i, n - i) : 0;
-		if (k > 0) {
-			memcpy(s + o, u + i, k);
-			o += k;
-			i += k;
-		} else if (u[i] == 0) {
-			i++;	/* NUL cannot travel in a C string; drop it */
+		unsigned char c = u[i];
+		size_t k = 1, put = 0;
+		if (c >= 0x80) {
+			k = utf8_seq(u + i, n - i);
+			if (k == 0 && strict) {
+				rc = -1;
+				break;
+			}
+			if (k > 0) {
+				memcpy(o, p + i, k);
+				put = k;
+			} else {
+				o[0] = (char)(0xc0 | c >> 6);
+				o[1] = (char)(0x80 | (c & 0x3f));
+				put = 2;
+				k = 1;
+			}
+		} else if (c == '"' || c == '\\') {
+			o[0] = '\\';
+			o[1] = (char)c;
+			put = 2;
+		} else if (c == 0) {
+			if (strict) {
+				rc = -1;
+				break;
+			}
 		} else {
-			s[o++] = (char)(0xc0 | u[i] >> 6);
-			s[o++] = (char)(0x80 | (u[i] & 0x3f));
-			i++;
+			const char *short_form = c == '\b' ? "b" : c == '\f' ? "f" :
+						 c == '\n' ? "n" : c == '\r' ? "r" :
+						 c == '\t' ? "t" : NULL;
+			o[0] = '\\';
+			if (short_form) {
+				o[1] = short_form[0];
+				put = 2;
+			} else {
+				memcpy(o + 1, "u00", 3);
+				o[4] = hex[c >> 4];
+				o[5] = hex[c & 15];
+				put = 6;
+			}
 		}
+		o += put;
+		avail -= put;
+		b->len += put;
+		i += k;
 	}
-	s[o] = '\0';
-	cJSON *j = cJSON_CreateString(s);
-	free(s);
-	return j;
+	if (b->data)
+		b->data[b->len] = '\0';
+	return rc;
 }
 
-static cJSON *json_cstr(const char *s)
+static void str(struct jw *w, const char *p, size_t n)
 {
-	return s ? json_str(s, strlen(s)) : cJSON_CreateNull();
+	raw(w, "\"", 1);
+	escape(w, p, n, false);
+	raw(w, "\"", 1);
+}
+
+static void cstr(struct jw *w, const char *s)
+{
+	if (s)
+		str(w, s, strlen(s));
+	else
+		lit(w, "null");
+}
+
+/* ,"name": (the first field of an object has no comma: written with '{'). */
+static void key(struct jw *w, const char *name)
+{
+	raw(w, ",\"", 2);
+	lit(w, name);
+	raw(w, "\":", 2);
+}
+
+static void num(struct jw *w, long long v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%lld", v);
+	raw(w, tmp, (size_t)n);
+}
+
+/* A count or a time, null when negative (unknown). */
+static void num_or_null(struct jw *w, long long v)
+{
+	if (v < 0)
+		lit(w, "null");
+	else
+		num(w, v);
+}
+
+static void boolean(struct jw *w, bool v)
+{
+	lit(w, v ? "true" : "false");
+}
+
+/*
+ * Scrub the region written since the last mark. In place when nothing is
+ * found, which is nearly always: only a hit costs a copy.
+ */
+static void scrub_region(struct jw *w)
+{
+	if (w->rc || w->red == NULL)
+		goto out;
+	size_t n = w->out->len - w->mark, hit;
+	if (redact_find(w->red, w->out->data + w->mark, n, 0, &hit) == n)
+		goto out;
+	char *copy = malloc(n);
+	if (copy == NULL) {
+		w->rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(copy, w->out->data + w->mark, n);
+	w->out->len = w->mark;
+	w->rc = redact_scrub(w->red, copy, n, w->out);
+	free(copy);
+out:
+	w->mark = w->out->len;
 }
 
 void record_timestamp(long long ts_ms, char *out, size_t size)
@@ -141,174 +285,202 @@ void record_new_id(char *out, size_t size)
 	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
 }
 
-static void add_common(cJSON *o, const char *type, const char *id,
-		       long long ts_ms, pid_t pid)
+static void begin(struct jw *w, const char *type, const char *id,
+		  long long ts_ms, pid_t pid)
 {
 	char ts[40];
 	record_timestamp(ts_ms, ts, sizeof(ts));
-	cJSON_AddItemToObject(o, "type", cJSON_CreateString(type));
-	if (id)
-		cJSON_AddItemToObject(o, "id", cJSON_CreateString(id));
-	cJSON_AddItemToObject(o, "ts", cJSON_CreateString(ts));
-	cJSON_AddItemToObject(o, "pid", cJSON_CreateNumber((double)pid));
+	lit(w, "{\"type\":");
+	cstr(w, type);
+	if (id) {
+		key(w, "id");
+		cstr(w, id);
+	}
+	key(w, "ts");
+	cstr(w, ts);
+	key(w, "pid");
+	num(w, pid);
 }
 
-static cJSON *json_headers(const struct http_header *h, size_t n)
+static void headers(struct jw *w, const struct http_header *h, size_t n)
 {
-	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; list && i < n; i++) {
-		cJSON *pair = cJSON_CreateArray();
-		cJSON_AddItemToArray(pair, json_str(h[i].name, h[i].name_len));
+	key(w, "headers");
+	raw(w, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		raw(w, i ? ",[" : "[", i ? 2 : 1);
+		str(w, h[i].name, h[i].name_len);
+		raw(w, ",", 1);
 		if (http_header_is_secret(h[i].name, h[i].name_len))
-			cJSON_AddItemToArray(pair, cJSON_CreateString(REDACT_MARK));
+			cstr(w, REDACT_MARK);
 		else
-			cJSON_AddItemToArray(pair,
-					     json_str(h[i].value, h[i].value_len));
-		cJSON_AddItemToArray(list, pair);
+			str(w, h[i].value, h[i].value_len);
+		raw(w, "]", 1);
 	}
-	return list;
+	raw(w, "]", 1);
+}
+
+/* The body as "body" text, cut around secrets as it is escaped; -1 when it
+ * is not text (then nothing of it was kept). */
+static int body_text(struct jw *w, const char *p, size_t n)
+{
+	size_t at, hit;
+	key(w, "body");
+	raw(w, "\"", 1);
+	for (size_t i = 0; i < n && w->rc == 0; i = at + hit) {
+		at = redact_find(w->red, p, n, i, &hit);
+		if (escape(w, p + i, at - i, true) < 0)
+			return -1;
+		if (at < n)
+			lit(w, REDACT_MARK);
+	}
+	raw(w, "\"", 1);
+	return 0;
 }
 
 /* body or body_base64, then body_bytes and body_truncated. */
-static int add_body(cJSON *o, const struct record_body *b, struct redact *red)
+static void body(struct jw *w, const struct record_body *b)
 {
-	struct buf clean;
-	buf_init(&clean, RECORD_LINE_MAX);
-	int rc = redact_scrub(red, b->data ? b->data : "", b->len, &clean);
-	if (rc < 0)
-		goto out;
-	if (is_text(clean.data ? clean.data : "", clean.len)) {
-		cJSON_AddItemToObject(o, "body",
-				      json_str(clean.data ? clean.data : "", clean.len));
-	} else {
-		struct buf enc;
-		buf_init(&enc, RECORD_LINE_MAX);
-		rc = b64_encode(clean.data, clean.len, &enc);
-		if (rc == 0)
-			cJSON_AddItemToObject(o, "body_base64",
-					      cJSON_CreateString(enc.data ? enc.data : ""));
-		buf_free(&enc);
-		if (rc < 0)
-			goto out;
+	const char *p = b->data ? b->data : "";
+	scrub_region(w);
+	size_t start = w->out->len;
+	if (body_text(w, p, b->len) < 0 && w->rc == 0) {
+		/* Binary: base64 of the scrubbed bytes (rare; one copy). */
+		struct buf clean;
+		buf_init(&clean, RECORD_LINE_MAX);
+		w->out->len = start;
+		key(w, "body_base64");
+		raw(w, "\"", 1);
+		if (w->rc == 0 && (w->rc = redact_scrub(w->red, p, b->len, &clean)) == 0)
+			w->rc = b64_encode(clean.data, clean.len, w->out);
+		raw(w, "\"", 1);
+		buf_free(&clean);
 	}
-	cJSON_AddItemToObject(o, "body_bytes", cJSON_CreateNumber((double)b->total));
-	cJSON_AddItemToObject(o, "body_truncated", cJSON_CreateBool(b->truncated));
-out:
-	buf_free(&clean);
-	return rc;
+	w->mark = w->out->len;
+	key(w, "body_bytes");
+	num(w, (long long)b->total);
+	key(w, "body_truncated");
+	boolean(w, b->truncated);
 }
 
-/* Print o, scrub the line of every secret, append it and a newline. */
-static int finish(cJSON *o, struct redact *red, struct buf *out)
+/* Close the object, scrub what is left, end the line; on error leave out
+ * as it was. */
+static int end(struct jw *w, size_t start)
 {
-	char *text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (text == NULL)
-		return -ENOMEM;
-	size_t start = out->len;
-	int rc = redact_scrub(red, text, strlen(text), out);
-	if (rc == 0)
-		rc = buf_append(out, "\n", 1);
-	if (rc < 0)
-		out->len = start;	/* never leave half a record behind */
-	if (out->data)
-		out->data[out->len] = '\0';
-	free(text);
-	return rc;
+	raw(w, "}", 1);
+	scrub_region(w);
+	raw(w, "\n", 1);
+	if (w->rc) {
+		w->out->len = start;
+		if (w->out->data)
+			w->out->data[start] = '\0';
+		return w->rc;
+	}
+	w->out->data[w->out->len] = '\0';
+	return 0;
+}
+
+static struct jw writer(struct buf *out, struct redact *red)
+{
+	struct jw w = { out, red, out->len, 0 };
+	/* Most records fit in the first allocation; bodies grow it once. */
+	w.rc = buf_reserve(out, 1024);
+	return w;
 }
 
 int record_format_request(const struct record_proc *proc,
 			  const struct record_request *r, struct redact *red,
 			  struct buf *out)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (o == NULL)
-		return -ENOMEM;
-	add_common(o, "request", r->id, r->ts_ms, proc->pid);
-	cJSON_AddItemToObject(o, "ppid", cJSON_CreateNumber((double)proc->ppid));
-	cJSON_AddItemToObject(o, "exe", json_cstr(proc->exe));
-	cJSON_AddItemToObject(o, "layer", json_cstr(r->layer));
-	cJSON_AddItemToObject(o, "provider", r->provider_name ?
-			      cJSON_CreateString(r->provider_name) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "routed", cJSON_CreateBool(r->routed));
-	cJSON_AddItemToObject(o, "method", json_cstr(r->method));
+	size_t start = out->len;
+	struct jw w = writer(out, red);
+	begin(&w, "request", r->id, r->ts_ms, proc->pid);
+	key(&w, "ppid");
+	num(&w, proc->ppid);
+	key(&w, "exe");
+	cstr(&w, proc->exe);
+	key(&w, "layer");
+	cstr(&w, r->layer);
+	key(&w, "provider");
+	cstr(&w, r->provider_name);
+	key(&w, "routed");
+	boolean(&w, r->routed);
+	key(&w, "method");
+	cstr(&w, r->method);
 
 	struct buf url;
 	buf_init(&url, RECORD_LINE_MAX);
-	int rc = 0;
 	const char *urls[2] = { r->url, r->routed_url };
 	const char *names[2] = { "url", "routed_url" };
 	for (int i = 0; i < 2; i++) {
+		key(&w, names[i]);
 		if (urls[i] == NULL) {
-			cJSON_AddItemToObject(o, names[i], cJSON_CreateNull());
+			lit(&w, "null");
 			continue;
 		}
 		buf_reset(&url);
-		if ((rc = redact_url(urls[i], strlen(urls[i]), &url)) < 0)
-			break;
-		cJSON_AddItemToObject(o, names[i], json_str(url.data, url.len));
+		if (w.rc == 0)
+			w.rc = redact_url(urls[i], strlen(urls[i]), &url);
+		str(&w, url.data ? url.data : "", url.len);
 	}
 	buf_free(&url);
-	cJSON_AddItemToObject(o, "headers", json_headers(r->headers, r->n_headers));
-	if (rc == 0)
-		rc = add_body(o, &r->body, red);
-	if (rc < 0) {
-		cJSON_Delete(o);
-		return rc;
-	}
-	return finish(o, red, out);
+	headers(&w, r->headers, r->n_headers);
+	body(&w, &r->body);
+	return end(&w, start);
 }
 
 int record_format_response(const struct record_proc *proc,
 			   const struct record_response *r, struct redact *red,
 			   struct buf *out)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (o == NULL)
-		return -ENOMEM;
-	add_common(o, "response", r->id, r->ts_ms, proc->pid);
-	cJSON_AddItemToObject(o, "status", cJSON_CreateNumber(r->status));
-	cJSON_AddItemToObject(o, "headers", json_headers(r->headers, r->n_headers));
-	int rc = add_body(o, &r->body, red);
-	if (rc < 0) {
-		cJSON_Delete(o);
-		return rc;
-	}
-	cJSON_AddItemToObject(o, "sse", cJSON_CreateBool(r->sse));
-	cJSON_AddItemToObject(o, "ttfb_ms", r->ttfb_ms < 0 ? cJSON_CreateNull() :
-			      cJSON_CreateNumber((double)r->ttfb_ms));
-	cJSON_AddItemToObject(o, "duration_ms", cJSON_CreateNumber((double)r->duration_ms));
+	size_t start = out->len;
+	struct jw w = writer(out, red);
+	begin(&w, "response", r->id, r->ts_ms, proc->pid);
+	key(&w, "status");
+	num(&w, r->status);
+	headers(&w, r->headers, r->n_headers);
+	body(&w, &r->body);
+	key(&w, "sse");
+	boolean(&w, r->sse);
+	key(&w, "ttfb_ms");
+	num_or_null(&w, r->ttfb_ms);
+	key(&w, "duration_ms");
+	num(&w, r->duration_ms);
+	key(&w, "usage");
 	if (r->usage) {
-		cJSON *u = cJSON_CreateObject();
-		cJSON_AddItemToObject(u, "model", json_cstr(r->usage->model));
-		cJSON_AddItemToObject(u, "input_tokens", r->usage->input_tokens < 0 ?
-				      cJSON_CreateNull() :
-				      cJSON_CreateNumber((double)r->usage->input_tokens));
-		cJSON_AddItemToObject(u, "output_tokens", r->usage->output_tokens < 0 ?
-				      cJSON_CreateNull() :
-				      cJSON_CreateNumber((double)r->usage->output_tokens));
-		cJSON_AddItemToObject(o, "usage", u);
+		lit(&w, "{\"model\":");
+		cstr(&w, r->usage->model);
+		key(&w, "input_tokens");
+		num_or_null(&w, r->usage->input_tokens);
+		key(&w, "output_tokens");
+		num_or_null(&w, r->usage->output_tokens);
+		raw(&w, "}", 1);
 	} else {
-		cJSON_AddItemToObject(o, "usage", cJSON_CreateNull());
+		lit(&w, "null");
 	}
-	cJSON_AddItemToObject(o, "output_text", r->output_text ?
-			      json_str(r->output_text, r->output_text_len) :
-			      cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "error", json_cstr(r->error));
-	return finish(o, red, out);
+	key(&w, "output_text");
+	if (r->output_text)
+		str(&w, r->output_text, r->output_text_len);
+	else
+		lit(&w, "null");
+	key(&w, "error");
+	cstr(&w, r->error);
+	return end(&w, start);
 }
 
 int record_format_event(const struct record_proc *proc,
 			const struct record_event *e, struct redact *red,
 			struct buf *out)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (o == NULL)
-		return -ENOMEM;
-	add_common(o, "event", NULL, e->ts_ms, proc->pid);
-	cJSON_AddItemToObject(o, "exe", json_cstr(proc->exe));
-	cJSON_AddItemToObject(o, "event", json_cstr(e->event));
-	cJSON_AddItemToObject(o, "host", json_cstr(e->host));
-	cJSON_AddItemToObject(o, "detail", json_cstr(e->detail));
-	return finish(o, red, out);
+	size_t start = out->len;
+	struct jw w = writer(out, red);
+	begin(&w, "event", NULL, e->ts_ms, proc->pid);
+	key(&w, "exe");
+	cstr(&w, proc->exe);
+	key(&w, "event");
+	cstr(&w, e->event);
+	key(&w, "host");
+	cstr(&w, e->host);
+	key(&w, "detail");
+	cstr(&w, e->detail);
+	return end(&w, start);
 }

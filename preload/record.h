@@ -2,9 +2,9 @@
  * record: the traffic log's record format (see docs/log-format.md).
  *
  * Pure functions: a record (request, response or event) in, one JSON object
- * and a newline appended to a buf out. Every line passes through the
- * redactor last, so no remembered secret can be in it. Where lines go is
- * logfile.h's business.
+ * and a newline appended to a buf out. Every byte of the line passes the
+ * redactor (a body as it is escaped, the rest after), so no remembered
+ * secret can be in it. Where lines go is logfile.h's business.
  */
 #ifndef RESPAN_RECORD_H
 #define RESPAN_RECORD_H
@@ -77,8 +77,8 @@ struct record_event {
 
 /*
  * Append one record (a JSON object and a newline) to out. Header values of
- * credential headers and key= parameters in URLs become "[REDACTED]"; the
- * whole line is then scrubbed of every secret red knows (red may be NULL).
+ * credential headers and key= parameters in URLs become "[REDACTED]", and
+ * every secret red knows (red may be NULL) anywhere in the line.
  * Text bodies that are valid UTF-8 go in "body", others in "body_base64".
  * Returns 0, -ENOMEM or -E2BIG.
  */

@@ -80,6 +80,29 @@ static size_t next_at(const struct secret *sec, const char *in, size_t len, size
 	return p ? (size_t)(p - in) : len;
 }
 
+size_t redact_find(struct redact *r, const char *in, size_t len, size_t from,
+		   size_t *hit_len)
+{
+	size_t at = len, hit = 0;
+	*hit_len = 0;
+	if (r == NULL || from >= len)
+		return len;
+	pthread_mutex_lock(&r->lock);
+	for (size_t s = 0; s < r->n; s++) {
+		/* Only where it could start before the best so far, and end in. */
+		size_t end = at < len ? at + r->secrets[s].len : len;
+		size_t p = next_at(&r->secrets[s], in, end < len ? end : len, from);
+		if (p < at || (p == at && p < len && r->secrets[s].len > hit)) {
+			at = p;
+			hit = r->secrets[s].len;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (at < len)
+		*hit_len = hit;
+	return at;
+}
+
 int redact_scrub(struct redact *r, const char *in, size_t len, struct buf *out)
 {
 	if (r == NULL)

@@ -44,6 +44,16 @@ void redact_add(struct redact *r, const char *secret, size_t len);
 int redact_scrub(struct redact *r, const char *in, size_t len, struct buf *out);
 
 /*
+ * Where the first remembered secret at or after from begins in (in, len),
+ * and its length in *hit_len (the longest of those starting there); len and
+ * 0 when there is none. For writers that copy around the secrets
+ * themselves: redact_scrub's result is the text up to each hit, REDACT_MARK,
+ * then on from the hit's end.
+ */
+size_t redact_find(struct redact *r, const char *in, size_t len, size_t from,
+		   size_t *hit_len);
+
+/*
  * Append a request-target or URL with the value of every key= query
  * parameter replaced by REDACT_MARK. Returns 0 or buf_append's error.
  */

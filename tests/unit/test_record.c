@@ -187,6 +187,68 @@ static void test_text_or_base64_at_every_offset(void **state)
 	}
 }
 
+/*
+ * The writer escapes text itself: what it writes for a text body must be
+ * exactly what cJSON prints for the same string (every control byte, quote,
+ * backslash, DEL and UTF-8 sequence), so the lines read the same as before
+ * and any JSON reader gets the body back byte for byte. Secrets are cut
+ * out at every position, next to escapes too.
+ */
+static void test_escaping_matches_cjson(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+		"a", "\"", "\\", "\n", "\r", "\t", "\b", "\f", "\x01", "\x1f", "\x7f",
+		" ", "/", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "<", "}",
+	};
+	const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+	struct redact *red = redact_new();
+	redact_add(red, RESPAN_KEY, strlen(RESPAN_KEY));
+	unsigned seed = 7;
+	for (int round = 0; round < 400; round++) {
+		char body[512];
+		size_t n = 0;
+		int len = 1 + round % 60;
+		bool keyed = round % 3 == 0;
+		for (int i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			const char *p = pieces[(seed >> 16) % n_pieces];
+			memcpy(body + n, p, strlen(p));
+			n += strlen(p);
+			if (keyed && i == (int)((seed >> 8) % (unsigned)len)) {
+				memcpy(body + n, RESPAN_KEY, strlen(RESPAN_KEY));
+				n += strlen(RESPAN_KEY);
+			}
+		}
+		body[n] = '\0';
+		struct record_request r = {
+			.id = "1-1", .method = "POST", .url = "https://x/",
+			.body = { body, n, n, false },
+		};
+		struct buf out;
+		buf_init(&out, 1 << 20);
+		assert_int_equal(record_format_request(&proc, &r, red, &out), 0);
+		assert_null(strstr(out.data, RESPAN_KEY));
+
+		/* What cJSON prints for the body with the key replaced. */
+		struct buf clean;
+		buf_init(&clean, 1 << 20);
+		assert_int_equal(redact_scrub(red, body, n, &clean), 0);
+		cJSON *want = cJSON_CreateString(clean.data ? clean.data : "");
+		char *printed = cJSON_PrintUnformatted(want);
+		const char *got = strstr(out.data, ",\"body\":");
+		assert_non_null(got);
+		got += 8;
+		assert_memory_equal(got, printed, strlen(printed));
+		assert_memory_equal(got + strlen(printed), ",\"body_bytes\":", 14);
+		free(printed);
+		cJSON_Delete(want);
+		buf_free(&clean);
+		buf_free(&out);
+	}
+	redact_free(red);
+}
+
 static void test_response_record(void **state)
 {
 	(void)state;
@@ -292,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_request_record),
 		cmocka_unit_test(test_binary_body_is_base64),
 		cmocka_unit_test(test_text_or_base64_at_every_offset),
+		cmocka_unit_test(test_escaping_matches_cjson),
 		cmocka_unit_test(test_response_record),
 		cmocka_unit_test(test_event_record),
 		cmocka_unit_test(test_cap_leaves_nothing_half_written),
