@@ -364,6 +364,7 @@ static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
 			rec.usage = &usage;
 			rec.output_text = s->usage.text.data ? s->usage.text.data : "";
 			rec.output_text_len = s->usage.text.len;
+			rec.output_text_truncated = s->usage.text_full;
 		}
 	}
 	logfile_response(x->ctx->log, &rec);

@@ -464,6 +464,8 @@ int record_format_response(const struct record_proc *proc,
 		lit(&w, "null");
 	key(&w, "error");
 	cstr(&w, r->error);
+	key(&w, "output_text_truncated");
+	boolean(&w, r->output_text_truncated);
 	return end(&w, start);
 }
 

@@ -65,6 +65,7 @@ struct record_response {
 	const struct record_usage *usage;	/* or NULL */
 	const char *output_text;	/* or NULL */
 	size_t output_text_len;
+	bool output_text_truncated;	/* the merged text reached its cap */
 	const char *error;		/* or NULL */
 };
 

@@ -152,9 +152,13 @@ void sse_feed(struct sse *s, const char *in, size_t len, sse_event_fn fn,
 				continue;
 			}
 		}
-		size_t j = i;
-		while (j < len && in[j] != '\n' && in[j] != '\r')
-			j++;
+		/* The line's end: the first LF or CR, looked for with memchr
+		 * (a stream is megabytes of lines; CR alone is rare). */
+		const char *lf = memchr(in + i, '\n', len - i);
+		size_t j = lf ? (size_t)(lf - in) : len;
+		const char *cr = memchr(in + i, '\r', j - i);
+		if (cr)
+			j = (size_t)(cr - in);
 		if (j == len) {
 			hold_line(s, in + i, j - i);
 			return;

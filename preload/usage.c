@@ -15,6 +15,8 @@ void usage_init(struct usage *u, size_t text_max)
 	buf_init(&u->text, text_max);
 	u->text_full = false;
 	u->seen = false;
+	u->parsed = 0;
+	u->skipped = 0;
 }
 
 void usage_free(struct usage *u)
@@ -224,13 +226,143 @@ static void take_object(struct usage *u, const cJSON *obj)
 	u->seen = true;
 }
 
+/* ---- streams: parse only what can matter --------------------------------
+ *
+ * A long stream is hundreds of thousands of small events, and parsing each
+ * in full cost more than the TLS it came in. Most of them are text deltas,
+ * and once the text is full (USAGE_TEXT_MAX) they matter no more. So an
+ * event is parsed whole only when it can carry usage or a model (any
+ * "usage..." member that is not null), when no format has been seen yet,
+ * or when it is of no kind known here. A text delta of a known kind, while
+ * the text still has room, has only its "delta" member parsed; once the
+ * text is full it is skipped. Raw bytes can be looked at this way because
+ * a '"' inside a JSON string is always escaped: the text "delta": can only
+ * be a member name.
+ */
+
+/* Where needle occurs in (p, n), or NULL. */
+static const char *find(const char *p, size_t n, const char *needle)
+{
+	return memmem(p, n, needle, strlen(needle));
+}
+
+static size_t count(const char *p, size_t n, const char *needle)
+{
+	size_t k = 0, nl = strlen(needle);
+	for (const char *at; (at = find(p, n, needle)) != NULL; k++) {
+		n -= (size_t)(at - p) + nl;
+		p = at + nl;
+	}
+	return k;
+}
+
+/* Past blanks from p; end when there are none after. */
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Is there a member "usage..." (usage, usageMetadata) whose value is not null? */
+static bool may_carry_usage(const char *p, size_t n)
+{
+	const char *end = p + n;
+	for (const char *at = p; (at = find(at, (size_t)(end - at), "\"usage")) != NULL;) {
+		at += 6;
+		const char *q = memchr(at, '"', (size_t)(end - at));
+		if (q == NULL)
+			return false;
+		const char *v = skip_ws(q + 1, end);
+		if (v == end || *v != ':')
+			continue;
+		v = skip_ws(v + 1, end);
+		if ((size_t)(end - v) < 4 || memcmp(v, "null", 4) != 0)
+			return true;
+		at = v;
+	}
+	return false;
+}
+
+/* The value of the one member "name": in (p, n), parsed alone; NULL when
+ * there is not exactly one. */
+static cJSON *member_alone(const char *p, size_t n, const char *quoted_name)
+{
+	const char *at = find(p, n, quoted_name);
+	if (at == NULL || count(p, n, quoted_name) != 1)
+		return NULL;
+	const char *end = p + n;
+	const char *v = skip_ws(at + strlen(quoted_name), end);
+	if (v == end || *v != ':')
+		return NULL;
+	v = skip_ws(v + 1, end);
+	return cJSON_ParseWithLengthOpts(v, (size_t)(end - v), NULL, 0);
+}
+
+/* The index of a one-choice chunk is 0 (tool calls have indexes too: then
+ * there is more than one, and the event is parsed whole). */
+static bool only_choice_zero(const char *p, size_t n)
+{
+	const char *at = find(p, n, "\"index\"");
+	if (at == NULL || count(p, n, "\"index\"") != 1)
+		return false;
+	const char *end = p + n;
+	const char *v = skip_ws(at + 7, end);
+	if (v == end || *v != ':')
+		return false;
+	v = skip_ws(v + 1, end);
+	return v < end && *v == '0' && (v + 1 == end || v[1] < '0' || v[1] > '9');
+}
+
+enum delta_kind { DELTA_NONE, DELTA_CHAT, DELTA_ANTHROPIC, DELTA_RESPONSES };
+
+/* A text delta of a known kind? (Only ever a guess; the parse decides.) */
+static enum delta_kind delta_kind(const char *p, size_t n)
+{
+	if (find(p, n, "\"chat.completion.chunk\""))
+		return only_choice_zero(p, n) ? DELTA_CHAT : DELTA_NONE;
+	if (find(p, n, "\"content_block_delta\""))
+		return DELTA_ANTHROPIC;
+	if (find(p, n, "\"response.output_text.delta\""))
+		return DELTA_RESPONSES;
+	return DELTA_NONE;
+}
+
+/* Take the text of a delta event from its "delta" member alone. Returns
+ * false when that did not work out (then the event is parsed whole). */
+static bool take_delta(struct usage *u, enum delta_kind kind, const char *p, size_t n)
+{
+	cJSON *delta = member_alone(p, n, "\"delta\"");
+	bool ok = true;
+	if (kind == DELTA_CHAT && cJSON_IsObject(delta))
+		add_text(u, str_of(delta, "content"));
+	else if (kind == DELTA_ANTHROPIC && cJSON_IsObject(delta))
+		add_text(u, str_is(delta, "type", "text_delta") ? str_of(delta, "text") : NULL);
+	else if (kind == DELTA_RESPONSES && cJSON_IsString(delta))
+		add_text(u, delta->valuestring);
+	else
+		ok = false;
+	cJSON_Delete(delta);
+	return ok;
+}
+
 void usage_sse_event(struct usage *u, const char *event, const char *data,
 		     size_t len)
 {
 	(void)event;	/* every format repeats the event name in its JSON */
+	if (u->seen && !may_carry_usage(data, len)) {
+		enum delta_kind kind = delta_kind(data, len);
+		if (kind != DELTA_NONE && u->text_full) {
+			u->skipped++;
+			return;
+		}
+		if (kind != DELTA_NONE && take_delta(u, kind, data, len))
+			return;
+	}
 	cJSON *root = cJSON_ParseWithLength(data, len);
 	if (root == NULL)
 		return;
+	u->parsed++;
 	take_object(u, root);
 	cJSON_Delete(root);
 }

@@ -14,7 +14,12 @@
 
 #include "buf.h"
 
-#define USAGE_TEXT_MAX (1024 * 1024)
+/*
+ * The merged text is kept up to this (or RESPAN_LOG_BODY_MAX when smaller);
+ * output_text_truncated says when it was cut. Past it, a stream's text
+ * deltas are not parsed at all.
+ */
+#define USAGE_TEXT_MAX (256 * 1024)
 
 struct usage {
 	char *model;			/* NULL when unknown (owned) */
@@ -23,6 +28,8 @@ struct usage {
 	struct buf text;		/* merged assistant text, capped */
 	bool text_full;			/* text reached text_max: the rest was dropped */
 	bool seen;			/* any recognised object was seen */
+	unsigned long parsed;		/* events parsed whole (for tests) */
+	unsigned long skipped;		/* text deltas skipped, the text full */
 };
 
 /* Prepare an empty result keeping at most text_max bytes of text. */
@@ -32,7 +39,10 @@ void usage_free(struct usage *u);
 
 /*
  * Take one SSE event (its name and data) of a streaming response. Data that
- * is not JSON ("[DONE]") is ignored.
+ * is not JSON ("[DONE]") is ignored. Only events that can carry usage or a
+ * model, or are of a kind not known, are parsed whole; text deltas have
+ * their "delta" member parsed while the text has room, and are skipped
+ * once it is full (usage.c says why that is safe).
  */
 void usage_sse_event(struct usage *u, const char *event, const char *data,
 		     size_t len);

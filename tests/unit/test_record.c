@@ -273,7 +273,7 @@ static void test_response_record(void **state)
 	static const char *const keys[] = {
 		"type", "id", "ts", "pid", "status", "headers", "body",
 		"body_bytes", "body_truncated", "sse", "ttfb_ms", "duration_ms",
-		"usage", "output_text", "error",
+		"usage", "output_text", "error", "output_text_truncated",
 	};
 	assert_keys(j, keys, sizeof(keys) / sizeof(keys[0]));
 	assert_string_equal(cJSON_GetObjectItem(j, "ts")->valuestring,

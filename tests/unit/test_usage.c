@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "pageguard.h"
 #include "sse.h"
 #include "usage.h"
@@ -328,6 +329,126 @@ static void test_cap_no_holes(void **state)
 	usage_free(&u);
 }
 
+/* The reference: every event parsed whole, as before the stream gate. */
+static void feed_whole(void *ctx, const char *event, const char *data, size_t len)
+{
+	(void)event;
+	if (len && data[0] == '{')
+		usage_json_body(ctx, data, len);
+}
+
+static void feed_stream(const char *in, size_t len, struct usage *u, size_t text_max,
+			sse_event_fn fn)
+{
+	struct sse s;
+	usage_init(u, text_max);
+	sse_init(&s);
+	sse_feed(&s, in, len, fn, u);
+	sse_finish(&s, fn, u);
+	sse_free(&s);
+}
+
+static void assert_same(const struct usage *a, const struct usage *b, const char *what)
+{
+	const char *ta = a->text.data ? a->text.data : "", *tb = b->text.data ? b->text.data : "";
+	const char *ma = a->model ? a->model : "", *mb = b->model ? b->model : "";
+	if (a->seen != b->seen || a->input_tokens != b->input_tokens ||
+	    a->output_tokens != b->output_tokens || strcmp(ta, tb) != 0 ||
+	    strcmp(ma, mb) != 0 || a->text_full != b->text_full)
+		fail_msg("%s: gated: model %s in %lld out %lld full %d text \"%.60s\"; "
+			 "whole: model %s in %lld out %lld full %d text \"%.60s\"", what,
+			 ma, a->input_tokens, a->output_tokens, a->text_full, ta,
+			 mb, b->input_tokens, b->output_tokens, b->text_full, tb);
+}
+
+/* A long stream of each kind, with what makes the gate look twice: usage
+ * null in every chunk, a second choice, tool calls (more indexes), "delta"
+ * and "usage" inside the text, escapes, UTF-8. */
+static void make_stream(struct buf *b, int kind, int n, bool tricky)
+{
+	static const char *const words[] = {
+		"word ", "caf\\u00e9 ", "\\\"delta\\\": ", "\\\"usage\\\": 5 ", "\\n", "\xc3\xa9t\xc3\xa9 ",
+	};
+	if (kind == 0)
+		buf_puts(b, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+			    "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}],"
+			    "\"usage\":null}\n\n");
+	else if (kind == 1)
+		buf_puts(b, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+			    "{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}}\n\n");
+	else
+		buf_puts(b, "data: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5\","
+			    "\"usage\":null}}\n\n");
+	for (int i = 0; i < n; i++) {
+		const char *w = words[i % (tricky ? 6 : 3)];
+		if (kind == 0 && tricky && i % 7 == 3)
+			buf_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+				      "\"choices\":[{\"index\":1,\"delta\":{\"content\":\"OTHER \"}}],"
+				      "\"usage\":null}\n\n");
+		else if (kind == 0 && tricky && i % 11 == 5)
+			buf_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+				      "\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+				      "\"{}\"}}]}}],\"usage\" : null}\n\n");
+		else if (kind == 0)
+			buf_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
+				      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},"
+				      "\"finish_reason\":null}],\"usage\":null}\r\n\r\n", w);
+		else if (kind == 1)
+			buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+				      "\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
+				      i % 2, w);
+		else
+			buf_printf(b, "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,"
+				      "\"delta\":\"%s\"}\n\n", w);
+	}
+	if (kind == 0)
+		buf_puts(b, "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[],"
+			    "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":777}}\n\ndata: [DONE]\n\n");
+	else if (kind == 1)
+		buf_puts(b, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+			    "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":777}}\n\n");
+	else
+		buf_puts(b, "data: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt-5\","
+			    "\"usage\":{\"input_tokens\":9,\"output_tokens\":777}}}\n\n");
+}
+
+/*
+ * The gate parses few events whole and gives what parsing all of them
+ * gives: the same model, counts, text and cut, for each kind of stream,
+ * with the text cap wide open, tight, and none.
+ */
+static void test_stream_gate_same_as_parsing_all(void **state)
+{
+	(void)state;
+	static const size_t caps[] = { USAGE_TEXT_MAX, 100, 0 };
+	for (int k = 0; k < 6; k++) {
+		int kind = k % 3;
+		bool tricky = k >= 3;
+		struct buf in;
+		buf_init(&in, 1 << 24);
+		make_stream(&in, kind, 3000, tricky);
+		for (size_t c = 0; c < 3; c++) {
+			struct usage gated, whole;
+			char what[64];
+			snprintf(what, sizeof(what), "kind %d%s, text cap %zu", kind,
+				 tricky ? " (tricky)" : "", caps[c]);
+			feed_stream(in.data, in.len, &gated, caps[c], feed_event);
+			feed_stream(in.data, in.len, &whole, caps[c], feed_whole);
+			assert_same(&gated, &whole, what);
+			assert_true(gated.output_tokens == 777);
+			/* Parsed whole: the first and the last, and in the tricky
+			 * streams the odd ones and where the text says "usage":. */
+			if (!tricky)
+				assert_int_equal(gated.parsed, 2);
+			if (!tricky && caps[c] < USAGE_TEXT_MAX)
+				assert_true(gated.skipped > 2900);
+			usage_free(&gated);
+			usage_free(&whole);
+		}
+		buf_free(&in);
+	}
+}
+
 /* Deep nesting stops at cJSON's limit instead of exhausting the stack. */
 static void test_deep_nesting(void **state)
 {
@@ -352,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_json_body_return),
 		cmocka_unit_test(test_cap_no_holes),
+		cmocka_unit_test(test_stream_gate_same_as_parsing_all),
 		cmocka_unit_test(test_deep_nesting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
