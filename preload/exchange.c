@@ -323,9 +323,12 @@ static void on_resp_body(void *arg, const char *data, size_t len)
 	if (!s->active)
 		return;
 	body_add(&s->body, &s->body_total, data, len);
-	if (s->sse)
+	if (s->sse) {
 		sse_feed(&s->sse_parser, data, len, on_sse_event, &s->usage);
-	else if (s->json && buf_append(&s->json_body, data, len) < 0)
+		/* The text is full: only usage is left to find in the rest. */
+		if (s->usage.text_full && s->usage.seen && s->sse_parser.want == NULL)
+			sse_skim(&s->sse_parser, usage_wanted);
+	} else if (s->json && buf_append(&s->json_body, data, len) < 0)
 		s->json = false;	/* too big to look inside: no usage */
 }
 

@@ -234,26 +234,54 @@ static void take_object(struct usage *u, const cJSON *obj)
  * event is parsed whole only when it can carry usage or a model (any
  * "usage..." member that is not null), when no format has been seen yet,
  * or when it is of no kind known here. A text delta of a known kind, while
- * the text still has room, has only its "delta" member parsed; once the
- * text is full it is skipped. Raw bytes can be looked at this way because
+ * the text still has room, has only its "delta" member parsed. Once the
+ * text is full, every event but those is skipped (the model was taken from
+ * the first event, or comes with the usage). Raw bytes can be looked at this way because
  * a '"' inside a JSON string is always escaped: the text "delta": can only
  * be a member name.
  */
 
-/* Where needle occurs in (p, n), or NULL. */
-static const char *find(const char *p, size_t n, const char *needle)
+/*
+ * What the stream gate looks for, and which of its bytes to look for first:
+ * its least common letter in English text and JSON (k).
+ */
+struct needle {
+	const char *s;
+	size_t len, k;
+};
+
+static const struct needle usage_name = { "\"usage", 6, 4 };		/* g */
+static const struct needle index_name = { "\"index\"", 7, 5 };		/* x */
+static const struct needle delta_name = { "\"delta\"", 7, 1 };		/* d */
+static const struct needle chat_chunk = { "\"chat.completion.chunk\"", 23, 21 };	/* k */
+static const struct needle anthropic_delta = { "\"content_block_delta\"", 21, 13 };	/* k */
+static const struct needle responses_delta = { "\"response.output_text.delta\"", 28, 19 };	/* x */
+
+/*
+ * Where the needle occurs in (p, n), or NULL: memmem, for haystacks of a
+ * few hundred bytes. glibc's memmem sets up tables on every call, 600
+ * instructions for one small event; here memchr looks for the needle's
+ * rare byte, and each place it is found is compared whole.
+ */
+static const char *find(const char *p, size_t n, const struct needle *nd)
 {
-	return memmem(p, n, needle, strlen(needle));
+	if (n < nd->len)
+		return NULL;
+	char c = nd->s[nd->k];
+	const char *end = p + n - nd->len + nd->k + 1;	/* past the last place for c */
+	for (const char *q = p + nd->k; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++)
+		if (memcmp(q - nd->k, nd->s, nd->len) == 0)
+			return q - nd->k;
+	return NULL;
 }
 
-static size_t count(const char *p, size_t n, const char *needle)
+/* The only place needle occurs in (p, n), or NULL (also when twice). */
+static const char *find_once(const char *p, size_t n, const struct needle *nd)
 {
-	size_t k = 0, nl = strlen(needle);
-	for (const char *at; (at = find(p, n, needle)) != NULL; k++) {
-		n -= (size_t)(at - p) + nl;
-		p = at + nl;
-	}
-	return k;
+	const char *at = find(p, n, nd);
+	if (at && find(at + nd->len, n - (size_t)(at - p) - nd->len, nd))
+		return NULL;
+	return at;
 }
 
 /* Past blanks from p; end when there are none after. */
@@ -264,35 +292,41 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Is there a member "usage..." (usage, usageMetadata) whose value is not null? */
-static bool may_carry_usage(const char *p, size_t n)
+size_t usage_wanted(const char *p, size_t n)
 {
 	const char *end = p + n;
-	for (const char *at = p; (at = find(at, (size_t)(end - at), "\"usage")) != NULL;) {
+	for (const char *at = p; (at = find(at, (size_t)(end - at), &usage_name)) != NULL;) {
+		const char *name = at;
 		at += 6;
 		const char *q = memchr(at, '"', (size_t)(end - at));
 		if (q == NULL)
-			return false;
+			return (size_t)(name - p);	/* cut off: maybe */
 		const char *v = skip_ws(q + 1, end);
-		if (v == end || *v != ':')
+		if (v < end && *v != ':')
 			continue;
-		v = skip_ws(v + 1, end);
+		v = v < end ? skip_ws(v + 1, end) : v;
 		if ((size_t)(end - v) < 4 || memcmp(v, "null", 4) != 0)
-			return true;
+			return (size_t)(name - p);
 		at = v;
 	}
-	return false;
+	return n;
+}
+
+/* Is there a member "usage..." (usage, usageMetadata) whose value is not null? */
+static bool may_carry_usage(const char *p, size_t n)
+{
+	return usage_wanted(p, n) < n;
 }
 
 /* The value of the one member "name": in (p, n), parsed alone; NULL when
  * there is not exactly one. */
-static cJSON *member_alone(const char *p, size_t n, const char *quoted_name)
+static cJSON *member_alone(const char *p, size_t n, const struct needle *name)
 {
-	const char *at = find(p, n, quoted_name);
-	if (at == NULL || count(p, n, quoted_name) != 1)
+	const char *at = find_once(p, n, name);
+	if (at == NULL)
 		return NULL;
 	const char *end = p + n;
-	const char *v = skip_ws(at + strlen(quoted_name), end);
+	const char *v = skip_ws(at + name->len, end);
 	if (v == end || *v != ':')
 		return NULL;
 	v = skip_ws(v + 1, end);
@@ -303,8 +337,8 @@ static cJSON *member_alone(const char *p, size_t n, const char *quoted_name)
  * there is more than one, and the event is parsed whole). */
 static bool only_choice_zero(const char *p, size_t n)
 {
-	const char *at = find(p, n, "\"index\"");
-	if (at == NULL || count(p, n, "\"index\"") != 1)
+	const char *at = find_once(p, n, &index_name);
+	if (at == NULL)
 		return false;
 	const char *end = p + n;
 	const char *v = skip_ws(at + 7, end);
@@ -319,11 +353,11 @@ enum delta_kind { DELTA_NONE, DELTA_CHAT, DELTA_ANTHROPIC, DELTA_RESPONSES };
 /* A text delta of a known kind? (Only ever a guess; the parse decides.) */
 static enum delta_kind delta_kind(const char *p, size_t n)
 {
-	if (find(p, n, "\"chat.completion.chunk\""))
+	if (find(p, n, &chat_chunk))
 		return only_choice_zero(p, n) ? DELTA_CHAT : DELTA_NONE;
-	if (find(p, n, "\"content_block_delta\""))
+	if (find(p, n, &anthropic_delta))
 		return DELTA_ANTHROPIC;
-	if (find(p, n, "\"response.output_text.delta\""))
+	if (find(p, n, &responses_delta))
 		return DELTA_RESPONSES;
 	return DELTA_NONE;
 }
@@ -332,7 +366,7 @@ static enum delta_kind delta_kind(const char *p, size_t n)
  * false when that did not work out (then the event is parsed whole). */
 static bool take_delta(struct usage *u, enum delta_kind kind, const char *p, size_t n)
 {
-	cJSON *delta = member_alone(p, n, "\"delta\"");
+	cJSON *delta = member_alone(p, n, &delta_name);
 	bool ok = true;
 	if (kind == DELTA_CHAT && cJSON_IsObject(delta))
 		add_text(u, str_of(delta, "content"));
@@ -351,11 +385,13 @@ void usage_sse_event(struct usage *u, const char *event, const char *data,
 {
 	(void)event;	/* every format repeats the event name in its JSON */
 	if (u->seen && !may_carry_usage(data, len)) {
-		enum delta_kind kind = delta_kind(data, len);
-		if (kind != DELTA_NONE && u->text_full) {
+		/* With the text full, only usage (and the model beside it) is
+		 * still wanted: one look per event. */
+		if (u->text_full) {
 			u->skipped++;
 			return;
 		}
+		enum delta_kind kind = delta_kind(data, len);
 		if (kind != DELTA_NONE && take_delta(u, kind, data, len))
 			return;
 	}

@@ -19,7 +19,7 @@
  * output_text_truncated says when it was cut. Past it, a stream's text
  * deltas are not parsed at all.
  */
-#define USAGE_TEXT_MAX (256 * 1024)
+#define USAGE_TEXT_MAX (64 * 1024)
 
 struct usage {
 	char *model;			/* NULL when unknown (owned) */
@@ -46,6 +46,15 @@ void usage_free(struct usage *u);
  */
 void usage_sse_event(struct usage *u, const char *event, const char *data,
 		     size_t len);
+
+/*
+ * For sse_skim once the text is full: where in (p, n) a "usage..." member
+ * (usage, usageMetadata) with a value other than null begins, or n. A
+ * member cut off at n counts. The events with one are all a stream's tail
+ * still has to give: the model came with the first event or comes with
+ * the usage, and the counts of the last such event are the totals.
+ */
+size_t usage_wanted(const char *p, size_t n);
 
 /*
  * Take a whole non-streaming JSON body (an object, or an array of objects as

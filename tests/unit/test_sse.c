@@ -18,7 +18,6 @@
 static void record(void *ctx, const char *event, const char *data, size_t len)
 {
 	struct buf *out = ctx;
-	assert_int_equal(data[len], '\0');
 	assert_int_equal(buf_printf(out, "%s%c%zu%c", event, 0, len, 0), 0);
 	assert_int_equal(buf_append(out, data, len), 0);
 }

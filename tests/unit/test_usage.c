@@ -392,7 +392,8 @@ static void make_stream(struct buf *b, int kind, int n, bool tricky)
 		else if (kind == 0)
 			buf_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\","
 				      "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},"
-				      "\"finish_reason\":null}],\"usage\":null}\r\n\r\n", w);
+				      "\"finish_reason\":null}],\"usage\":null}%s", w,
+				      tricky ? "\r\n\r\n" : "\n\n");
 		else if (kind == 1)
 			buf_printf(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
 				      "\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
@@ -449,6 +450,111 @@ static void test_stream_gate_same_as_parsing_all(void **state)
 	}
 }
 
+static unsigned long events_seen;
+
+static void count_event(void *ctx, const char *event, const char *data, size_t len)
+{
+	events_seen++;
+	usage_sse_event(ctx, event, data, len);
+}
+
+/* As the exchange feeds a stream: in pieces, skimming once the text is full. */
+static void feed_skimming(const char *in, size_t len, size_t piece, struct usage *u,
+			  size_t text_max)
+{
+	struct sse s;
+	usage_init(u, text_max);
+	sse_init(&s);
+	events_seen = 0;
+	for (size_t off = 0; off < len; off += piece) {
+		sse_feed(&s, in + off, len - off < piece ? len - off : piece, count_event, u);
+		if (u->text_full && u->seen)
+			sse_skim(&s, usage_wanted);
+	}
+	sse_finish(&s, count_event, u);
+	sse_free(&s);
+}
+
+/*
+ * Skimming the tail of a stream gives what framing every event gives, for
+ * every kind of stream and every way of cutting it into pieces: the usage
+ * event split across pieces, "usage" itself cut in two, usage null in every
+ * event, the usage event last without a blank line after it, a CRLF stream
+ * (not skimmed), an event too big to keep. And it dispatches almost nothing.
+ */
+static void test_skimming_same_as_framing(void **state)
+{
+	(void)state;
+	static const size_t pieces[] = { 1, 2, 5, 7, 64, 333, 4096, SIZE_MAX };
+	for (int k = 0; k < 9; k++) {
+		struct buf in;
+		buf_init(&in, 1 << 26);
+		make_stream(&in, k % 3, 2000, k >= 3 && k < 6);
+		if (k == 6) {
+			/* The last event unended, right after a long one. */
+			buf_puts(&in, "data: {\"x\":\"");
+			for (int i = 0; i < 5000; i++)
+				buf_puts(&in, "long ");
+			buf_puts(&in, "\"}\n\ndata: {\"object\":\"chat.completion.chunk\",\"choices\":[],"
+				      "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":778}}");
+		} else if (k == 7) {
+			/* CRLF: framed line by line throughout. */
+			for (size_t i = 0; i < in.len; i++)
+				if (in.data[i] == '\n' && (i == 0 || in.data[i - 1] != '\r')) {
+					struct buf t;
+					buf_init(&t, 1 << 26);
+					for (size_t j = 0; j < in.len; j++) {
+						if (in.data[j] == '\n' && (j == 0 || in.data[j - 1] != '\r'))
+							buf_append(&t, "\r", 1);
+						buf_append(&t, in.data + j, 1);
+					}
+					buf_free(&in);
+					in = t;
+					break;
+				}
+		} else if (k == 8) {
+			/* An event past SSE_EVENT_MAX in the tail: dropped both ways. */
+			struct buf t;
+			buf_init(&t, 1 << 26);
+			size_t cut = in.len / 2;
+			while (in.data[cut] != '\n' || in.data[cut - 1] != '\n')
+				cut++;
+			buf_append(&t, in.data, cut + 1);
+			buf_puts(&t, "data: {\"usage\":{\"prompt_tokens\":5},\"pad\":\"");
+			for (size_t i = 0; i < SSE_EVENT_MAX; i += 8)
+				buf_puts(&t, "padding.");
+			buf_puts(&t, "\"}\n\n");
+			buf_append(&t, in.data + cut + 1, in.len - cut - 1);
+			buf_free(&in);
+			in = t;
+		}
+		for (size_t c = 0; c < sizeof(pieces) / sizeof(pieces[0]); c++) {
+			if (k == 8 && pieces[c] < 64)
+				continue;	/* 4 MiB a byte at a time: slow, and nothing new */
+			struct usage skimmed, framed;
+			char what[64];
+			snprintf(what, sizeof(what), "stream %d in pieces of %zu", k, pieces[c]);
+			feed_skimming(in.data, in.len, pieces[c], &skimmed, 100);
+			unsigned long skim_events = events_seen;
+			feed_stream(in.data, in.len, &framed, 100, feed_whole);
+			assert_same(&skimmed, &framed, what);
+			assert_true(skimmed.output_tokens >= 777);
+			/* Counted where skimming can show: not in small pieces (they
+			 * cut "usage": null apart often, and a value cut off counts
+			 * as wanted), not in one piece (nothing is left to skim),
+			 * not where the text itself says "usage": (tricky), not in
+			 * CRLF streams. */
+			bool countable = (k < 3 || k > 5) && !memchr(in.data, '\r', in.len) &&
+					 pieces[c] >= 4096 && pieces[c] != SIZE_MAX;
+			if (countable && skim_events > 100)
+				fail_msg("%s: %lu events dispatched while skimming", what, skim_events);
+			usage_free(&skimmed);
+			usage_free(&framed);
+		}
+		buf_free(&in);
+	}
+}
+
 /* Deep nesting stops at cJSON's limit instead of exhausting the stack. */
 static void test_deep_nesting(void **state)
 {
@@ -474,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_json_body_return),
 		cmocka_unit_test(test_cap_no_holes),
 		cmocka_unit_test(test_stream_gate_same_as_parsing_all),
+		cmocka_unit_test(test_skimming_same_as_framing),
 		cmocka_unit_test(test_deep_nesting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
