@@ -17,6 +17,15 @@ struct http_header {
 	size_t value_len;
 };
 
+/* tchar (RFC 9110 5.6.2): ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bitmap. */
+static inline bool http_is_tchar(unsigned char c)
+{
+	static const unsigned long long tchar[4] = {
+		0x3ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0x0ull, 0x0ull,
+	};
+	return (tchar[c >> 6] >> (c & 63)) & 1;
+}
+
 /* Case-insensitive comparison of a (p, n) token with a NUL-terminated name. */
 bool http_token_is(const char *p, size_t n, const char *name);
 

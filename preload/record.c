@@ -66,9 +66,12 @@ struct jw {
 /* Room for n more bytes at out->data + out->len. */
 static char *room(struct jw *w, size_t n)
 {
+	struct buf *b = w->out;
+	if (b->data && b->cap - b->len > n)	/* the usual case: no call */
+		return w->rc == 0 ? b->data + b->len : NULL;
 	if (w->rc == 0)
-		w->rc = buf_reserve(w->out, n);
-	return w->rc == 0 ? w->out->data + w->out->len : NULL;
+		w->rc = buf_reserve(b, n);
+	return w->rc == 0 ? b->data + b->len : NULL;
 }
 
 static void raw(struct jw *w, const char *s, size_t n)
@@ -133,8 +136,8 @@ static int escape(struct jw *w, const char *p, size_t n, bool strict)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)p;
 	struct buf *b = w->out;
-	size_t avail = 0;
-	char *o = NULL;
+	size_t avail = b->data && w->rc == 0 ? b->cap - b->len - 1 : 0;
+	char *o = b->data ? b->data + b->len : NULL;
 	int rc = 0;
 
 	for (size_t i = 0; i < n;) {
@@ -214,19 +217,30 @@ static void cstr(struct jw *w, const char *s)
 		lit(w, "null");
 }
 
-/* ,"name": (the first field of an object has no comma: written with '{'). */
-static void key(struct jw *w, const char *name)
+/* ,"name": (the first field of an object has no comma: written with '{'),
+ * one copy of a literal made at compile time. */
+#define key(w, name) raw(w, ",\"" name "\":", sizeof(",\"" name "\":") - 1)
+
+/* Decimal digits of v (not negative), at the end of tmp[24]; returns the first. */
+static char *digits(char *end, unsigned long long v)
 {
-	raw(w, ",\"", 2);
-	lit(w, name);
-	raw(w, "\":", 2);
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
 }
 
 static void num(struct jw *w, long long v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%lld", v);
-	raw(w, tmp, (size_t)n);
+	char tmp[24], *end = tmp + sizeof(tmp), *p;
+	if (v < 0) {
+		p = digits(end, 0ull - (unsigned long long)v);
+		*--p = '-';
+	} else {
+		p = digits(end, (unsigned long long)v);
+	}
+	raw(w, p, (size_t)(end - p));
 }
 
 /* A count or a time, null when negative (unknown). */
@@ -269,12 +283,39 @@ out:
 
 void record_timestamp(long long ts_ms, char *out, size_t size)
 {
-	time_t secs = (time_t)(ts_ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(ts_ms % 1000));
+	/* The date and time of the last second asked for, per thread: records
+	 * come many to a second, and gmtime_r with snprintf is 2,000
+	 * instructions. */
+	static __thread long long cached_secs = -1;
+	static __thread char cached[80];
+	long long secs = ts_ms / 1000;
+	int ms = (int)(ts_ms % 1000);
+
+	if (ms < 0) {
+		ms += 1000;
+		secs--;
+	}
+	if (secs != cached_secs) {
+		time_t t = (time_t)secs;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
+		cached_secs = secs;
+	}
+	if (size < 25) {
+		if (size)
+			out[0] = '\0';
+		return;
+	}
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = '\0';
 }
 
 static atomic_ulong record_counter;
@@ -282,7 +323,16 @@ static atomic_ulong record_counter;
 void record_new_id(char *out, size_t size)
 {
 	unsigned long n = atomic_fetch_add(&record_counter, 1) + 1;
-	snprintf(out, size, "%ld-%lu", (long)getpid(), n);
+	char tmp[48], *end = tmp + sizeof(tmp), *p = digits(end, n);
+	*--p = '-';
+	p = digits(p, (unsigned long long)getpid());
+	size_t len = (size_t)(end - p);
+	if (size == 0)
+		return;
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, p, len);
+	out[len] = '\0';
 }
 
 static void begin(struct jw *w, const char *type, const char *id,
@@ -410,9 +460,11 @@ int record_format_request(const struct record_proc *proc,
 	struct buf url;
 	buf_init(&url, RECORD_LINE_MAX);
 	const char *urls[2] = { r->url, r->routed_url };
-	const char *names[2] = { "url", "routed_url" };
 	for (int i = 0; i < 2; i++) {
-		key(&w, names[i]);
+		if (i == 0)
+			key(&w, "url");
+		else
+			key(&w, "routed_url");
 		if (urls[i] == NULL) {
 			lit(&w, "null");
 			continue;

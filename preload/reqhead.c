@@ -8,12 +8,6 @@ enum { RL_START, RL_METHOD, RL_TARGET0, RL_TARGET, RL_VERSION, RL_DONE };
 /* Where the scanner is relative to line ends: in a line, after LF, after LF CR. */
 enum { EOH_LINE, EOH_LF, EOH_LFCR };
 
-static bool is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -69,7 +63,7 @@ int reqhead_scan_byte(struct reqhead_scan *s, unsigned char c, const char **why)
 	switch (s->rl) {
 	case RL_START:
 		if (c != '\r' && c != '\n') {
-			if (!is_tchar(c))
+			if (!http_is_tchar(c))
 				goto bad_line;
 			s->rl = RL_METHOD;
 		}
@@ -77,7 +71,7 @@ int reqhead_scan_byte(struct reqhead_scan *s, unsigned char c, const char **why)
 	case RL_METHOD:
 		if (c == ' ')
 			s->rl = RL_TARGET0;
-		else if (!is_tchar(c))
+		else if (!http_is_tchar(c))
 			goto bad_line;
 		break;
 	case RL_TARGET0:
@@ -130,6 +124,34 @@ bad_line:
 bad_version:
 	*why = "not HTTP/1.0 or HTTP/1.1";
 	return -1;
+}
+
+ssize_t reqhead_scan(struct reqhead_scan *s, const char *p, size_t n, const char **why)
+{
+	size_t i = 0;
+
+	/* The request line byte by byte (it says early what is not HTTP). */
+	while (i < n && s->rl != RL_DONE) {
+		int r = reqhead_scan_byte(s, (unsigned char)p[i++], why);
+		if (r != 0)
+			return r < 0 ? -1 : (ssize_t)i;
+	}
+	/* Then from line end to line end. */
+	while (i < n) {
+		if (s->eoh == EOH_LINE) {
+			const char *lf = memchr(p + i, '\n', n - i);
+			if (lf == NULL)
+				return 0;
+			i = (size_t)(lf - p) + 1;
+			s->eoh = EOH_LF;
+			continue;
+		}
+		char c = p[i++];
+		if (c == '\n')
+			return (ssize_t)i;
+		s->eoh = c == '\r' && s->eoh == EOH_LF ? EOH_LFCR : EOH_LINE;
+	}
+	return 0;
 }
 
 bool reqhead_is_empty_line(const char *p, size_t n)
@@ -196,7 +218,7 @@ int reqhead_parse(const char *p, size_t n, struct reqhead *ph, size_t max,
 	ph->has_cl = ph->has_te = ph->chunked = ph->expect_continue = false;
 	ph->cl = 0;
 
-	while (i < n && is_tchar((unsigned char)p[i]))
+	while (i < n && http_is_tchar((unsigned char)p[i]))
 		i++;
 	if (i == 0 || i >= n || p[i] != ' ')
 		goto bad_line;
@@ -225,7 +247,7 @@ int reqhead_parse(const char *p, size_t n, struct reqhead *ph, size_t max,
 			return -1;
 		}
 		size_t start = i;
-		while (i < n && is_tchar((unsigned char)p[i]))
+		while (i < n && http_is_tchar((unsigned char)p[i]))
 			i++;
 		if (i == start || i >= n || p[i] != ':')
 			goto bad_header;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "http.h"
 
@@ -49,6 +50,14 @@ void reqhead_scan_reset(struct reqhead_scan *s);
  * on, -1 when the request line cannot be HTTP/1.x (*why set, static text).
  */
 int reqhead_scan_byte(struct reqhead_scan *s, unsigned char c, const char **why);
+
+/*
+ * The same over (p, n), past the request line looking only at line ends
+ * (memchr): how many bytes up to and including the one that ends the head,
+ * 0 when the head goes on past n, or -1 (*why) when the request line is not
+ * HTTP/1.x.
+ */
+ssize_t reqhead_scan(struct reqhead_scan *s, const char *p, size_t n, const char **why);
 
 /* True for a "head" that is only an empty line (CR LF or LF). */
 bool reqhead_is_empty_line(const char *p, size_t n);

@@ -150,13 +150,7 @@ static void body_in(void *arg, const char *data, size_t len)
 
 /* ---- the head ---------------------------------------------------------- */
 
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+
 
 /* Field values and reason phrases: no controls but HT (obs-text allowed). */
 static bool text_ok(const char *s, size_t n)
@@ -220,7 +214,7 @@ static const char *parse_header(const char *l, size_t n, struct http_header *h)
 	if (colon == NULL || colon == l)
 		return "malformed response header";
 	for (const char *c = l; c < colon; c++)
-		if (!is_tchar((unsigned char)*c))
+		if (!http_is_tchar((unsigned char)*c))
 			return "malformed response header";
 	const char *v = colon + 1;
 	const char *end = l + n;

@@ -347,18 +347,16 @@ static int head_step(struct rewriter *rw, struct rwstate *st, const char *in,
 	const char *why = NULL;
 	int rc;
 
-	for (size_t i = start; i < len; i++) {
-		if (*held + (i - start) + 1 > REWRITE_HEAD_MAX) {
-			why = "request head over 64 KiB";
-			break;
-		}
-		int r = reqhead_scan_byte(&st->scan, (unsigned char)in[i], &why);
-		if (r < 0)
-			break;
-		if (r == 0)
-			continue;
+	/* No more than the head cap allows is looked at. */
+	size_t room = *held < REWRITE_HEAD_MAX ? REWRITE_HEAD_MAX - *held : 0;
+	size_t look = len - start < room ? len - start : room;
+	ssize_t r = reqhead_scan(&st->scan, in + start, look, &why);
+	if (r == 0 && look < len - start)
+		why = "request head over 64 KiB";
+	if (r > 0) {
 		const char *p = in + start;
-		size_t n = i + 1 - start;
+		size_t n = (size_t)r;
+		size_t i = start + n - 1;
 		if (*held) {
 			buf_reset(&rw->scratch);
 			if ((rc = buf_append(&rw->scratch, rw->held.data, *held)) < 0 ||
@@ -370,13 +368,14 @@ static int head_step(struct rewriter *rw, struct rwstate *st, const char *in,
 		rc = complete_head(rw, st, p, n, out, &why);
 		if (rc < 0)
 			return rc;
-		if (rc > 0)
-			break;
-		*held = 0;
-		*pos = i + 1;
-		if (st->state == ST_HEAD)
-			reqhead_scan_reset(&st->scan);
-		return 0;
+		if (rc == 0) {
+			*held = 0;
+			*pos = i + 1;
+			if (st->state == ST_HEAD)
+				reqhead_scan_reset(&st->scan);
+			return 0;
+		}
+		/* rc > 0: not a head we can follow (why says so) */
 	}
 	if (why == NULL) {
 		*tail = start;

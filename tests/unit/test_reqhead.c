@@ -63,6 +63,24 @@ static void test_scan_table(void **state)
 		if (got != cases[i].want)
 			fail_msg("\"%s\": got %ld want %ld", cases[i].in, got,
 				 cases[i].want);
+		/* reqhead_scan, over the whole input and in every two pieces,
+		 * ends the head where the byte scanner does, or refuses too. */
+		size_t n = strlen(cases[i].in);
+		for (size_t cut = 0; cut <= n; cut++) {
+			struct reqhead_scan s;
+			const char *why = NULL;
+			reqhead_scan_reset(&s);
+			ssize_t r = reqhead_scan(&s, cases[i].in, cut, &why);
+			long bulk = r < 0 ? -1 : r;
+			if (r == 0 && cut < n) {
+				r = reqhead_scan(&s, cases[i].in + cut, n - cut, &why);
+				bulk = r < 0 ? -1 : r > 0 ? (long)cut + r : 0;
+			}
+			long want = cases[i].want < 0 ? -1 : cases[i].want;
+			if (bulk != want)
+				fail_msg("\"%s\" cut at %zu: got %ld want %ld", cases[i].in, cut,
+					 bulk, want);
+		}
 	}
 }
 
