@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,7 +111,8 @@ out:
 }
 
 /* Rewrite a provider URL in h in place; returns true when it did. */
-static bool reroute(const struct respan_state *st, CURLU *h, const char *url)
+static bool reroute(const struct respan_state *st, CURLU *h, const char *url,
+		    enum provider_id *provider_out)
 {
 	enum provider_id provider;
 	char *to = routed_url(st, h, &provider);
@@ -120,20 +122,72 @@ static bool reroute(const struct respan_state *st, CURLU *h, const char *url)
 	if (done) {
 		urlnote_add(to, url, provider, "curl");
 		respan_debug("libcurl URL %s -> %s", url, to);
+		*provider_out = provider;
 	}
 	free(to);
 	return done;
 }
 
+/*
+ * The last CURLOPT_URL seen and what became of it (NULL: left alone). A
+ * program sets the URL again for every transfer, most often the same one,
+ * and parsing it with libcurl's URL API twice is 20,000 instructions. The
+ * flag is only ever tried, never waited for: a thread that finds it taken
+ * (or a child forked while it was) does without the cache.
+ */
+static struct {
+	atomic_flag busy;
+	char *from;
+	char *to;
+	enum provider_id provider;
+} last = { ATOMIC_FLAG_INIT, NULL, NULL, PROVIDER_NONE };
+
+/* A copy of what url became last time (*hit), or NULL. */
+static char *cached(const char *url, bool *hit)
+{
+	char *to = NULL;
+	*hit = false;
+	if (atomic_flag_test_and_set(&last.busy))
+		return NULL;
+	if (last.from && strcmp(last.from, url) == 0) {
+		*hit = last.to == NULL || (to = strdup(last.to)) != NULL;
+		if (to)
+			urlnote_add(to, url, last.provider, "curl");
+	}
+	atomic_flag_clear(&last.busy);
+	return to;
+}
+
+static void remember(const char *url, const char *to, enum provider_id provider)
+{
+	if (atomic_flag_test_and_set(&last.busy))
+		return;
+	free(last.from);
+	free(last.to);
+	last.from = strdup(url);
+	last.to = to ? strdup(to) : NULL;
+	last.provider = provider;
+	if (last.from == NULL || (to && last.to == NULL)) {
+		free(last.from);
+		free(last.to);
+		last.from = last.to = NULL;
+	}
+	atomic_flag_clear(&last.busy);
+}
+
 /* CURLOPT_URL: a new string for libcurl to copy, or NULL to leave it. */
 static char *reroute_string(const struct respan_state *st, const char *url)
 {
-	char *result = NULL;
+	bool hit;
+	char *result = cached(url, &hit);
+	if (hit)
+		return result;
 	CURLU *h = real.url();
 	if (h == NULL)
 		return NULL;
+	enum provider_id provider = PROVIDER_NONE;
 	if (real.url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    reroute(st, h, url)) {
+	    reroute(st, h, url, &provider)) {
 		char *v = NULL;
 		if (real.url_get(h, CURLUPART_URL, &v, 0) == CURLUE_OK && v)
 			result = strdup(v);
@@ -141,6 +195,7 @@ static char *reroute_string(const struct respan_state *st, const char *url)
 			real.free(v);
 	}
 	real.url_cleanup(h);
+	remember(url, result, provider);
 	return result;
 }
 
@@ -153,8 +208,9 @@ static void reroute_handle(const struct respan_state *st, CURLU *h)
 		return;
 	char *url = strdup(v);
 	real.free(v);
+	enum provider_id provider;
 	if (url)
-		reroute(st, h, url);
+		reroute(st, h, url, &provider);
 	free(url);
 }
 
