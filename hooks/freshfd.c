@@ -1,10 +1,12 @@
 /* freshfd: the egress audit's marks on TCP connections; see freshfd.h. */
 #include "freshfd.h"
 
+#include "cold.h"
+
 #define MARK_FRESH 1u		/* the first non-empty write is still to come */
 #define MARK_TUNNEL 2u		/* a proxy tunnel the library asked for the router */
 
-static unsigned char fd_marks[FRESHFD_MAX];
+static unsigned char fd_marks[FRESHFD_MAX] RESPAN_COLD;
 
 static bool tracked(int fd)
 {

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "cold.h"
 #include "freshfd.h"
 #include "gnutlsapi.h"
 #include "gtlstrust.h"
@@ -20,7 +21,7 @@
 /* A transport "pointer" below this is the fd gnutls_transport_set_int gave. */
 #define FD_LIMIT 65536
 
-static struct gsession *table[BUCKETS];
+static struct gsession *table[BUCKETS] RESPAN_COLD;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned bucket(gnutls_session_t gs)
@@ -49,6 +50,10 @@ static struct gsession *unlink_locked(gnutls_session_t gs)
 	return NULL;
 }
 
+/* A session was ever added: exit has something to end (a process that
+ * never used GnuTLS should not fault the table's pages in at exit). */
+static bool any_session;
+
 static struct gsession *add_locked(gnutls_session_t gs)
 {
 	struct gsession *e = calloc(1, sizeof(*e));
@@ -58,6 +63,7 @@ static struct gsession *add_locked(gnutls_session_t gs)
 	tlsconn_init(&e->conn);
 	e->next = table[bucket(gs)];
 	table[bucket(gs)] = e;
+	__atomic_store_n(&any_session, true, __ATOMIC_RELEASE);
 	return e;
 }
 
@@ -367,6 +373,8 @@ const char *gtls_router_name_for(gnutls_session_t gs, const char *host)
  */
 __attribute__((destructor)) static void gtls_at_exit(void)
 {
+	if (!__atomic_load_n(&any_session, __ATOMIC_ACQUIRE))
+		return;
 	pthread_mutex_lock(&table_lock);
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct gsession *e = table[b]; e; e = e->next)

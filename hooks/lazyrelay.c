@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cold.h"
 #include "guard.h"
 #include "real.h"
 #include "relayname.h"
@@ -36,13 +37,13 @@ extern char **environ;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool have_stand_in;
 static struct relayname stand_in;
-static char respan_path[PATH_MAX];	/* found at set-up, in the tree's first process */
+static char respan_path[PATH_MAX] RESPAN_COLD;	/* found at set-up, in the tree's first process */
 static int lease_fd = -1;
 static ino_t lease_ino;
 static unsigned short relay_port;
 static int64_t failed_at = -1;
 static bool failure_reported;
-static char intercept_ca[4200];	/* the interception CA's file, when in use */
+static char intercept_ca[4200] RESPAN_COLD;	/* the interception CA's file, when in use */
 static char stand_in_ip[16];	/* "127.A.B.C" */
 
 static char **environ_without_us(void);
@@ -205,7 +206,7 @@ static void preload_without_us(const char *v, char *out, size_t size)
  */
 static char **environ_without_us(void)
 {
-	static char preload[4096 + 16];
+	static char preload[4096 + 16] RESPAN_COLD;
 	size_t n = 0;
 	while (environ[n])
 		n++;

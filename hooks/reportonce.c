@@ -5,12 +5,13 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "cold.h"
 #include "real.h"
 
 static struct {
 	char host[256];
 	int kind;
-} reported[32];
+} reported[32] RESPAN_COLD;
 static unsigned n_reported;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -550,20 +550,24 @@ static void load_file(struct loader *ld, char *const *env)
 	const char *xdg = envget_set(env, "XDG_CONFIG_HOME");
 	const char *home = envget_set(env, "HOME");
 	bool named = path != NULL;
-	char user[4096] = "";
-	const char *paths[2] = { user, "/etc/respan/config.json" };
+	struct buf userb;	/* heap, not 4 KiB of stack: see set_defaults */
 	struct buf text;
 	int rc = -ENOENT;
+
+	buf_init(&userb, 4096);
+	if (xdg && xdg[0] == '/')
+		buf_printf(&userb, "%s/respan/config.json", xdg);
+	else if (home && home[0] == '/')
+		buf_printf(&userb, "%s/.config/respan/config.json", home);
+	const char *user = userb.data ? userb.data : "";
+	const char *paths[2] = { user, "/etc/respan/config.json" };
 
 	ld->cfg->config_file_how = named ? CONFIG_FILE_NAMED : CONFIG_FILE_SEARCHED;
 	if (named && strcmp(path, "off") == 0) {
 		ld->cfg->config_file_how = CONFIG_FILE_OFF;
+		buf_free(&userb);
 		return;
 	}
-	if (xdg && xdg[0] == '/')
-		snprintf(user, sizeof(user), "%s/respan/config.json", xdg);
-	else if (home && home[0] == '/')
-		snprintf(user, sizeof(user), "%s/.config/respan/config.json", home);
 	if (!named && user[0])
 		replace(ld, &ld->cfg->config_user_file, user);
 	buf_init(&text, CONFIG_FILE_MAX);
@@ -601,6 +605,7 @@ static void load_file(struct loader *ld, char *const *env)
 			    rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
 	}
 	buf_free(&text);
+	buf_free(&userb);
 }
 
 static void apply_env(struct loader *ld, char *const *env)
@@ -647,7 +652,9 @@ static void set_defaults(struct loader *ld, char *const *env)
 	const char *state = envget_set(env, "XDG_STATE_HOME");
 	const char *home = envget_set(env, "HOME");
 	struct val v = { "default", NULL, CONFIG_DEFAULT_BASE_URL, NULL, false };
-	char path[4096];
+	/* On the heap, not in 8 KiB of stack: this runs in every process,
+	 * and each stack page it reaches first is a page fault. */
+	struct buf dir, path;
 
 	set_base_url(ld, &v, 0);
 	cfg->mode = RESPAN_MODE_ROUTE;
@@ -655,17 +662,29 @@ static void set_defaults(struct loader *ld, char *const *env)
 	cfg->fail = RESPAN_FAIL_OPEN;
 	cfg->debug = false;
 	cfg->intercept = RESPAN_INTERCEPT_AUTO;
-	char dir[4000];
+	int rc = -1;
+	buf_init(&dir, 4000);
+	buf_init(&path, 4096);
 	if (state && state[0] == '/')
-		snprintf(dir, sizeof(dir), "%s/respan", state);
+		rc = buf_printf(&dir, "%s/respan", state);
 	else if (home && home[0] == '/')
-		snprintf(dir, sizeof(dir), "%s/.local/state/respan", home);
-	else
-		snprintf(dir, sizeof(dir), "/tmp/respan-%u", (unsigned)getuid());
-	snprintf(path, sizeof(path), "%s/traffic.jsonl", dir);
-	replace(ld, &cfg->log_path, path);
-	snprintf(path, sizeof(path), "%s/ca", dir);
-	replace(ld, &cfg->ca_dir, path);
+		rc = buf_printf(&dir, "%s/.local/state/respan", home);
+	if (rc < 0) {		/* neither, or too long a path */
+		buf_reset(&dir);
+		rc = buf_printf(&dir, "/tmp/respan-%u", (unsigned)getuid());
+	}
+	if (rc < 0 || buf_printf(&path, "%s/traffic.jsonl", dir.data) < 0) {
+		ld->err = -ENOMEM;
+	} else {
+		replace(ld, &cfg->log_path, path.data);
+		buf_reset(&path);
+		if (buf_printf(&path, "%s/ca", dir.data) < 0)
+			ld->err = -ENOMEM;
+		else
+			replace(ld, &cfg->ca_dir, path.data);
+	}
+	buf_free(&dir);
+	buf_free(&path);
 }
 
 /* Bytes of key at p (at least 16, or the whole of a shorter key), or 0. */

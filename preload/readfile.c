@@ -5,19 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int readfile(const char *path, struct buf *out)
+/*
+ * The reading, apart: readfile() is called at every process's start for
+ * config files that are mostly not there, and a frame with the 8 KiB
+ * buffer in it would reach two pages deeper into the stack (each a page
+ * fault) just to find that out.
+ */
+__attribute__((noinline)) static int read_all(int fd, struct buf *out)
 {
 	char chunk[8192];
-	struct stat st;
 	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -29,6 +26,21 @@ int readfile(const char *path, struct buf *out)
 		if ((rc = buf_append(out, chunk, (size_t)n)) < 0)
 			break;
 	}
+	return rc;
+}
+
+int readfile(const char *path, struct buf *out)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EISDIR;
+	}
+	int rc = read_all(fd, out);
 	close(fd);
 	return rc == -E2BIG ? -EFBIG : rc;
 }

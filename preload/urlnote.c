@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cold.h"
+
 static struct {
 	char routed[URLNOTE_URL_MAX];
 	struct urlnote o;
-} slots[URLNOTE_SLOTS];
+} slots[URLNOTE_SLOTS] RESPAN_COLD;
 static unsigned next_slot;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
