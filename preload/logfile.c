@@ -158,9 +158,19 @@ static int current_fd(struct logfile *log)
 	return fd;
 }
 
+/*
+ * The process's pid and its parent's, asked for once: two system calls a
+ * record otherwise. A child made by fork() asks again (logfile_fork); the
+ * parent recorded is the one the process had when it first logged, which
+ * stays the one that started it even if that one exits first.
+ */
+static pid_t my_pid, my_ppid;
+
 void logfile_fork(struct logfile *log, enum fork_phase phase)
 {
 	fork_phase_lock(&log->lock, phase);
+	if (phase == FORK_CHILD)
+		__atomic_store_n(&my_pid, 0, __ATOMIC_RELAXED);
 }
 
 int logfile_fd(const struct logfile *log)
@@ -201,9 +211,69 @@ void logfile_close(struct logfile *log)
 
 static void proc_of(const struct logfile *log, struct record_proc *proc)
 {
-	proc->pid = getpid();
-	proc->ppid = getppid();
+	pid_t pid = __atomic_load_n(&my_pid, __ATOMIC_ACQUIRE);
+	if (pid == 0) {
+		__atomic_store_n(&my_ppid, getppid(), __ATOMIC_RELAXED);
+		pid = getpid();
+		__atomic_store_n(&my_pid, pid, __ATOMIC_RELEASE);
+	}
+	proc->pid = pid;
+	proc->ppid = __atomic_load_n(&my_ppid, __ATOMIC_RELAXED);
 	proc->exe = log->owner.exe;
+}
+
+/*
+ * Each thread formats its records in a buffer of its own, kept between
+ * records up to LINE_KEEP (freed with the thread): no allocation per
+ * record. A record written while one is being formatted (the log_error
+ * event put() may add) gets a buffer of its own.
+ */
+#define LINE_KEEP (64u * 1024)
+
+static pthread_key_t line_key;
+static pthread_once_t line_once = PTHREAD_ONCE_INIT;
+static __thread struct buf *line_kept;
+static __thread bool line_busy;
+
+static void line_drop(void *p)
+{
+	struct buf *b = p;
+	buf_free(b);
+	free(b);
+}
+
+static void line_key_make(void)
+{
+	if (pthread_key_create(&line_key, line_drop) != 0)
+		line_key = (pthread_key_t)-1;
+}
+
+static struct buf *line_take(void)
+{
+	if (line_busy)
+		return NULL;
+	if (line_kept == NULL) {
+		pthread_once(&line_once, line_key_make);
+		struct buf *b = line_key == (pthread_key_t)-1 ? NULL : malloc(sizeof(*b));
+		if (b == NULL)
+			return NULL;
+		buf_init(b, SIZE_MAX);
+		if (pthread_setspecific(line_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+		line_kept = b;
+	}
+	line_busy = true;
+	buf_reset(line_kept);
+	return line_kept;
+}
+
+static void line_give_back(struct buf *b)
+{
+	if (b->cap > LINE_KEEP)
+		buf_free(b);
+	line_busy = false;
 }
 
 /* Write a formatted line; a line that cannot be written is counted. */
@@ -244,24 +314,37 @@ struct any_record {
 static void put_record(struct logfile *log, const struct any_record *r)
 {
 	struct record_proc proc;
-	struct buf line;
+	struct buf own, *line;
 	int rc;
 
 	if (log == NULL)
 		return;
+	line = line_take();
 	proc_of(log, &proc);
+	if (line == NULL) {
+		buf_init(&own, SIZE_MAX);
+		line = &own;
+	}
 	/* Requests and responses carry bodies (capped by RESPAN_LOG_BODY_MAX
 	 * before they get here); an event is a few short texts. */
-	buf_init(&line, r->event ? LOGFILE_EVENT_MAX : SIZE_MAX);
+	line->max = r->event ? LOGFILE_EVENT_MAX : SIZE_MAX;
 	if (r->request)
-		rc = record_format_request(&proc, r->request, log->owner.red, &line);
+		rc = record_format_request(&proc, r->request, log->owner.red, line);
 	else if (r->response)
-		rc = record_format_response(&proc, r->response, log->owner.red, &line);
+		rc = record_format_response(&proc, r->response, log->owner.red, line);
 	else
-		rc = record_format_event(&proc, r->event, log->owner.red, &line);
+		rc = record_format_event(&proc, r->event, log->owner.red, line);
+	if (line == &own) {
+		if (rc == 0)
+			put(log, line);
+		buf_free(line);
+		return;
+	}
+	/* put() may log an event itself: that one takes a buffer of its own
+	 * (line_busy), and this one is given back after. */
 	if (rc == 0)
-		put(log, &line);
-	buf_free(&line);
+		put(log, line);
+	line_give_back(line);
 }
 
 void logfile_request(struct logfile *log, const struct record_request *r)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -228,6 +229,39 @@ static void test_deferred_open(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The pid is asked for once, and again in a child made by fork() (around
+ * which the library calls logfile_fork): a child's records carry its own
+ * pid, and its parent's pid as ppid.
+ */
+static void test_pid_after_fork(void **state)
+{
+	struct fixture *f = *state;
+	logfile_event(f->log, "bypass", NULL, "parent");
+	logfile_fork(f->log, FORK_PREPARE);
+	pid_t child = fork();
+	if (child == 0) {
+		logfile_fork(f->log, FORK_CHILD);
+		logfile_event(f->log, "bypass", NULL, "child");
+		_exit(0);
+	}
+	logfile_fork(f->log, FORK_PARENT);
+	assert_true(child > 0);
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	logfile_event(f->log, "bypass", NULL, "parent again");
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 3);
+	static const char *const details[] = { "parent", "child", "parent again" };
+	for (int i = 0; i < 3; i++) {
+		const cJSON *e = cJSON_GetArrayItem(log, i);
+		assert_string_equal(jsonlines_str(e, "detail"), details[i]);
+		long want = i == 1 ? (long)child : (long)getpid();
+		assert_int_equal((long)cJSON_GetObjectItem(e, "pid")->valuedouble, want);
+	}
+	cJSON_Delete(log);
+}
+
 static void test_event(void **state)
 {
 	struct fixture *f = *state;
@@ -313,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_full_disk),
 		cmocka_unit_test(test_deferred_open),
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_after_fork, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_scrubbed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_write_failure, setup, teardown),
 		cmocka_unit_test(test_no_log),
