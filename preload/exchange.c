@@ -17,7 +17,8 @@
 #include "sse.h"
 #include "usage.h"
 
-#define EXCHANGE_JSON_MAX (8u * 1024 * 1024)	/* non-SSE body kept for usage */
+/* The last bytes of a JSON answer larger than the body cap, for its usage. */
+#define EXCHANGE_JSON_TAIL (64u * 1024)
 #define EXCHANGE_URL_MAX (64u * 1024)
 
 /* Header pairs copied out of a parser's buffer: one allocation. */
@@ -54,7 +55,7 @@ struct xresp {
 	bool json;
 	struct sse sse_parser;
 	struct usage usage;
-	struct buf json_body;
+	struct buf json_tail;		/* its last EXCHANGE_JSON_TAIL or more bytes */
 };
 
 struct exchange {
@@ -281,7 +282,7 @@ static void resp_clear(struct xresp *s)
 	s->headers.h = NULL;
 	s->headers.n = 0;
 	buf_free(&s->body);
-	buf_free(&s->json_body);
+	buf_free(&s->json_tail);
 	sse_free(&s->sse_parser);
 	usage_free(&s->usage);
 	s->active = false;
@@ -306,7 +307,7 @@ static void on_resp_head(void *arg, const struct response_head *head)
 	s->status = head->status;
 	headers_copy(&s->headers, head->headers, head->n_headers);
 	buf_init(&s->body, x->ctx->cfg->log_body_max);
-	buf_init(&s->json_body, EXCHANGE_JSON_MAX);
+	buf_init(&s->json_tail, 2 * EXCHANGE_JSON_TAIL);
 	sse_init(&s->sse_parser);
 	usage_init(&s->usage, x->ctx->cfg->log_body_max < USAGE_TEXT_MAX ?
 				      x->ctx->cfg->log_body_max : USAGE_TEXT_MAX);
@@ -314,6 +315,35 @@ static void on_resp_head(void *arg, const struct response_head *head)
 	size_t ctl = head->content_type_len;
 	s->sse = ct && ctl >= 17 && strncasecmp(ct, "text/event-stream", 17) == 0;
 	s->json = ct && memmem(ct, ctl, "json", 4) != NULL;
+}
+
+/*
+ * A JSON answer past the body cap: keep its last bytes (at least
+ * EXCHANGE_JSON_TAIL, at most twice that), starting from the body kept
+ * when the tail is empty.
+ */
+static void keep_tail(struct buf *tail, const struct buf *body,
+		      unsigned long long total, const char *data, size_t len)
+{
+	const size_t keep = EXCHANGE_JSON_TAIL;
+	if (tail->len == 0) {
+		/* The body kept so far, less what of data it just took. */
+		unsigned long long dropped = total - body->len;
+		size_t taken = dropped < len ? len - (size_t)dropped : 0;
+		size_t upto = body->len - taken;
+		size_t from = upto > keep ? upto - keep : 0;
+		buf_append(tail, body->data ? body->data + from : "", upto - from);
+	}
+	if (len >= keep) {
+		buf_reset(tail);
+		buf_append(tail, data + len - keep, keep);
+		return;
+	}
+	if (tail->len + len > 2 * keep) {
+		memmove(tail->data, tail->data + tail->len - keep, keep);
+		tail->len = keep;
+	}
+	buf_append(tail, data, len);
 }
 
 static void on_resp_body(void *arg, const char *data, size_t len)
@@ -328,8 +358,9 @@ static void on_resp_body(void *arg, const char *data, size_t len)
 		/* The text is full: only usage is left to find in the rest. */
 		if (s->usage.text_full && s->usage.seen && s->sse_parser.want == NULL)
 			sse_skim(&s->sse_parser, usage_wanted);
-	} else if (s->json && buf_append(&s->json_body, data, len) < 0)
-		s->json = false;	/* too big to look inside: no usage */
+	} else if (s->json && s->body_total > s->body.len) {
+		keep_tail(&s->json_tail, &s->body, s->body_total, data, len);
+	}
 }
 
 static void write_response(struct exchange *x, struct xreq *r, struct xresp *s,
@@ -381,8 +412,12 @@ static void on_resp_end(void *arg, const char *error)
 		return;
 	if (s->sse)
 		sse_finish(&s->sse_parser, on_sse_event, &s->usage);
-	else if (s->json && s->json_body.len)
-		usage_json_body(&s->usage, s->json_body.data, s->json_body.len);
+	else if (s->json && s->body_total && s->body_total == s->body.len)
+		usage_json_body(&s->usage, s->body.data, s->body.len);
+	else if (s->json && s->json_tail.len && s->json_tail.len == s->body_total)
+		usage_json_body(&s->usage, s->json_tail.data, s->json_tail.len);
+	else if (s->json && s->json_tail.len)
+		usage_json_tail(&s->usage, s->json_tail.data, s->json_tail.len);
 	struct xreq *r = queue_pop(x);
 	write_response(x, r, s, error);
 	xreq_free(r);

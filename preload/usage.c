@@ -418,3 +418,55 @@ int usage_json_body(struct usage *u, const char *body, size_t len)
 	cJSON_Delete(root);
 	return 0;
 }
+
+/* The value of the last member "name": in (p, n) that parses alone. */
+static cJSON *last_member(const char *p, size_t n, const struct needle *name)
+{
+	cJSON *found = NULL;
+	const char *end = p + n;
+	for (const char *at = p; (at = find(at, (size_t)(end - at), name)) != NULL;) {
+		const char *v = skip_ws(at + name->len, end);
+		at += name->len;
+		if (v == end || *v != ':')
+			continue;
+		v = skip_ws(v + 1, end);
+		cJSON *item = cJSON_ParseWithLengthOpts(v, (size_t)(end - v), NULL, 0);
+		if (item) {
+			cJSON_Delete(found);
+			found = item;
+		}
+	}
+	return found;
+}
+
+void usage_json_tail(struct usage *u, const char *tail, size_t len)
+{
+	static const struct needle usage_exact = { "\"usage\"", 7, 4 };	/* g */
+	static const struct needle meta = { "\"usageMetadata\"", 15, 4 };	/* g */
+	static const struct needle model = { "\"model\"", 7, 5 };		/* l */
+	static const struct needle model_version = { "\"modelVersion\"", 14, 9 };	/* V */
+	cJSON *usage = last_member(tail, len, &usage_exact);
+	cJSON *gemini = last_member(tail, len, &meta);
+	cJSON *name = last_member(tail, len, &model);
+	cJSON *version = last_member(tail, len, &model_version);
+
+	if (cJSON_IsObject(usage)) {
+		u->seen = true;
+		if (get(usage, "prompt_tokens") || get(usage, "completion_tokens"))
+			usage_counts(u, usage, "prompt_tokens", "completion_tokens");
+		else
+			usage_counts(u, usage, "input_tokens", "output_tokens");
+	}
+	if (cJSON_IsObject(gemini)) {
+		u->seen = true;
+		usage_counts(u, gemini, "promptTokenCount", "candidatesTokenCount");
+	}
+	if (u->seen) {
+		set_model(u, cJSON_IsString(name) ? name->valuestring : NULL);
+		set_model(u, cJSON_IsString(version) ? version->valuestring : NULL);
+	}
+	cJSON_Delete(usage);
+	cJSON_Delete(gemini);
+	cJSON_Delete(name);
+	cJSON_Delete(version);
+}

@@ -63,4 +63,13 @@ size_t usage_wanted(const char *p, size_t n);
  */
 int usage_json_body(struct usage *u, const char *body, size_t len);
 
+/*
+ * A JSON body too big to keep whole: from its last bytes (tail, len), the
+ * last "usage" (or Gemini's "usageMetadata") member and the model beside
+ * it, each parsed alone. They come at the end of every format's answer
+ * (after the embeddings, the choices, the candidates). No text: that was
+ * at the start.
+ */
+void usage_json_tail(struct usage *u, const char *tail, size_t len);
+
 #endif

@@ -148,6 +148,55 @@ static void test_routed_sse_exchange(void **state)
 	cJSON_Delete(log);
 }
 
+/*
+ * A JSON answer much larger than the body cap (an embeddings list): its
+ * usage and model come from its last bytes, whatever the pieces it came
+ * in; nothing more than the cap and a bounded tail is kept.
+ */
+static void test_big_json_usage_from_its_tail(void **state)
+{
+	struct fixture *f = *state;
+	static const size_t pieces[] = { 1000, 4096, 70000, 300000 };
+	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		struct exchange_info info = { "openssl", "api.openai.com", 443,
+					      PROVIDER_OPENAI, REWRITE_ROUTE };
+		struct exchange *x = exchange_new(&f->ctx, &info);
+		const char req[] = "POST /v1/embeddings HTTP/1.1\r\nHost: api.openai.com\r\n"
+				   "Content-Length: 2\r\n\r\n{}";
+		struct buf out, body, resp;
+		buf_init(&out, 1 << 20);
+		buf_init(&body, 1 << 22);
+		buf_init(&resp, 1 << 22);
+		exchange_send(x, req, sizeof(req) - 1, &out);
+		buf_puts(&body, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"embedding\":[");
+		for (int i = 0; i < 200000; i++)	/* 1.4 MB, the cap 1 MiB */
+			buf_puts(&body, i ? ",0.0123" : "0.0123");
+		buf_puts(&body, "]}],\"model\":\"text-embedding-3-small\","
+			       "\"usage\":{\"prompt_tokens\":8,\"total_tokens\":8}}");
+		buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				  "Content-Length: %zu\r\n\r\n", body.len);
+		buf_append(&resp, body.data, body.len);
+		for (size_t i = 0; i < resp.len; i += pieces[k])
+			exchange_recv(x, resp.data + i,
+				      resp.len - i < pieces[k] ? resp.len - i : pieces[k]);
+		exchange_close(x, NULL);
+		buf_free(&out);
+		buf_free(&body);
+		buf_free(&resp);
+	}
+	cJSON *log = read_log(f);
+	assert_int_equal(cJSON_GetArraySize(log), 8);
+	for (int i = 1; i < 8; i += 2) {
+		const cJSON *rs = cJSON_GetArrayItem(log, i);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItem(rs, "body_truncated")));
+		const cJSON *u = cJSON_GetObjectItem(rs, "usage");
+		assert_true(cJSON_IsObject(u));
+		assert_string_equal(jsonlines_str(u, "model"), "text-embedding-3-small");
+		assert_int_equal(cJSON_GetObjectItem(u, "input_tokens")->valuedouble, 8);
+	}
+	cJSON_Delete(log);
+}
+
 static void test_pipelined_and_cut_short(void **state)
 {
 	struct fixture *f = *state;
@@ -277,6 +326,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_routed_sse_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_and_cut_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_json_usage_from_its_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_response_at_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_request_is_not_sent, setup,
 						teardown),
