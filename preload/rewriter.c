@@ -56,6 +56,8 @@ struct rewriter {
 	size_t nev, ev_cap;
 	bool ev_failed;
 	struct reqhead ph, ph_sent;
+	const char *ph_of;	/* the head ph holds parsed (views into it) */
+	size_t ph_len;
 };
 
 /* Appends with a sticky error, so building a head reads top to bottom. */
@@ -308,8 +310,11 @@ static int complete_head(struct rewriter *rw, struct rwstate *st, const char *p,
 	/* RFC 9112 2.2: servers ignore an empty line before a request; pass it on. */
 	if (reqhead_is_empty_line(p, n))
 		return buf_append(out, p, n);
+	rw->ph_of = NULL;
 	if (reqhead_parse(p, n, ph, REWRITE_MAX_HEADERS, why) < 0)
 		return 1;
+	rw->ph_of = p;		/* ph holds (p, n) parsed, until the next head */
+	rw->ph_len = n;
 	enum provider_id prov = head_provider(rw, ph);
 	size_t off = out->len;
 	int rc = rw->rewrite ? build_head(rw, ph, prov, out) : buf_append(out, p, n);
@@ -437,9 +442,13 @@ static void fire_head(struct rewriter *rw, const struct event *e,
 	const char *why;
 	struct reqhead *ph = &rw->ph, *sent = &rw->ph_sent;
 
-	/* Both parsed fine when the event was made; parse again for views. */
-	if (reqhead_parse(e->p, e->len, ph, REWRITE_MAX_HEADERS, &why) < 0)
+	/* Both parsed fine when the event was made; parse again for views
+	 * (ph still holds this head's unless another came after it). */
+	if ((rw->ph_of != e->p || rw->ph_len != e->len) &&
+	    reqhead_parse(e->p, e->len, ph, REWRITE_MAX_HEADERS, &why) < 0)
 		return;
+	rw->ph_of = e->p;
+	rw->ph_len = e->len;
 	if (reqhead_parse(out->data + e->off, e->slen, sent, PH_MAX, &why) < 0)
 		sent = ph;
 	struct rewriter_head h = {
