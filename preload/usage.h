@@ -63,6 +63,10 @@ size_t usage_wanted(const char *p, size_t n);
  */
 int usage_json_body(struct usage *u, const char *body, size_t len);
 
+/* The same, every object parsed whole (what usage_json_body gives; the
+ * unit tests hold one to the other). */
+int usage_json_whole(struct usage *u, const char *body, size_t len);
+
 /*
  * A JSON body too big to keep whole: from its last bytes (tail, len), the
  * last "usage" (or Gemini's "usageMetadata") member and the model beside

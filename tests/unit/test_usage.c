@@ -555,6 +555,56 @@ static void test_skimming_same_as_framing(void **state)
 	}
 }
 
+/*
+ * A chat completion read from its members gives what parsing it whole
+ * gives, for every body of the table and chat completions with the traps
+ * (escapes and UTF-8 in the text, "usage" and "message" inside it, null
+ * content, tool calls, two choices, no usage, usage null), under caps
+ * that cut the text or not. The plain ones are not parsed whole.
+ */
+static void test_json_members_same_as_whole(void **state)
+{
+	(void)state;
+	static const char *const chats[] = {
+		"{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"gpt-4o\","
+		"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+		"\"Hi \\\"there\\\" \\u00e9\\n\\\"usage\\\": {} \\\"message\\\":\"},\"finish_reason\":"
+		"\"stop\"}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}",
+		"{\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,"
+		"\"id\":\"t\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}}],"
+		"\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
+		"{\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"content\":\"caf\xc3\xa9 \xe2\x82\xac\"}}]}",
+		"{\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+		"\"message\":{\"content\":\"x\"}}],\"usage\":null}",
+		"{ \"object\" : \"chat.completion\" , \"model\" : \"m\" , \"choices\" : [ { \"index\" : 0 ,"
+		" \"message\" : { \"content\" : \"spaced\" } } ] , \"usage\" : { \"prompt_tokens\" : 3 } }",
+	};
+	static const size_t caps[] = { USAGE_TEXT_MAX, 5, 0 };
+	size_t n_cases = sizeof(cases) / sizeof(cases[0]);
+	size_t n_chats = sizeof(chats) / sizeof(chats[0]);
+	for (size_t i = 0; i < n_cases + n_chats; i++) {
+		const char *in = i < n_cases ? cases[i].input : chats[i - n_cases];
+		if (i < n_cases && cases[i].kind != BODY)
+			continue;
+		for (size_t c = 0; c < 3; c++) {
+			struct usage fast, whole;
+			char what[64];
+			snprintf(what, sizeof(what), "body %zu, text cap %zu", i, caps[c]);
+			usage_init(&fast, caps[c]);
+			usage_init(&whole, caps[c]);
+			usage_json_body(&fast, in, strlen(in));
+			usage_json_whole(&whole, in, strlen(in));
+			assert_same(&fast, &whole, what);
+			if (i == n_cases || i == n_cases + 2 || i == n_cases + 4)
+				assert_int_equal(fast.parsed, 0);
+			usage_free(&fast);
+			usage_free(&whole);
+		}
+	}
+}
+
 /* Deep nesting stops at cJSON's limit instead of exhausting the stack. */
 static void test_deep_nesting(void **state)
 {
@@ -578,6 +628,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_json_body_return),
+		cmocka_unit_test(test_json_members_same_as_whole),
 		cmocka_unit_test(test_cap_no_holes),
 		cmocka_unit_test(test_stream_gate_same_as_parsing_all),
 		cmocka_unit_test(test_skimming_same_as_framing),
