@@ -269,9 +269,13 @@ static const char *find(const char *p, size_t n, const struct needle *nd)
 		return NULL;
 	char c = nd->s[nd->k];
 	const char *end = p + n - nd->len + nd->k + 1;	/* past the last place for c */
-	for (const char *q = p + nd->k; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++)
-		if (memcmp(q - nd->k, nd->s, nd->len) == 0)
-			return q - nd->k;
+	for (const char *q = p + nd->k; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++) {
+		const char *at = q - nd->k;
+		/* The first and last bytes first: most false hits end there. */
+		if (at[0] == nd->s[0] && at[nd->len - 1] == nd->s[nd->len - 1] &&
+		    memcmp(at, nd->s, nd->len) == 0)
+			return at;
+	}
 	return NULL;
 }
 
