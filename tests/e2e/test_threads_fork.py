@@ -61,15 +61,17 @@ sys.exit(0 if status == 0 else 1)
 """
 
 
-@pytest.mark.parametrize("n_threads,per", [(16, 4), (1000, 1)])
+@pytest.mark.parametrize("n_threads,per", [(16, 4), (64, 50), (1000, 1)])
 def test_many_threads(n_threads, per, respan_env, router, tmp_path):
-    """16 keep-alive connections of 4 calls; a thousand threads at once, each
-    with its own connection: every call routed, every record whole."""
+    """16 keep-alive connections of 4 calls; 64 of 50 (3,200 exchanges in
+    one process); a thousand threads at once, each with its own
+    connection: every call routed, every exchange logged exactly once,
+    request and response paired, every record whole."""
     script = tmp_path / "threads.py"
     script.write_text(THREADS_CLIENT)
     provider_key = make_secret("sk-proj-")
     run(["/usr/bin/python3", script, n_threads, per, provider_key], env=respan_env,
-        check=True, timeout=120)
+        check=True, timeout=300)
     got = router.requests()
     assert len(got) == n_threads * per
     assert {r.header("authorization") for r in got} == {"Bearer " + respan_env["RESPAN_API_KEY"]}
@@ -105,3 +107,34 @@ def test_fork_with_an_open_stream(respan_env, router, tmp_path):
     assert by_pid[parent]["output_text"] == "Hello from the stand-in router"
     assert by_pid[child]["error"] is None
     assert_no_secrets(respan_env["RESPAN_LOG"], provider_key, respan_env["RESPAN_API_KEY"])
+
+
+def test_many_processes_one_log(respan_env, router, tmp_path):
+    """16 processes of 20 calls each, all at once, into one log file: every
+    exchange is there exactly once, request and response paired, each with
+    its own process's pid, and every line is whole JSON (one write() per
+    record on an O_APPEND file)."""
+    import subprocess
+    script = tmp_path / "threads.py"
+    script.write_text(THREADS_CLIENT)
+    provider_key = make_secret("sk-proj-")
+    procs = [subprocess.Popen(["/usr/bin/python3", str(script), "1", "20", provider_key],
+                              env=respan_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(16)]
+    pids = set()
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode(errors="replace")[-2000:]
+        pids.add(p.pid)
+    assert len(router.requests()) == 16 * 20
+    reqs = read_log(respan_env["RESPAN_LOG"], type="request")
+    resps = read_log(respan_env["RESPAN_LOG"], type="response")
+    assert len(reqs) == len(resps) == 16 * 20
+    assert collections.Counter(r["id"] for r in reqs) == collections.Counter(
+        r["id"] for r in resps)
+    assert len({r["id"] for r in reqs}) == 16 * 20
+    assert {r["pid"] for r in reqs} == pids
+    assert collections.Counter(r["pid"] for r in reqs) == {pid: 20 for pid in pids}
+    assert all(r["error"] is None and r["status"] == 200 for r in resps)
+    assert_no_secrets(respan_env["RESPAN_LOG"], provider_key, respan_env["RESPAN_API_KEY"])
+
