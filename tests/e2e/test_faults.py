@@ -1,0 +1,105 @@
+"""Faults, end to end through the preloaded library with real clients
+(issue 12): a program killed mid-stream, and a program that closes every
+descriptor it did not open itself."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+
+from standin.helpers import assert_no_secrets, make_secret, read_log, run
+
+# A slow stream (200 ms between events): killed after its first event.
+SLOW_STREAM = '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+
+PY_STREAM = r"""
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+c.request("POST", "/v1/chat/completions", sys.argv[2],
+          {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json",
+           "X-Standin-Delay-Ms": "200"})
+r = c.getresponse()
+print(r.status, flush=True)
+print(r.readline().decode().strip(), flush=True)
+r.read()
+"""
+
+
+def _killed_mid_stream(argv, env):
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        got = proc.stdout.readline()       # the stream has begun
+        assert got, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("client", ["curl", "python"])
+def test_sigkill_mid_stream_keeps_the_request(client, respan_env, router, tmp_path):
+    """SIGKILL while the answer streams in: nothing of the library runs any
+    more, and the request record, written when the request went out, is in
+    the log (routed, its body whole); no key."""
+    key = make_secret("sk-proj-")
+    if client == "curl":
+        argv = ["curl", "-sS", "-N", "--http1.1", "https://api.openai.com/v1/chat/completions",
+                "-H", "Authorization: Bearer " + key, "-H", "Content-Type: application/json",
+                "-H", "X-Standin-Delay-Ms: 200", "-d", SLOW_STREAM]
+    else:
+        script = tmp_path / "stream.py"
+        script.write_text(PY_STREAM)
+        argv = ["/usr/bin/python3", str(script), key, SLOW_STREAM]
+    _killed_mid_stream(argv, respan_env)
+    [req] = router.requests()
+    assert req.header("authorization") == "Bearer " + respan_env["RESPAN_API_KEY"]
+    [rec] = read_log(respan_env["RESPAN_LOG"], type="request")
+    assert rec["routed"] is True and rec["provider"] == "openai"
+    assert rec["url"] == "https://api.openai.com/v1/chat/completions"
+    assert rec["body"] == SLOW_STREAM and rec["body_truncated"] is False
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+PY_CLOSE_RANGE = r"""
+import ctypes, http.client, os, ssl, sys
+def call(n):
+    c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+    c.request("POST", "/v1/chat/completions", '{"model": "m", "messages": [], "n": %d}' % n,
+              {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+first = call(1)
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.close_range(3, 0xFFFFFFFF, 0) == 0, ctypes.get_errno()
+# The program's own file now holds every number the log could have had.
+mine = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+for fd in range(100, 116):
+    os.dup2(mine, fd)
+second = call(2)
+print(first, second)
+"""
+
+
+def test_close_range_then_call(respan_env, router, tmp_path):
+    """The program closes every descriptor from 3 up (close_range), then
+    gives the numbers to a file of its own, then calls: the call is routed
+    and logged, and not one record lands in the program's file."""
+    key = make_secret("sk-proj-")
+    script = tmp_path / "close_range.py"
+    script.write_text(PY_CLOSE_RANGE)
+    mine = tmp_path / "mine.txt"
+    proc = run(["/usr/bin/python3", script, key, mine], env=respan_env, check=True)
+    assert proc.stdout.split() == [b"200", b"200"]
+    assert len(router.requests()) == 2
+    reqs = read_log(respan_env["RESPAN_LOG"], type="request")
+    resps = read_log(respan_env["RESPAN_LOG"], type="response")
+    assert [r["body"].split('"n": ')[1].rstrip("}") for r in reqs] == ["1", "2"]
+    assert sorted(r["id"] for r in reqs) == sorted(r["id"] for r in resps)
+    assert mine.read_bytes() == b""
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
