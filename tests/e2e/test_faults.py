@@ -103,3 +103,64 @@ def test_close_range_then_call(respan_env, router, tmp_path):
     assert sorted(r["id"] for r in reqs) == sorted(r["id"] for r in resps)
     assert mine.read_bytes() == b""
     assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+PY_ONE_CALL = r"""
+import http.client, os, ssl, sys
+c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+c.request("POST", "/v1/chat/completions", '{"model": "m", "messages": []}',
+          {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json"})
+r = c.getresponse()
+r.read()
+print(os.getpid(), r.status)
+"""
+
+PY_SPAWNS = r"""
+import subprocess, sys
+done = subprocess.run([sys.executable] + sys.argv[1:], capture_output=True, check=True)
+sys.stdout.write(done.stdout.decode())
+"""
+
+
+@pytest.mark.parametrize("how", ["sh -c", "python subprocess", "exec"])
+def test_a_child_that_calls_is_routed(how, respan_env, router, tmp_path):
+    """The traced program does not call itself: a shell runs the caller, a
+    Python program spawns it, or a shell execs it. The caller inherits the
+    library with its environment and is routed and logged, with its own
+    pid."""
+    key = make_secret("sk-proj-")
+    caller = tmp_path / "call.py"
+    caller.write_text(PY_ONE_CALL)
+    if how == "sh -c":
+        argv = ["/bin/sh", "-c", f"/usr/bin/python3 {caller} {key}; true"]
+    elif how == "exec":
+        argv = ["/bin/sh", "-c", f"exec /usr/bin/python3 {caller} {key}"]
+    else:
+        spawner = tmp_path / "spawn.py"
+        spawner.write_text(PY_SPAWNS)
+        argv = ["/usr/bin/python3", spawner, caller, key]
+    proc = run(argv, env=respan_env, check=True)
+    pid, status = proc.stdout.split()
+    assert status == b"200"
+    [req] = router.requests()
+    assert req.header("authorization") == "Bearer " + respan_env["RESPAN_API_KEY"]
+    [rec] = read_log(respan_env["RESPAN_LOG"], type="request")
+    assert rec["routed"] is True and rec["pid"] == int(pid)
+    assert len(read_log(respan_env["RESPAN_LOG"], type="response")) == 1
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+def test_log_file_0600_in_directories_made_0700(respan_env, router, tmp_path):
+    """A log whose directories do not exist: made 0700 by the first record,
+    the file 0600, whatever the program's umask."""
+    key = make_secret("sk-proj-")
+    caller = tmp_path / "call.py"
+    caller.write_text(PY_ONE_CALL)
+    log = tmp_path / "state" / "deep" / "traffic.jsonl"
+    respan_env["RESPAN_LOG"] = str(log)
+    run(["/bin/sh", "-c", f"umask 000; exec /usr/bin/python3 {caller} {key}"],
+        env=respan_env, check=True)
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "state" / "deep").stat().st_mode & 0o777 == 0o700
+    assert len(read_log(log, type="request")) == 1
