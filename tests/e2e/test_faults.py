@@ -164,3 +164,47 @@ def test_log_file_0600_in_directories_made_0700(respan_env, router, tmp_path):
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "state" / "deep").stat().st_mode & 0o777 == 0o700
     assert len(read_log(log, type="request")) == 1
+
+
+PY_RESET = r"""
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+c.request("POST", "/v1/chat/completions", sys.argv[2],
+          {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json",
+           "X-Standin-Reset": "2", "X-Standin-Delay-Ms": "200"})
+r = c.getresponse()
+try:
+    r.read()
+except (ConnectionResetError, http.client.IncompleteRead) as e:
+    print("error", type(e).__name__)
+    sys.exit(3)
+print("no error")
+"""
+
+
+@pytest.mark.parametrize("client", ["curl", "python"])
+def test_router_resets_mid_response(client, respan_env, router, tmp_path):
+    """The router resets the connection (TCP RST) after two events, 200 ms
+    apart (so the head is read before the reset can discard it): the
+    program sees an ordinary network error, and the log has the request and
+    a response record that says it was cut short."""
+    key = make_secret("sk-proj-")
+    if client == "curl":
+        proc = run(["curl", "-sS", "-N", "--http1.1",
+                    "https://api.openai.com/v1/chat/completions",
+                    "-H", "Authorization: Bearer " + key, "-H", "Content-Type: application/json",
+                    "-H", "X-Standin-Reset: 2", "-H", "X-Standin-Delay-Ms: 200",
+                    "-d", SLOW_STREAM], env=respan_env)
+        assert proc.returncode == 56 and b"reset" in proc.stderr, proc.stderr  # ECONNRESET
+    else:
+        script = tmp_path / "reset.py"
+        script.write_text(PY_RESET)
+        proc = run(["/usr/bin/python3", script, key, SLOW_STREAM], env=respan_env)
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert len(router.requests()) == 1
+    [req] = read_log(respan_env["RESPAN_LOG"], type="request")
+    [resp] = read_log(respan_env["RESPAN_LOG"], type="response")
+    assert req["routed"] is True and resp["id"] == req["id"]
+    assert resp["status"] == 200 and resp["sse"] is True
+    assert resp["error"] and "before the response was complete" in resp["error"], resp["error"]
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])

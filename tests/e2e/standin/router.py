@@ -46,6 +46,7 @@ unchanged) or, where noted, as query parameters:
     X-Standin-Status: NNN       answer with an error in the provider's format
     X-Standin-Cut: N            streams: close the connection abruptly after N
                                 events; JSON: after N body bytes
+    X-Standin-Reset: N          the same, but reset it (TCP RST, no FIN)
     X-Standin-Delay-Ms: N       pause between stream events (default 2 ms,
                                 at most 5000)
 
@@ -1001,7 +1002,11 @@ class Router:
                        or req.query.get("standin_gzip", [""])[-1] == "1")
         use_gzip = bool(gzip_wanted and _accepts_gzip(req.headers) and (resp.body or resp.events))
         cut = req.header("x-standin-cut")
+        reset = req.header("x-standin-reset")
+        if reset and reset.strip().isdigit():
+            cut = reset
         cut = int(cut) if cut and cut.strip().isdigit() else None
+        drop = self._reset_now if reset and reset.strip().isdigit() else self._close_abruptly
         delay = req.header("x-standin-delay-ms")
         gap = min(int(delay), 5000) / 1000 if delay and delay.strip().isdigit() else EVENT_GAP
         # HTTP/1.0 clients cannot take chunked bodies: streams end at close.
@@ -1028,7 +1033,7 @@ class Router:
             data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
             if cut is not None:
                 sock.sendall(data[:len(data) - len(body) + cut])
-                self._close_abruptly(sock)
+                drop(sock)
                 return False
             sock.sendall(data)
             return keep_alive
@@ -1040,7 +1045,7 @@ class Router:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         for i, event in enumerate(resp.events):
             if cut is not None and i >= cut:
-                self._close_abruptly(sock)
+                drop(sock)
                 return False
             if i:
                 time.sleep(gap)
@@ -1072,6 +1077,15 @@ class Router:
             sock.setblocking(False)
             sock.unwrap()
         except (ssl.SSLError, OSError, ValueError):
+            pass
+
+    @staticmethod
+    def _reset_now(sock: ssl.SSLSocket) -> None:
+        """Reset the TCP connection: linger 0, then close (an RST, no FIN)."""
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            socket.socket.close(sock)
+        except OSError:
             pass
 
     @staticmethod
