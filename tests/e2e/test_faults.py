@@ -208,3 +208,29 @@ def test_router_resets_mid_response(client, respan_env, router, tmp_path):
     assert resp["status"] == 200 and resp["sse"] is True
     assert resp["error"] and "before the response was complete" in resp["error"], resp["error"]
     assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+@pytest.mark.parametrize("client", ["curl", "python"])
+def test_router_stalls_past_the_clients_timeout(client, respan_env, router, tmp_path):
+    """The router answers, then stalls 2 s between events; the client gives
+    up after half a second: an ordinary timeout for the program, and the log has the
+    request and a response record that says why it ended."""
+    key = make_secret("sk-proj-")
+    if client == "curl":
+        proc = run(["curl", "-sS", "-N", "--http1.1", "-m", "0.5",
+                    "https://api.openai.com/v1/chat/completions",
+                    "-H", "Authorization: Bearer " + key, "-H", "Content-Type: application/json",
+                    "-H", "X-Standin-Delay-Ms: 2000", "-d", SLOW_STREAM], env=respan_env)
+        assert proc.returncode == 28, proc.stderr          # operation timed out
+    else:
+        script = tmp_path / "stall.py"
+        script.write_text(PY_STREAM.replace('"200"', '"2000"').replace(
+            "context=ssl.create_default_context())",
+            "context=ssl.create_default_context(), timeout=0.5)"))
+        proc = run(["/usr/bin/python3", script, key, SLOW_STREAM], env=respan_env)
+        assert proc.returncode == 1 and b"timed out" in proc.stderr, proc.stderr
+    [req] = read_log(respan_env["RESPAN_LOG"], type="request")
+    [resp] = read_log(respan_env["RESPAN_LOG"], type="response")
+    assert req["routed"] is True and resp["id"] == req["id"] and resp["status"] == 200
+    assert resp["error"], resp
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
