@@ -225,10 +225,11 @@ static void proc_of(const struct logfile *log, struct record_proc *proc)
 /*
  * Each thread formats its records in a buffer of its own, kept between
  * records up to LINE_KEEP (freed with the thread): no allocation per
- * record. A record written while one is being formatted (the log_error
+ * record. Small, since a program may have a thousand threads: a record
+ * with a larger body allocates, which its formatting costs far more than. A record written while one is being formatted (the log_error
  * event put() may add) gets a buffer of its own.
  */
-#define LINE_KEEP (64u * 1024)
+#define LINE_KEEP (16u * 1024)
 
 static pthread_key_t line_key;
 static pthread_once_t line_once = PTHREAD_ONCE_INIT;
