@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,54 @@ def test_router_stalls_past_the_clients_timeout(client, respan_env, router, tmp_
     assert req["routed"] is True and resp["id"] == req["id"] and resp["status"] == 200
     assert resp["error"], resp
     assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+def test_setuid_program_is_untouched(respan_env, router, client_bin, tmp_path):
+    """A setuid-root copy of a test client, run by an ordinary user with the
+    library in LD_PRELOAD: secure execution, so the library does nothing.
+    The call is not routed (the provider's name does not resolve here, so
+    the client fails as it would without the library) and no log is made,
+    though the user could write one."""
+    import os
+    import shutil
+    import tempfile
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root (to make a setuid-root copy) and setpriv")
+    key = make_secret("sk-proj-")
+    top = Path(tempfile.mkdtemp(prefix="respan-suid-"))
+    try:
+        top.chmod(0o755)
+        prog = top / "suid_client"
+        shutil.copy(client_bin("ossl_client"), prog)
+        prog.chmod(0o4755)
+        lib = top / "librespan.so"
+        shutil.copy(respan_env["LD_PRELOAD"], lib)
+        lib.chmod(0o755)
+        ca = top / "ca.pem"
+        shutil.copy(respan_env["RESPAN_CA_FILE"], ca)
+        ca.chmod(0o644)
+        logdir = top / "log"
+        logdir.mkdir()
+        logdir.chmod(0o777)
+        request = top / "request.http"
+        body = '{"model": "m", "messages": []}'
+        request.write_text("POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+                           f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}")
+        request.chmod(0o644)
+        env = dict(respan_env, LD_PRELOAD=str(lib), RESPAN_CA_FILE=str(ca),
+                   RESPAN_LOG=str(logdir / "traffic.jsonl"), HOME=str(top))
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                str(prog), "api.openai.com", str(request)]
+        proc = run(argv, env=env)
+        logged_setuid = (logdir / "traffic.jsonl").exists()
+        # The same program, not setuid, is routed: the library would act.
+        prog.chmod(0o755)
+        routed = run(argv, env=env)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert not logged_setuid
+    assert routed.returncode == 0 and b"Hello from the stand-in router" in routed.stdout, \
+        routed.stdout + routed.stderr
+    assert len(router.requests()) == 1      # the second run's only
