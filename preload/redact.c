@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "memfind.h"
 
 struct secret {
 	char *data;
@@ -92,17 +93,8 @@ out:
  */
 static size_t next_at(const struct secret *sec, const char *in, size_t len, size_t i)
 {
-	if (sec->len == 0 || sec->len > len - i)
-		return len;
-	/* memchr for the secret's rarest byte, then compare: glibc's memmem
-	 * builds tables on every call, which costs more than the few hundred
-	 * bytes of a record field it is asked to search. */
-	char c = sec->data[sec->k];
-	const char *end = in + len - sec->len + sec->k + 1;
-	for (const char *q = in + i + sec->k; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++)
-		if (memcmp(q - sec->k, sec->data, sec->len) == 0)
-			return (size_t)(q - sec->k - in);
-	return len;
+	const char *p = memfind(in + i, len - i, sec->data, sec->len, sec->k);
+	return p ? (size_t)(p - in) : len;
 }
 
 size_t redact_find(struct redact *r, const char *in, size_t len, size_t from,

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memfind.h"
+
 /* Token counts above this are not counts; they are ignored. */
 #define USAGE_COUNT_MAX 1e15
 
@@ -257,26 +259,10 @@ static const struct needle chat_chunk = { "\"chat.completion.chunk\"", 23, 21 };
 static const struct needle anthropic_delta = { "\"content_block_delta\"", 21, 13 };	/* k */
 static const struct needle responses_delta = { "\"response.output_text.delta\"", 28, 19 };	/* x */
 
-/*
- * Where the needle occurs in (p, n), or NULL: memmem, for haystacks of a
- * few hundred bytes. glibc's memmem sets up tables on every call, 600
- * instructions for one small event; here memchr looks for the needle's
- * rare byte, and each place it is found is compared whole.
- */
+/* Where the needle occurs in (p, n), or NULL (memfind.h says why not memmem). */
 static const char *find(const char *p, size_t n, const struct needle *nd)
 {
-	if (n < nd->len)
-		return NULL;
-	char c = nd->s[nd->k];
-	const char *end = p + n - nd->len + nd->k + 1;	/* past the last place for c */
-	for (const char *q = p + nd->k; (q = memchr(q, c, (size_t)(end - q))) != NULL; q++) {
-		const char *at = q - nd->k;
-		/* The first and last bytes first: most false hits end there. */
-		if (at[0] == nd->s[0] && at[nd->len - 1] == nd->s[nd->len - 1] &&
-		    memcmp(at, nd->s, nd->len) == 0)
-			return at;
-	}
-	return NULL;
+	return memfind(p, n, nd->s, nd->len, nd->k);
 }
 
 /* The only place needle occurs in (p, n), or NULL (also when twice). */

@@ -57,6 +57,29 @@ static uint64_t next(uint64_t *s)
 	return *s;
 }
 
+/*
+ * Feed (in, size) in pieces of sizes drawn from seed, then finish. skim:
+ * as the exchange does, skim once the digest's usage has its text full.
+ */
+static void feed_in_pieces(const char *in, size_t size, uint64_t seed, struct digest *d,
+			   bool skim)
+{
+	struct sse s;
+	sse_init(&s);
+	for (size_t off = 0; off < size;) {
+		uint64_t r = next(&seed);
+		size_t n = r & 0x100 ? (size_t)(r % 4) : (size_t)(r % 97);
+		if (n > size - off)
+			n = size - off;
+		sse_feed(&s, in + off, n, on_event, d);
+		if (skim && d->usage->text_full && d->usage->seen)
+			sse_skim(&s, usage_wanted);
+		off += n;
+	}
+	sse_finish(&s, on_event, d);
+	sse_free(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -71,18 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sse_feed(&s, in, size, on_event, &whole);
 	sse_finish(&s, on_event, &whole);
 
+	sse_free(&s);
 	usage_init(&u, text_max);
 	split.usage = &u;
-	for (size_t off = 0; off < size;) {
-		uint64_t r = next(&seed);
-		size_t n = r & 0x100 ? (size_t)(r % 4) : (size_t)(r % 97);
-		if (n > size - off)
-			n = size - off;
-		sse_feed(&s, in + off, n, on_event, &split);
-		off += n;
-	}
-	sse_finish(&s, on_event, &split);
-	sse_free(&s);
+	feed_in_pieces(in, size, seed, &split, false);
 	if (whole.hash != split.hash || whole.events != split.events)
 		abort();
 	if (u.text.len > text_max)
@@ -91,21 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Skimming, as the exchange does it, against framing every event. */
 	struct usage k;
 	struct digest skim = { 0xcbf29ce484222325ULL, 0, &k };
-	uint64_t seed2 = fnv(0x9e3779b97f4a7c15ULL, data, size) | 1;
 	usage_init(&k, text_max);
-	sse_init(&s);
-	for (size_t off = 0; off < size;) {
-		uint64_t r = next(&seed2);
-		size_t n = r & 0x100 ? (size_t)(r % 4) : (size_t)(r % 97);
-		if (n > size - off)
-			n = size - off;
-		sse_feed(&s, in + off, n, on_event, &skim);
-		if (k.text_full && k.seen)
-			sse_skim(&s, usage_wanted);
-		off += n;
-	}
-	sse_finish(&s, on_event, &skim);
-	sse_free(&s);
+	feed_in_pieces(in, size, seed, &skim, true);
 	/* The same text and cut always; the same counts unless a member name
 	 * is written with \u escapes (past the text cap only raw "usage is
 	 * looked for). Not the model: one that changes mid-stream without
