@@ -38,6 +38,8 @@ struct logfile {
 	atomic_ulong dropped;
 	atomic_int last_error;
 	atomic_flag warned;
+	/* A short write left a line without its end (the disk filled up). */
+	atomic_bool torn;
 };
 
 /* Open path for appending at a high descriptor; its identity in *st. */
@@ -92,6 +94,7 @@ static struct logfile *logfile_new(const char *path, const struct logfile_owner 
 	atomic_init(&log->dropped, 0);
 	atomic_init(&log->last_error, 0);
 	atomic_flag_clear(&log->warned);
+	atomic_init(&log->torn, false);
 	return log;
 }
 
@@ -184,15 +187,27 @@ int logfile_write(struct logfile *log, const char *line, size_t len)
 	if (fd < 0)
 		return fd;
 	ssize_t n;
+	/*
+	 * A line cut short by a full disk gets its end before the next record,
+	 * once there is room again: a reader then finds one bad line, never a
+	 * good record glued to a bad one.
+	 */
+	if (atomic_load_explicit(&log->torn, memory_order_relaxed)) {
+		do {
+			n = write(fd, "\n", 1);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1)
+			return n < 0 ? -errno : -ENOSPC;
+		atomic_store(&log->torn, false);
+	}
 	do {
 		n = write(fd, line, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n < len) {
-		/* Keep the next record on a line of its own if there is room. */
-		ssize_t ignored = write(fd, "\n", 1);
-		(void)ignored;
+		if (n > 0)
+			atomic_store(&log->torn, true);
 		return -ENOSPC;
 	}
 	return 0;

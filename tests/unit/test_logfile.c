@@ -183,6 +183,42 @@ static void test_full_disk(void **state)
 }
 
 /*
+ * A record cut short (the file may grow only so far: RLIMIT_FSIZE here, a
+ * full disk in life) is ended by a newline before the next record once
+ * there is room, so the next record is a line of its own.
+ */
+static void test_torn_line_is_ended(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/respan-torn-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct logfile *log;
+	assert_int_equal(logfile_open(path, &owner, &log), 0);
+	struct rlimit was, small;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	small = was;
+	small.rlim_cur = 10;
+	void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(logfile_write(log, "{\"n\":1,\"long\":true}\n", 22), -ENOSPC);
+	assert_true(logfile_write(log, "{\"n\":2}\n", 8) < 0);	/* no room at all */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, old);
+	assert_int_equal(logfile_write(log, "{\"n\":3}\n", 8), 0);
+	logfile_close(log);
+
+	char got[64] = { 0 };
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, got, sizeof(got) - 1), 19);
+	close(fd);
+	assert_string_equal(got, "{\"n\":1,\"lo\n{\"n\":3}\n");
+	unlink(path);
+}
+
+/*
  * A deferred log touches nothing until its first record: then the missing
  * directories are made (0700) and the file created. One that cannot be
  * opened is reported like a write that fails, and is tried again.
@@ -345,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_file_modes_and_append),
 		cmocka_unit_test(test_descriptor_taken_by_the_program),
 		cmocka_unit_test(test_full_disk),
+		cmocka_unit_test(test_torn_line_is_ended),
 		cmocka_unit_test(test_deferred_open),
 		cmocka_unit_test_setup_teardown(test_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_after_fork, setup, teardown),
