@@ -5,6 +5,7 @@
 
 #define MARK_FRESH 1u		/* the first non-empty write is still to come */
 #define MARK_TUNNEL 2u		/* a proxy tunnel the library asked for the router */
+#define MARK_ROUTER 4u		/* a connection to the router, not yet made */
 
 static unsigned char fd_marks[FRESHFD_MAX] RESPAN_COLD;
 
@@ -24,10 +25,11 @@ bool freshfd_marked(int fd)
 	return tracked(fd) && (__atomic_load_n(&fd_marks[fd], __ATOMIC_RELAXED) & MARK_FRESH);
 }
 
+/* A first write also says the connection was made: the router mark goes. */
 bool freshfd_take(int fd)
 {
 	return tracked(fd) &&
-	       (__atomic_fetch_and(&fd_marks[fd], (unsigned char)~MARK_FRESH,
+	       (__atomic_fetch_and(&fd_marks[fd], (unsigned char)~(MARK_FRESH | MARK_ROUTER),
 				   __ATOMIC_ACQ_REL) & MARK_FRESH);
 }
 
@@ -40,6 +42,24 @@ void freshfd_tunnel_mark(int fd)
 bool freshfd_tunnel(int fd)
 {
 	return tracked(fd) && (__atomic_load_n(&fd_marks[fd], __ATOMIC_ACQUIRE) & MARK_TUNNEL);
+}
+
+void freshfd_router_mark(int fd)
+{
+	if (tracked(fd))
+		__atomic_fetch_or(&fd_marks[fd], MARK_ROUTER, __ATOMIC_RELAXED);
+}
+
+bool freshfd_router(int fd)
+{
+	return tracked(fd) && (__atomic_load_n(&fd_marks[fd], __ATOMIC_RELAXED) & MARK_ROUTER);
+}
+
+bool freshfd_router_take(int fd)
+{
+	return tracked(fd) &&
+	       (__atomic_fetch_and(&fd_marks[fd], (unsigned char)~MARK_ROUTER,
+				   __ATOMIC_ACQ_REL) & MARK_ROUTER);
 }
 
 void freshfd_copy(int oldfd, int newfd)

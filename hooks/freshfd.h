@@ -27,6 +27,11 @@ bool freshfd_marked(int fd);
 /* The connection on fd is a proxy tunnel to the router. */
 void freshfd_tunnel_mark(int fd);
 bool freshfd_tunnel(int fd);
+/* A connection to the router is being made on fd (connect() said EINPROGRESS). */
+void freshfd_router_mark(int fd);
+bool freshfd_router(int fd);
+/* True once for such an fd: its connection has failed or been made. */
+bool freshfd_router_take(int fd);
 /* newfd now stands for oldfd's connection (dup2, dup3): its marks too. */
 void freshfd_copy(int oldfd, int newfd);
 void freshfd_forget(int fd);

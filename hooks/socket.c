@@ -13,6 +13,9 @@
  * mistaken for a fresh connection; dup2 and dup3 hand the old fd's mark to
  * the new one. sendto and sendmsg with MSG_FASTOPEN connect as they write
  * (TCP Fast Open): they are taken as connect() and first write in one.
+ * A connection to the router that cannot be made is a router_unreachable
+ * event: from connect() itself, or from getsockopt(SO_ERROR) after a
+ * non-blocking connect().
  *
  * The program's pointers (buffers, iovec arrays, msghdr, socket addresses)
  * are read through the kernel, never dereferenced: a bad one is the
@@ -46,6 +49,7 @@
 #include "real.h"
 
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*send_fn)(int, const void *, size_t, int);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int,
@@ -58,6 +62,7 @@ typedef int (*dup2_fn)(int, int);
 typedef int (*dup3_fn)(int, int, int);
 
 static connect_fn real_connect;
+static getsockopt_fn real_getsockopt;
 static write_fn real_write;
 static send_fn real_send;
 static sendto_fn real_sendto;
@@ -171,6 +176,31 @@ static bool is_stream(int fd)
 	       type == SOCK_STREAM;
 }
 
+/* How a connect() ends when the connection cannot be made. */
+static bool connect_failed(int err)
+{
+	return err == ECONNREFUSED || err == ETIMEDOUT || err == ENETUNREACH ||
+	       err == EHOSTUNREACH || err == ECONNRESET || err == ENETDOWN ||
+	       err == EHOSTDOWN || err == EADDRNOTAVAIL;
+}
+
+/*
+ * A connection to the router for a provider name could not be made: the
+ * program sees its ordinary network error, and no request was sent, so
+ * there is no exchange to log. The event says what happened instead.
+ */
+static void router_unreachable(const struct respan_state *st, int err)
+{
+	int saved = guard_enter();
+	char detail[200];
+	snprintf(detail, sizeof(detail), "could not connect to the router (port %u): %s; "
+		 "the program got the error and sent no request",
+		 (unsigned)st->cfg.router_port, strerror(err));
+	logfile_event(st->log, "router_unreachable", st->cfg.router_host, detail);
+	respan_debug("router unreachable: %s", detail);
+	guard_leave(saved);
+}
+
 HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	REAL(real_connect, real_libc, "connect");
@@ -192,13 +222,48 @@ HOOK int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		fix = true;
 		respan_debug("connect fd %d: port 443 -> router port", fd);
 	}
+	bool router = inet && !relay && routeraddr_known((struct sockaddr *)&copy);
 	errno = saved_errno;
 	int rc = real_connect(fd, fix ? (struct sockaddr *)&copy : addr, len);
 	int connect_errno = errno;	/* what the program must see */
 	/* The relay routes what it is sent (a provider's ClientHello included). */
 	if ((rc == 0 || connect_errno == EINPROGRESS) && inet && !relay && is_stream(fd))
 		freshfd_mark(fd);
+	if (router && rc < 0 && is_stream(fd)) {
+		if (connect_errno == EINPROGRESS)
+			freshfd_router_mark(fd);
+		else if (connect_failed(connect_errno))
+			router_unreachable(st, connect_errno);
+	}
 	errno = connect_errno;
+	return rc;
+}
+
+/*
+ * getsockopt(SO_ERROR) is how a program learns how its non-blocking
+ * connect() ended (curl, Python with a timeout, libuv, Go): for a
+ * connection to the router, a failure read there is logged once. Every
+ * other call is one compare and a table load.
+ */
+HOOK int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	REAL(real_getsockopt, real_libc, "getsockopt");
+	if (real_getsockopt == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int rc = real_getsockopt(fd, level, name, val, len);
+	if (rc != 0 || level != SOL_SOCKET || name != SO_ERROR || !freshfd_router(fd) ||
+	    guard_busy())
+		return rc;
+	int saved_errno = errno;
+	int err = 0;
+	socklen_t have = 0;
+	/* The program's read took the error: its copy is the one left. */
+	if (peek(&have, len, sizeof(have)) && have >= sizeof(err) && peek(&err, val, sizeof(err)) &&
+	    connect_failed(err) && freshfd_router_take(fd))
+		router_unreachable(respan_state(), err);
+	errno = saved_errno;
 	return rc;
 }
 

@@ -1,16 +1,45 @@
 """Faults, end to end through the preloaded library with real clients
-(issue 12): a program killed mid-stream, and a program that closes every
-descriptor it did not open itself."""
+(issue 12): a program killed mid-stream; one that closes every descriptor
+it did not open itself; callers started by a shell or a spawner; a router
+that resets, stalls or is down; a log on a full disk or in a directory the
+user cannot write; a setuid program."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from standin.helpers import assert_no_secrets, make_secret, read_log, run
+
+@pytest.fixture
+def as_nobody(respan_env):
+    """For a program run as nobody (setpriv): a 0755 directory (root's) with
+    copies of the library and the test CA that nobody can read, and
+    respan_env pointing at them. Skips unless root with setpriv."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root (to run a program as another user) and setpriv")
+    top = Path(tempfile.mkdtemp(prefix="respan-nobody-"))
+    top.chmod(0o755)
+    lib, ca = top / "librespan.so", top / "ca.pem"
+    shutil.copy(respan_env["LD_PRELOAD"], lib)
+    shutil.copy(respan_env["RESPAN_CA_FILE"], ca)
+    lib.chmod(0o755)
+    ca.chmod(0o644)
+    respan_env.update(LD_PRELOAD=str(lib), RESPAN_CA_FILE=str(ca), HOME=str(top))
+    yield top
+    shutil.rmtree(top, ignore_errors=True)
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
 
 # A slow stream (200 ms between events): killed after its first event.
 SLOW_STREAM = '{"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
@@ -237,52 +266,178 @@ def test_router_stalls_past_the_clients_timeout(client, respan_env, router, tmp_
     assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
 
 
-def test_setuid_program_is_untouched(respan_env, router, client_bin, tmp_path):
+def test_setuid_program_is_untouched(respan_env, router, client_bin, as_nobody):
     """A setuid-root copy of a test client, run by an ordinary user with the
     library in LD_PRELOAD: secure execution, so the library does nothing.
     The call is not routed (the provider's name does not resolve here, so
     the client fails as it would without the library) and no log is made,
     though the user could write one."""
-    import os
-    import shutil
-    import tempfile
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root (to make a setuid-root copy) and setpriv")
     key = make_secret("sk-proj-")
-    top = Path(tempfile.mkdtemp(prefix="respan-suid-"))
-    try:
-        top.chmod(0o755)
-        prog = top / "suid_client"
-        shutil.copy(client_bin("ossl_client"), prog)
-        prog.chmod(0o4755)
-        lib = top / "librespan.so"
-        shutil.copy(respan_env["LD_PRELOAD"], lib)
-        lib.chmod(0o755)
-        ca = top / "ca.pem"
-        shutil.copy(respan_env["RESPAN_CA_FILE"], ca)
-        ca.chmod(0o644)
-        logdir = top / "log"
-        logdir.mkdir()
-        logdir.chmod(0o777)
-        request = top / "request.http"
-        body = '{"model": "m", "messages": []}'
-        request.write_text("POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
-                           f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-                           f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}")
-        request.chmod(0o644)
-        env = dict(respan_env, LD_PRELOAD=str(lib), RESPAN_CA_FILE=str(ca),
-                   RESPAN_LOG=str(logdir / "traffic.jsonl"), HOME=str(top))
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                str(prog), "api.openai.com", str(request)]
-        proc = run(argv, env=env)
-        logged_setuid = (logdir / "traffic.jsonl").exists()
-        # The same program, not setuid, is routed: the library would act.
-        prog.chmod(0o755)
-        routed = run(argv, env=env)
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+    top = as_nobody
+    prog = top / "suid_client"
+    shutil.copy(client_bin("ossl_client"), prog)
+    prog.chmod(0o4755)
+    logdir = top / "log"
+    logdir.mkdir()
+    logdir.chmod(0o777)
+    request = top / "request.http"
+    body = '{"model": "m", "messages": []}'
+    request.write_text("POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+                       f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}")
+    request.chmod(0o644)
+    respan_env["RESPAN_LOG"] = str(logdir / "traffic.jsonl")
+    argv = NOBODY + [str(prog), "api.openai.com", str(request)]
+    proc = run(argv, env=respan_env)
+    logged_setuid = (logdir / "traffic.jsonl").exists()
+    # The same program, not setuid, is routed: the library would act.
+    prog.chmod(0o755)
+    routed = run(argv, env=respan_env)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert not logged_setuid
     assert routed.returncode == 0 and b"Hello from the stand-in router" in routed.stdout, \
         routed.stdout + routed.stderr
     assert len(router.requests()) == 1      # the second run's only
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PY_REFUSED = r"""
+import http.client, ssl, sys
+timeout = float(sys.argv[2]) if sys.argv[2] != "none" else None
+c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context(),
+                                timeout=timeout)
+try:
+    c.request("POST", "/v1/chat/completions", '{"model": "m", "messages": []}',
+              {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json"})
+except ConnectionRefusedError as e:
+    print("refused", e.errno)
+    sys.exit(3)
+print("no error")
+"""
+
+
+@pytest.mark.parametrize("client", ["curl", "python blocking", "python non-blocking"])
+def test_router_down(client, respan_env, router, tmp_path):
+    """The router is down (nothing listens on its port): the program gets
+    the ordinary "connection refused", from a blocking connect() or from
+    getsockopt(SO_ERROR) after a non-blocking one (curl, Python with a
+    timeout). No request was sent, so there is no exchange to log: the log
+    has a router_unreachable event for the connection, and no key."""
+    key = make_secret("sk-proj-")
+    port = _closed_port()
+    respan_env["RESPAN_BASE_URL"] = f"https://127.0.0.1:{port}/api/"
+    if client == "curl":
+        proc = run(["curl", "-sS", "--http1.1", "https://api.openai.com/v1/chat/completions",
+                    "-H", "Authorization: Bearer " + key, "-d", "{}"], env=respan_env)
+        assert proc.returncode == 7, proc.stderr       # couldn't connect
+    else:
+        script = tmp_path / "refused.py"
+        script.write_text(PY_REFUSED)
+        timeout = "none" if client == "python blocking" else "5"
+        proc = run(["/usr/bin/python3", script, key, timeout], env=respan_env)
+        assert proc.returncode == 3 and b"refused" in proc.stdout, proc.stdout + proc.stderr
+    records = read_log(respan_env["RESPAN_LOG"])
+    events = [r for r in records if r["type"] == "event"]
+    assert events and all(e["event"] == "router_unreachable" for e in events), records
+    assert all("Connection refused" in e["detail"] and str(port) in e["detail"]
+               for e in events), events
+    assert events[0]["host"] == "127.0.0.1"
+    assert not [r for r in records if r["type"] != "event"]
+    assert router.requests() == []
+    assert_no_secrets(respan_env["RESPAN_LOG"], key, respan_env["RESPAN_API_KEY"])
+
+
+PY_MANY_CALLS = r"""
+import http.client, os, ssl, sys
+n, filler = int(sys.argv[2]), sys.argv[3]
+def call(i):
+    c = http.client.HTTPSConnection("api.openai.com", context=ssl.create_default_context())
+    c.request("POST", "/v1/chat/completions",
+              '{"model": "m", "messages": [{"role": "user", "content": "%s"}], "i": %d}'
+              % ("x" * 2000, i),
+              {"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+statuses = [call(i) for i in range(n)]
+os.unlink(filler)            # room again: the next records are written
+statuses.append(call(n))
+print(" ".join(map(str, statuses)))
+"""
+
+
+def test_log_on_a_full_disk(respan_env, router, tmp_path):
+    """The log is on a 64 KiB tmpfs that fills up after a few records: the
+    program's calls all succeed and are routed; stderr has one line for the
+    lost records; once there is room again (the program frees it) the log
+    says how many were lost, and every line but the one cut short is a
+    whole record."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root to mount a tmpfs")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs",
+                       str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        filler = mnt / "filler"
+        filler.write_bytes(b"f" * 40 * 1024)
+        log = mnt / "traffic.jsonl"
+        respan_env["RESPAN_LOG"] = str(log)
+        key = make_secret("sk-proj-")
+        script = tmp_path / "many.py"
+        script.write_text(PY_MANY_CALLS)
+        n = 12
+        proc = run(["/usr/bin/python3", script, key, str(n), filler], env=respan_env,
+                   check=True)
+        raw = log.read_bytes()
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert proc.stdout.split() == [b"200"] * (n + 1)
+    assert len(router.requests()) == n + 1
+    assert all(r.header("authorization") == "Bearer " + respan_env["RESPAN_API_KEY"]
+               for r in router.requests())
+    lost_lines = [l for l in proc.stderr.decode().splitlines() if "records are being lost" in l]
+    assert len(lost_lines) == 1 and "No space left on device" in lost_lines[0], proc.stderr
+    good, bad = [], []
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            good.append(json.loads(line))
+        except ValueError:
+            bad.append(line)
+    assert raw.endswith(b"\n") and len(bad) <= 1, bad
+    assert all(b.startswith(b'{"type":') for b in bad)
+    [lost] = [r for r in good if r.get("event") == "log_error"]
+    assert "records were lost" in lost["detail"], lost
+    # Every exchange before the disk filled, and the last, are whole.
+    reqs = [r for r in good if r["type"] == "request"]
+    assert 0 < len(reqs) < n + 1 and reqs[-1]["body"].endswith('"i": %d}' % n), reqs[-1]
+    assert_no_secrets(log, key, respan_env["RESPAN_API_KEY"])
+
+
+def test_log_in_a_directory_the_user_cannot_write(respan_env, router, as_nobody):
+    """RESPAN_LOG in a directory the user may not write (run as nobody):
+    one stderr line that says so, and the call still succeeds, routed."""
+    key = make_secret("sk-proj-")
+    shut = as_nobody / "shut"
+    shut.mkdir(mode=0o755)              # root's; nobody cannot write it
+    respan_env["RESPAN_LOG"] = str(shut / "logs" / "traffic.jsonl")
+    proc = run(NOBODY + ["curl", "-sS", "--http1.1",
+                         "https://api.openai.com/v1/chat/completions",
+                         "-H", "Authorization: Bearer " + key, "-d", '{"model": "m"}'],
+               env=respan_env)
+    assert proc.returncode == 0 and b"Hello from the stand-in router" in proc.stdout, \
+        proc.stdout + proc.stderr
+    [req] = router.requests()
+    assert req.header("authorization") == "Bearer " + respan_env["RESPAN_API_KEY"]
+    lines = [l for l in proc.stderr.decode().splitlines() if l.startswith("respan:")]
+    assert len(lines) == 1 and "RESPAN_LOG" in lines[0] and "Permission denied" in lines[0], \
+        proc.stderr
+    assert list(shut.iterdir()) == []
