@@ -194,7 +194,7 @@ const struct respan_state *respan_state(void)
  *   1. tls_fork          the TLS session list
  *   2. gtls_fork         the GnuTLS session table (held while exchanges are
  *                        ended, and while a router is checked: 4's locks)
- *   3. routertrust_fork  the router store, then the contexts given RESPAN_CA_FILE
+ *   3. routertrust_fork  the router store
  *   4. gtlstrust_fork    GnuTLS's router credentials, then the credentials
  *                        given RESPAN_CA_FILE
  *   5. reportonce_fork   the once-per-host report memory

@@ -10,7 +10,6 @@
 
 static X509_STORE *router_store;
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Does dir hold OpenSSL's subject-hash links ("1234abcd.0")? */
 static bool has_hash_links(const char *dir)
@@ -59,26 +58,128 @@ static X509_STORE *get_router_store(const struct sslapi *api, const struct confi
 	return router_store;
 }
 
+/*
+ * A session's own store that borrows the program's: RESPAN_CA_FILE's
+ * certificates, and a lookup that asks the program's store for every other
+ * one. So the session trusts what the program trusts plus the router's CA,
+ * the program's hashed directories are still read one certificate at a
+ * time, and the program's store is left as it was: its other sessions never
+ * trust RESPAN_CA_FILE. (OpenSSL cannot copy a store, and adding to the
+ * program's changed the trust of every session on its context.)
+ *
+ * The lookup holds a reference on the program's store, dropped when the
+ * session's store is freed with the session. CRLs are not borrowed: a
+ * program that checks them gets a verification error on the router's
+ * session, never less checking.
+ */
+struct borrowed {
+	X509_STORE *theirs;	/* our reference */
+	X509_STORE *ours;	/* the store the lookup belongs to */
+};
+
+static X509_LOOKUP_METHOD *borrow_method;
+static pthread_once_t borrow_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Every certificate of the program's store with this subject goes into
+ * ours (so an issuer search finds each of them), and the first is the
+ * answer. As OpenSSL's own directory lookup does, the answer is lent, not
+ * given: the stores hold the references.
+ */
+static int borrow_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NAME *name,
+			     X509_OBJECT *ret)
+{
+	const struct sslapi *api = sslapi_loaded();
+	struct borrowed *b = api ? api->lookup_get_method_data(lu) : NULL;
+	if (b == NULL || type != X509_LU_X509)
+		return 0;
+	int found = 0;
+	X509_STORE_CTX *sc = api->store_ctx_new();
+	if (sc && api->store_ctx_init(sc, b->theirs, NULL, NULL) == 1) {
+		STACK_OF(X509) *certs = api->store_ctx_get1_certs(sc, name);
+		const OPENSSL_STACK *sk = (const OPENSSL_STACK *)certs;
+		int n = certs ? api->sk_num(sk) : 0;
+		for (int i = 0; i < n; i++) {
+			X509 *c = api->sk_value(sk, i);
+			api->store_add_cert(b->ours, c);
+			if (!found && api->object_set1_x509(ret, c) == 1) {
+				api->x509_free(c);	/* lent: the program's store keeps it */
+				found = 1;
+			}
+		}
+		if (certs)
+			api->sk_pop_free((OPENSSL_STACK *)certs, (void (*)(void *))api->x509_free);
+	}
+	if (sc)
+		api->store_ctx_free(sc);
+	return found;
+}
+
+static void borrow_free(X509_LOOKUP *lu)
+{
+	const struct sslapi *api = sslapi_loaded();
+	struct borrowed *b = api ? api->lookup_get_method_data(lu) : NULL;
+	if (b == NULL)
+		return;
+	api->store_free(b->theirs);
+	free(b);
+}
+
+static void borrow_method_make(void)
+{
+	const struct sslapi *api = sslapi_loaded();
+	X509_LOOKUP_METHOD *m = api ? api->lookup_meth_new("librespan: the program's store") : NULL;
+	if (m && api->lookup_meth_set_get_by_subject(m, borrow_by_subject) == 1 &&
+	    api->lookup_meth_set_free(m, borrow_free) == 1)
+		borrow_method = m;	/* made once, kept for the process */
+}
+
+/* A new store: ca_file, then what theirs holds; NULL when it cannot be made. */
+static X509_STORE *borrowing_store(const struct sslapi *api, X509_STORE *theirs,
+				   const char *ca_file)
+{
+	pthread_once(&borrow_once, borrow_method_make);
+	if (borrow_method == NULL)
+		return NULL;
+	X509_STORE *ours = api->store_new();
+	struct borrowed *b = malloc(sizeof(*b));
+	X509_LOOKUP *lu = NULL;
+	if (ours == NULL || b == NULL || api->store_load(ours, ca_file, NULL) != 1 ||
+	    api->store_set1_param(ours, api->store_get0_param(theirs)) != 1 ||
+	    (lu = api->store_add_lookup(ours, borrow_method)) == NULL ||
+	    api->store_up_ref(theirs) != 1) {
+		free(b);
+		if (ours)
+			api->store_free(ours);
+		return NULL;
+	}
+	b->theirs = theirs;
+	b->ours = ours;
+	if (api->lookup_set_method_data(lu, b) != 1) {
+		api->store_free(theirs);
+		free(b);
+		api->store_free(ours);
+		return NULL;
+	}
+	return ours;
+}
+
 void routertrust_add_ca(SSL *ssl, const struct sslapi *api, const struct config *cfg)
 {
-	static SSL_CTX *done[64];
-	static unsigned n_done;
-
-	if (cfg->ca_file == NULL)
+	if (cfg->ca_file == NULL || !api->can_borrow)
 		return;
-	SSL_CTX *ctx = api->get_ctx(ssl);
-	if (ctx == NULL)
-		return;
-	pthread_mutex_lock(&ca_lock);
-	bool seen = false;
-	for (unsigned i = 0; i < n_done && !seen; i++)
-		seen = done[i] == ctx;
-	if (!seen && n_done < 64) {
-		X509_STORE *store = api->ctx_get_store(ctx);
-		if (store && api->store_load(store, cfg->ca_file, NULL) == 1)
-			done[n_done++] = ctx;
+	/* A store set on the session itself is what it verifies with. */
+	X509_STORE *theirs = NULL;
+	api->ctrl(ssl, SSL_CTRL_GET_VERIFY_CERT_STORE, 0, &theirs);
+	if (theirs == NULL) {
+		SSL_CTX *ctx = api->get_ctx(ssl);
+		theirs = ctx ? api->ctx_get_store(ctx) : NULL;
 	}
-	pthread_mutex_unlock(&ca_lock);
+	X509_STORE *ours = theirs ? borrowing_store(api, theirs, cfg->ca_file) : NULL;
+	if (ours == NULL)
+		return;
+	api->ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, ours);	/* the session's reference */
+	api->store_free(ours);
 }
 
 /*
@@ -177,17 +278,10 @@ bool routertrust_verify_router(SSL *ssl, const struct sslapi *api,
 }
 
 /*
- * Leaf locks: nothing else is taken while either is held, and they are
- * never held together outside fork. Taken after the TLS session list
- * (tls_fork), released before it.
+ * A leaf lock: nothing else is taken while it is held. Taken after the TLS
+ * session list (tls_fork), released before it.
  */
 void routertrust_fork(enum fork_phase phase)
 {
-	if (phase == FORK_PREPARE) {
-		fork_phase_lock(&store_lock, phase);
-		fork_phase_lock(&ca_lock, phase);
-		return;
-	}
-	fork_phase_lock(&ca_lock, phase);
 	fork_phase_lock(&store_lock, phase);
 }

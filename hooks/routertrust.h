@@ -48,10 +48,13 @@ bool routertrust_verify_router(SSL *ssl, const struct sslapi *api,
 
 /*
  * A session the program itself (or the libcurl layer) sends to the router
- * keeps the program's own verification, with RESPAN_CA_FILE ("extra CAs
- * trusted for the router") added to its context's store, once per context.
- * A context we cannot remember (more than 64) simply does not get them: the
- * failure mode is a verification error, never less checking.
+ * keeps the program's own verification, and trusts RESPAN_CA_FILE ("extra
+ * CAs trusted for the router") too: the session gets a store of its own
+ * that holds the CA file and borrows everything else from the program's
+ * store, which is not changed (the program's other sessions on the same
+ * context never trust the CA file). Where the program's libssl cannot
+ * (before 1.1.0i) or the store cannot be made, the session keeps the
+ * program's store alone: a verification error, never less checking.
  */
 void routertrust_add_ca(SSL *ssl, const struct sslapi *api, const struct config *cfg);
 
@@ -62,7 +65,7 @@ void routertrust_add_ca(SSL *ssl, const struct sslapi *api, const struct config 
  */
 void routertrust_force_verify(SSL *ssl, const struct sslapi *api);
 
-/* Around fork(): see forkphase.h. Two leaf locks, the store's then the CAs'. */
+/* Around fork(): see forkphase.h. One leaf lock, the router store's. */
 void routertrust_fork(enum fork_phase phase);
 
 #endif

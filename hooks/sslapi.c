@@ -64,6 +64,33 @@ static void look_up(void)
 	FIND(cert_file_env, real_crypto, "X509_get_default_cert_file_env");
 	FIND(get_ctx, real_ssl, "SSL_get_SSL_CTX");
 	FIND(ctx_get_store, real_ssl, "SSL_CTX_get_cert_store");
+	FIND(lookup_meth_new, real_crypto, "X509_LOOKUP_meth_new");
+	FIND(lookup_meth_set_get_by_subject, real_crypto, "X509_LOOKUP_meth_set_get_by_subject");
+	FIND(lookup_meth_set_free, real_crypto, "X509_LOOKUP_meth_set_free");
+	FIND(store_add_lookup, real_crypto, "X509_STORE_add_lookup");
+	FIND(lookup_set_method_data, real_crypto, "X509_LOOKUP_set_method_data");
+	FIND(lookup_get_method_data, real_crypto, "X509_LOOKUP_get_method_data");
+	FIND(store_up_ref, real_crypto, "X509_STORE_up_ref");
+	FIND(store_set1_param, real_crypto, "X509_STORE_set1_param");
+	FIND(store_get0_param, real_crypto, "X509_STORE_get0_param");
+	FIND(store_add_cert, real_crypto, "X509_STORE_add_cert");
+	FIND(store_ctx_new, real_crypto, "X509_STORE_CTX_new");
+	FIND(store_ctx_init, real_crypto, "X509_STORE_CTX_init");
+	FIND(store_ctx_free, real_crypto, "X509_STORE_CTX_free");
+	/* Renamed in 3.0; 1.1 has the old name. */
+	if (FIND(store_ctx_get1_certs, real_crypto, "X509_STORE_CTX_get1_certs") == NULL)
+		FIND(store_ctx_get1_certs, real_crypto, "X509_STORE_get1_certs");
+	FIND(object_set1_x509, real_crypto, "X509_OBJECT_set1_X509");
+	FIND(sk_num, real_crypto, "OPENSSL_sk_num");
+	FIND(sk_value, real_crypto, "OPENSSL_sk_value");
+	FIND(sk_pop_free, real_crypto, "OPENSSL_sk_pop_free");
+	api.can_borrow = api.lookup_meth_new && api.lookup_meth_set_get_by_subject &&
+			 api.lookup_meth_set_free && api.store_add_lookup &&
+			 api.lookup_set_method_data && api.lookup_get_method_data &&
+			 api.store_up_ref && api.store_set1_param && api.store_get0_param &&
+			 api.store_add_cert && api.store_ctx_new && api.store_ctx_init &&
+			 api.store_ctx_free && api.store_ctx_get1_certs && api.object_set1_x509 &&
+			 api.sk_num && api.sk_value && api.sk_pop_free;
 	int (*get_ex_new_index)(int, long, void *, void *, void *, void *) =
 		(__typeof__(get_ex_new_index))real_crypto("CRYPTO_get_ex_new_index");
 	bool complete = api.write && api.ctrl && api.get_servername && api.get_fd &&

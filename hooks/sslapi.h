@@ -55,6 +55,29 @@ struct sslapi {
 	void (*store_free)(X509_STORE *);
 	SSL_CTX *(*get_ctx)(const SSL *);
 	X509_STORE *(*ctx_get_store)(const SSL_CTX *);
+	/*
+	 * Optional (1.1.0i and later): a session's own trust store that looks
+	 * certificates up in another store (routertrust.c's borrowed store).
+	 */
+	X509_LOOKUP_METHOD *(*lookup_meth_new)(const char *);
+	int (*lookup_meth_set_get_by_subject)(X509_LOOKUP_METHOD *, X509_LOOKUP_get_by_subject_fn);
+	int (*lookup_meth_set_free)(X509_LOOKUP_METHOD *, void (*)(X509_LOOKUP *));
+	X509_LOOKUP *(*store_add_lookup)(X509_STORE *, X509_LOOKUP_METHOD *);
+	int (*lookup_set_method_data)(X509_LOOKUP *, void *);
+	void *(*lookup_get_method_data)(const X509_LOOKUP *);
+	int (*store_up_ref)(X509_STORE *);
+	int (*store_set1_param)(X509_STORE *, const X509_VERIFY_PARAM *);
+	X509_VERIFY_PARAM *(*store_get0_param)(const X509_STORE *);
+	int (*store_add_cert)(X509_STORE *, X509 *);
+	X509_STORE_CTX *(*store_ctx_new)(void);
+	int (*store_ctx_init)(X509_STORE_CTX *, X509_STORE *, X509 *, STACK_OF(X509) *);
+	void (*store_ctx_free)(X509_STORE_CTX *);
+	STACK_OF(X509) *(*store_ctx_get1_certs)(X509_STORE_CTX *, const X509_NAME *);
+	int (*object_set1_x509)(X509_OBJECT *, X509 *);
+	int (*sk_num)(const OPENSSL_STACK *);
+	void *(*sk_value)(const OPENSSL_STACK *, int);
+	void (*sk_pop_free)(OPENSSL_STACK *, void (*)(void *));
+	bool can_borrow;		/* all of the above were found */
 	int ex_index;			/* librespan's ex_data slot on SSL objects */
 	/*
 	 * Its slot on X509 objects (certname.c's widened subjectAltName, freed
