@@ -11,7 +11,6 @@
 
 static gnutls_certificate_credentials_t router_cred;
 static pthread_mutex_t cred_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The credentials for routed sessions: the system CAs plus RESPAN_CA_FILE. */
 static gnutls_certificate_credentials_t get_router_cred(const struct gnutlsapi *api,
@@ -58,27 +57,6 @@ bool gtlstrust_retarget(gnutls_session_t gs, const struct gnutlsapi *api,
 	return set_alpn(gs, api, &p);
 }
 
-/* RESPAN_CA_FILE in the program's own credentials, once for each. */
-static void add_ca(gnutls_session_t gs, const struct gnutlsapi *api,
-		   const struct config *cfg)
-{
-	static void *done[64];
-	static unsigned n_done;
-	void *cred = NULL;
-
-	if (cfg->ca_file == NULL ||
-	    api->credentials_get(gs, GNUTLS_CRD_CERTIFICATE, &cred) != 0 || cred == NULL)
-		return;
-	pthread_mutex_lock(&ca_lock);
-	bool seen = false;
-	for (unsigned i = 0; i < n_done && !seen; i++)
-		seen = done[i] == cred;
-	if (!seen && n_done < 64 &&
-	    api->cred_trust_file(cred, cfg->ca_file, GNUTLS_X509_FMT_PEM) > 0)
-		done[n_done++] = cred;
-	pthread_mutex_unlock(&ca_lock);
-}
-
 bool gtlstrust_verify_router(gnutls_session_t gs, const struct gnutlsapi *api,
 			     const struct config *cfg)
 {
@@ -88,9 +66,15 @@ bool gtlstrust_verify_router(gnutls_session_t gs, const struct gnutlsapi *api,
 
 	if (p.name == NULL)
 		return false;
-	add_ca(gs, api, cfg);
-	if (api->credentials_get(gs, GNUTLS_CRD_CERTIFICATE, &cred) != 0 || cred == NULL) {
-		/* No certificate credentials of its own: the router's. */
+	/*
+	 * No certificate credentials of its own, or RESPAN_CA_FILE to trust:
+	 * the router's (the system CAs plus the CA file), for this session
+	 * only. GnuTLS can neither copy nor share a trust list, and adding the
+	 * CA file to the program's credentials would have every session on
+	 * them trust it.
+	 */
+	if (cfg->ca_file != NULL ||
+	    api->credentials_get(gs, GNUTLS_CRD_CERTIFICATE, &cred) != 0 || cred == NULL) {
 		gnutls_certificate_credentials_t c = get_router_cred(api, cfg);
 		if (c == NULL || api->credentials_set(gs, GNUTLS_CRD_CERTIFICATE, c) != 0)
 			return false;
@@ -181,17 +165,8 @@ bool gtlstrust_check_peer(gnutls_session_t gs, const struct gnutlsapi *api,
 	return ok;
 }
 
-/*
- * Leaf locks: nothing else is taken while either is held, and they are
- * never held together outside fork.
- */
+/* A leaf lock: nothing else is taken while it is held. */
 void gtlstrust_fork(enum fork_phase phase)
 {
-	if (phase == FORK_PREPARE) {
-		fork_phase_lock(&cred_lock, phase);
-		fork_phase_lock(&ca_lock, phase);
-		return;
-	}
-	fork_phase_lock(&ca_lock, phase);
 	fork_phase_lock(&cred_lock, phase);
 }

@@ -38,9 +38,12 @@ bool gtlstrust_retarget(gnutls_session_t gs, const struct gnutlsapi *api,
 			const struct config *cfg);
 
 /*
- * A session to the router's own name: ALPN http/1.1, RESPAN_CA_FILE added
- * to the program's credentials, verification for the router's name forced.
- * False when it could not be set up.
+ * A session to the router's own name: ALPN http/1.1, verification for the
+ * router's name forced. The program's credentials are kept unless
+ * RESPAN_CA_FILE is set (or it has none): then the session gets the
+ * router's, so that the CA file is trusted for this session alone and not
+ * for every session on the program's credentials. False when it could not
+ * be set up.
  */
 bool gtlstrust_verify_router(gnutls_session_t gs, const struct gnutlsapi *api,
 			     const struct config *cfg);
@@ -54,7 +57,7 @@ bool gtlstrust_verify_router(gnutls_session_t gs, const struct gnutlsapi *api,
 bool gtlstrust_check_peer(gnutls_session_t gs, const struct gnutlsapi *api,
 			  const struct config *cfg);
 
-/* Around fork(): see forkphase.h. Leaf locks, taken after gtls_fork's. */
+/* Around fork(): see forkphase.h. A leaf lock, taken after gtls_fork's. */
 void gtlstrust_fork(enum fork_phase phase);
 
 #endif

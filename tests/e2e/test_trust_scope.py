@@ -14,6 +14,7 @@ import pytest
 
 from standin.certs import make_named_cert
 from standin.helpers import read_log, run
+from test_gnutls_clients import gnutls_client  # noqa: F401 (a fixture)
 
 OTHER = "other.test"
 
@@ -106,3 +107,22 @@ def test_without_the_library_the_router_is_not_trusted(respan_env, router, other
     proc = run(["/usr/bin/python3", script, "localhost", str(router.port), str(other_server),
                 "o"], env=respan_env, check=True)
     assert proc.stdout.decode().split() == ["router", "refused"], proc.stdout
+
+
+def test_gnutls_credentials_not_widened(respan_env, router, other_server, gnutls_client,
+                                        tmp_path):
+    """The same with GnuTLS: a program whose credentials hold the system CAs
+    talks to the router by name (the router's session gets the router's
+    credentials, the CA file among them), then to the other server on the
+    same credentials: refused."""
+    body = '{"model": "m", "messages": []}'
+    request = tmp_path / "request.http"
+    request.write_text(f"POST /api/chat/completions HTTP/1.1\r\nHost: localhost:{router.port}\r\n"
+                       f"Authorization: Bearer {respan_env['RESPAN_API_KEY']}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                       f"Connection: close\r\n\r\n{body}")
+    proc = run([gnutls_client, "-O", str(other_server), f"localhost:{router.port}", request],
+               env=respan_env)
+    assert proc.returncode == 0 and b"HTTP/1.1 200" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.rstrip().endswith(b"other: refused"), proc.stdout[-200:]
+    assert len(router.requests()) == 1

@@ -1,9 +1,9 @@
 /*
  * gnutls_client: a "legacy" program that speaks HTTPS with GnuTLS directly.
  *
- *     gnutls_client [-n] [-c N] [-V] [-2] [-P] [-C CAFILE] HOST REQUEST_FILE
+ *     gnutls_client [-n] [-c N] [-V] [-2] [-P] [-C CAFILE] [-O PORT] HOST[:PORT] REQUEST_FILE
  *
- * Connects to HOST:443 (getaddrinfo), verifies the peer with the system CAs
+ * Connects to HOST:443 (or PORT; getaddrinfo), verifies the peer with the system CAs
  * (plus CAFILE) for HOST, writes the raw request bytes of REQUEST_FILE and
  * prints everything it reads until the server closes. The name is checked
  * with gnutls_certificate_verify_peers3(session, HOST) after the handshake,
@@ -12,6 +12,9 @@
  * GNUTLS_E_AGAIN (with the same arguments, as GnuTLS requires). -c N: the
  * request is written N bytes per gnutls_record_send. -2 writes with
  * gnutls_record_send2 (no padding), -P reads with gnutls_record_recv_packet.
+ * -O PORT: afterwards, on the same credentials, a second session to
+ * 127.0.0.1:PORT for the name other.test, verified like the first; prints
+ * "other: trusted" or "other: refused".
  * Reports on stderr
  * "writes: S short, R retried". Exit status 0, or 1 on any error.
  */
@@ -55,13 +58,42 @@ static char *read_file(const char *path, size_t *len)
 	return data;
 }
 
+/* A session on cred to 127.0.0.1:port for other.test: is it verified? */
+static const char *other_session(gnutls_certificate_credentials_t cred, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	if (getaddrinfo("127.0.0.1", port, &hints, &ai) != 0)
+		return "unreachable";
+	int ofd = socket(ai->ai_family, SOCK_STREAM, 0);
+	int rc = ofd < 0 ? -1 : connect(ofd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (rc != 0) {
+		if (ofd >= 0)
+			close(ofd);
+		return "unreachable";
+	}
+	gnutls_session_t o;
+	gnutls_init(&o, GNUTLS_CLIENT);
+	gnutls_set_default_priority(o);
+	gnutls_credentials_set(o, GNUTLS_CRD_CERTIFICATE, cred);
+	gnutls_server_name_set(o, GNUTLS_NAME_DNS, "other.test", strlen("other.test"));
+	gnutls_session_set_verify_cert(o, "other.test", 0);
+	gnutls_transport_set_int(o, ofd);
+	do {
+		rc = gnutls_handshake(o);
+	} while (rc < 0 && !gnutls_error_is_fatal(rc));
+	gnutls_deinit(o);
+	close(ofd);
+	return rc == 0 ? "trusted" : "refused";
+}
+
 int main(int argc, char **argv)
 {
 	int nonblock = 0, early_check = 0, send2 = 0, packets = 0;
 	size_t chunk = 0;
-	const char *cafile = NULL;
+	const char *cafile = NULL, *other_port = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "nc:V2PC:")) != -1) {
+	while ((opt = getopt(argc, argv, "nc:V2PC:O:")) != -1) {
 		if (opt == 'n')
 			nonblock = 1;
 		else if (opt == '2')
@@ -74,19 +106,28 @@ int main(int argc, char **argv)
 			early_check = 1;
 		else if (opt == 'C')
 			cafile = optarg;
+		else if (opt == 'O')
+			other_port = optarg;
 		else
 			return 2;
 	}
 	if (argc - optind != 2)
 		return 2;
-	const char *host = argv[optind];
+	char host[256];
+	snprintf(host, sizeof(host), "%s", argv[optind]);
+	char *colon = strchr(host, ':');
+	const char *port = "443";
+	if (colon) {
+		*colon = '\0';
+		port = colon + 1;
+	}
 	size_t len;
 	char *req = read_file(argv[optind + 1], &len);
 	if (req == NULL)
 		return 2;
 
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	if (getaddrinfo(host, "443", &hints, &ai) != 0)
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
 		return fail("getaddrinfo", GNUTLS_E_INTERNAL_ERROR);
 	fd = socket(ai->ai_family, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -170,6 +211,8 @@ int main(int argc, char **argv)
 	}
 	gnutls_bye(s, GNUTLS_SHUT_RDWR);
 	gnutls_deinit(s);
+	if (other_port)
+		printf("\nother: %s\n", other_session(cred, other_port));
 	gnutls_certificate_free_credentials(cred);
 	close(fd);
 	free(req);
