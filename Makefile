@@ -108,8 +108,9 @@ UNIT_TESTS := \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
 	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname pembundle
 
-# elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c).
-FUZZ_TARGETS := rewriter response sse clienthello elfinfo
+# elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c); relay and
+# logread are respan's relay checks and log reader (cli/relay, cli/log).
+FUZZ_TARGETS := rewriter response sse clienthello elfinfo config route relay logread
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/%.o)
 HOOK_OBJS   := $(HOOK_SRCS:%.c=$(BUILD)/%.o)
@@ -157,7 +158,7 @@ CLI_SRCS := \
 	cli/elf/libdeps.c
 CLI_BIN := $(BUILD)/respan
 
-.PHONY: all check unit e2e e2e-san sanitize fuzz valgrind install uninstall clean demo bench
+.PHONY: all check unit e2e e2e-san sanitize fuzz fuzz-check valgrind install uninstall clean demo bench
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY:
 all: $(PRELOAD_LIB) $(CLI_BIN)
@@ -256,17 +257,25 @@ e2e-san: $(PRELOAD_LIB) $(CLI_BIN) $(E2E_CLIENTS)
 	cd tests/e2e && RESPAN_BUILD=$(abspath $(BUILD)) RESPAN_SAN_RUNTIME=$(SAN_RUNTIME) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider -k "not node" $(E2E_SAN_TESTS)
 
-check: all unit e2e sanitize
+check: all unit e2e sanitize fuzz-check
 	@echo "check: all green"
 
-# libFuzzer needs clang. The engine (and respan doctor's ELF reader) is built
-# once, instrumented, into one archive; each target links it and runs for
-# FUZZ_SECONDS from its committed seeds.
+# libFuzzer needs clang. The engine (and respan's pure parts: doctor's ELF
+# reader, the relay's checks, the log reader and its formats) is built once,
+# instrumented, into one archive; each target links it. `make fuzz` runs each
+# for FUZZ_SECONDS from its committed seeds, growing a corpus kept in
+# $(FUZZ_DIR); `make fuzz-check` (part of `make check`) runs each for
+# FUZZ_CHECK_SECONDS from a fresh copy of its seeds, FUZZ_CHECK_JOBS at a
+# time, fails if any finds a crash, leak, timeout or broken invariant, and
+# ends with each one's executions. FUZZ_CHECK_SECONDS=0 skips it (a second
+# compiler's pass: the targets are always built with clang).
 FUZZ_CC ?= clang
 FUZZ_DIR := $(OUT)/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_LIB_SRCS := $(ENGINE_SRCS) cli/elf/elfinfo.c
+FUZZ_LIB_SRCS := $(ENGINE_SRCS) cli/elf/elfinfo.c cli/relay/peer.c cli/relay/proxy.c \
+	cli/log/log.c cli/log/log_show.c cli/log/log_har.c cli/log/log_summary.c \
+	cli/log/logread.c cli/log/logpair.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libengine-fuzz.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
@@ -281,6 +290,22 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) $(LDLIBS_ENGINE)
+
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CHECK_JOBS ?= 2
+
+ifeq ($(FUZZ_CHECK_SECONDS),0)
+fuzz-check:
+	@echo "fuzz-check: skipped (FUZZ_CHECK_SECONDS=0)"
+else
+fuzz-check: $(FUZZ_BINS)
+	@echo "== fuzz-check: $(words $(FUZZ_TARGETS)) targets for $(FUZZ_CHECK_SECONDS)s each, $(FUZZ_CHECK_JOBS) at a time"
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_CHECK_JOBS) -I{} \
+		sh tests/fuzz/check-one $(FUZZ_DIR)/fuzz_{} tests/fuzz/seeds/{} \
+		$(FUZZ_DIR)/check/{} $(FUZZ_CHECK_SECONDS)
+	@echo "fuzz-check: all $(words $(FUZZ_TARGETS)) targets passed; executions in $(FUZZ_CHECK_SECONDS)s:"
+	@cat $(FUZZ_TARGETS:%=$(FUZZ_DIR)/check/%/summary)
+endif
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -373,7 +373,7 @@ static void set_ca_file(struct loader *ld, const struct val *v, int arg)
 		warn(ld, v, "expected a file name");
 		return;
 	}
-	int fd = open(v->str, O_RDONLY | O_CLOEXEC);
+	int fd = open(v->str, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);	/* a FIFO: no hang */
 	if (fd < 0) {
 		warn(ld, v, "%s", strerror(errno));
 		return;
@@ -735,6 +735,15 @@ static void scrub_keys(struct loader *ld)
 	}
 }
 
+/* s holds a run of a key seen (as scrub_keys counts one). */
+static bool holds_key(const struct loader *ld, const char *s)
+{
+	for (; *s; s++)
+		if (key_run(s, ld->keys[0]) || key_run(s, ld->keys[1]))
+			return true;
+	return false;
+}
+
 static int load(struct config *cfg, char *const *env, bool defer)
 {
 	struct loader ld = { .cfg = cfg, .defer_params = defer };
@@ -743,6 +752,19 @@ static int load(struct config *cfg, char *const *env, bool defer)
 	set_defaults(&ld, env);
 	load_file(&ld, env);
 	apply_env(&ld, env);
+	/*
+	 * A key pasted into RESPAN_PARAMS is parsed now, not deferred: its
+	 * warning must be scrubbed of every key seen, and config_settle knows
+	 * only the one in effect.
+	 */
+	if (cfg->params_pending && holds_key(&ld, cfg->params_pending)) {
+		struct val v = { settings[CONFIG_PARAMS].env, NULL, cfg->params_pending, NULL,
+				 false };
+		ld.defer_params = false;
+		apply(&ld, CONFIG_PARAMS, &v);
+		free(cfg->params_pending);
+		cfg->params_pending = NULL;
+	}
 	scrub_keys(&ld);
 	free(ld.keys[0]);
 	free(ld.keys[1]);

@@ -137,6 +137,9 @@ int config_load(struct config *cfg, char *const *env);
  * text (params_pending): parsing it needs cJSON, which a process that
  * never calls a provider should not load. config_settle() finishes the
  * job before the first request; until then params_b64 is the config file's.
+ * One exception: a RESPAN_PARAMS that holds a key (pasted there by mistake)
+ * is parsed at once, so that its warning is scrubbed of every key seen, not
+ * only of the one in effect.
  */
 int config_load_deferred(struct config *cfg, char *const *env);
 

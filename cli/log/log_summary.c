@@ -225,9 +225,11 @@ static void row_cells(struct group *g, const char *provider, const char *model,
 	snprintf(cells[0], sizeof(cells[0]), "%s", provider);
 	snprintf(cells[1], sizeof(cells[1]), "%s", model);
 	for (int c = 0; c < 2; c++)	/* text from the log cannot drive the terminal */
-		for (char *t = cells[c]; *t; t++)
-			if ((unsigned char)*t < 0x20 || *t == 0x7f)
+		for (unsigned char *t = (unsigned char *)cells[c]; *t; t++)
+			if (*t < 0x20 || *t == 0x7f)
 				*t = '?';
+			else if (*t == 0xc2 && t[1] >= 0x80 && t[1] <= 0x9f)
+				t[0] = t[1] = '?';	/* a C1 control (log_put_text) */
 	snprintf(cells[2], sizeof(cells[2]), "%lu", g->exchanges);
 	snprintf(cells[3], sizeof(cells[3]), "%lu", g->errors);
 	snprintf(cells[4], sizeof(cells[4]), "%s", LOG_NUM(g->in_tokens));
@@ -325,8 +327,13 @@ int log_summary(struct logread *r)
 		printf(" %lu", s.ev[i].n);
 	}
 	puts(s.n_ev ? "" : " none");
-	if (s.first[0])
-		printf("from %s to %s\n", s.first, s.last);
+	if (s.first[0]) {
+		fputs("from ", stdout);
+		log_put_text(stdout, s.first, NULL);
+		fputs(" to ", stdout);
+		log_put_text(stdout, s.last, NULL);
+		fputc('\n', stdout);
+	}
 	if (s.failed) {
 		fputs("respan: out of memory: the counts are incomplete\n", stderr);
 		status = 1;

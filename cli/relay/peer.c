@@ -242,3 +242,14 @@ const char *peer_request_refusal(const char *host, size_t len, bool has_origin,
 	}
 	return "Host is not the relay's address (DNS rebinding?)";
 }
+
+const char *peer_head_refusal(const struct rewriter_head *h, unsigned port,
+			      const char *alias)
+{
+	bool origin = false;
+	/* Not http_token_is: test_peer links peer.o after the engine archive. */
+	for (size_t i = 0; i < h->n_headers && !origin; i++)
+		origin = h->headers[i].name_len == 6 &&
+			 strncasecmp(h->headers[i].name, "origin", 6) == 0;
+	return peer_request_refusal(h->host, h->host_len, origin, port, alias);
+}

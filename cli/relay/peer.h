@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "rewriter.h"
+
 #define PEER_TCP_TIME_WAIT 0x06	/* "st" of a socket the kernel keeps after close */
 
 /* One socket of /proc/net/tcp{,6}. Addresses as in memory (network order). */
@@ -74,5 +76,12 @@ int peer_uid(const struct sockaddr *peer, const struct sockaddr *self, uid_t *ui
  */
 const char *peer_request_refusal(const char *host, size_t len, bool has_origin,
 				 unsigned port, const char *alias);
+
+/*
+ * The same for a whole request head as the relay's first rewriter saw it:
+ * its Host, and whether any of its headers is an Origin. NULL, or why not.
+ */
+const char *peer_head_refusal(const struct rewriter_head *h, unsigned port,
+			      const char *alias);
 
 #endif

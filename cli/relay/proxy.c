@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "route.h"
 
 #define CONNECT_TIMEOUT_MS 15000
 #define SPLICE_CHUNK 16384
@@ -27,17 +28,30 @@ static bool wait_in(int fd, int stop_fd, int timeout_ms)
 	return r > 0 && pf[1].revents == 0 && pf[0].revents != 0;
 }
 
+enum proxy_first proxy_first_bytes(const char *p, size_t n)
+{
+	static const char connect[] = "CONNECT ";
+	size_t k = n < sizeof(connect) - 1 ? n : sizeof(connect) - 1;
+	if (n > 0 && (unsigned char)p[0] == 0x16)
+		return FIRST_TLS;
+	if (k > 0 && memcmp(p, connect, k) != 0)
+		return FIRST_HTTP;
+	return k == sizeof(connect) - 1 ? FIRST_CONNECT : FIRST_MORE;
+}
+
+bool proxy_intercepts(const struct config *cfg, const struct tunnel_target *t)
+{
+	return t->port == 443 && route_lookup_host(cfg, t->host, strlen(t->host)) != PROVIDER_NONE;
+}
+
 enum proxy_first proxy_first(int fd, int stop_fd)
 {
 	char first[8];
 	for (;;) {
 		ssize_t n = recv(fd, first, sizeof(first), MSG_PEEK);
-		if (n > 0 && (unsigned char)first[0] == 0x16)
-			return FIRST_TLS;
-		if (n >= 8)
-			return memcmp(first, "CONNECT ", 8) == 0 ? FIRST_CONNECT : FIRST_HTTP;
-		if (n > 0 && memcmp(first, "CONNECT ", (size_t)n) != 0)
-			return FIRST_HTTP;
+		enum proxy_first kind = n > 0 ? proxy_first_bytes(first, (size_t)n) : FIRST_MORE;
+		if (kind != FIRST_MORE)
+			return kind;
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 			return FIRST_NONE;
 		/* Nothing yet, or the start of "CONNECT ": wait for more. */

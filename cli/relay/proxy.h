@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "tunnel.h"
 
 /* What a program connection starts with. */
@@ -21,10 +22,25 @@ enum proxy_first {
 	FIRST_HTTP,	/* anything else: a plain request to the relay */
 	FIRST_TLS,	/* a TLS handshake record */
 	FIRST_CONNECT,	/* "CONNECT " */
+	FIRST_MORE,	/* proxy_first_bytes only: the start of "CONNECT ", read on */
 };
 
 /* Wait for fd's first bytes (or stop_fd) and say what they start. */
 enum proxy_first proxy_first(int fd, int stop_fd);
+
+/*
+ * What the first n bytes a program sent start, as proxy_first decides it:
+ * FIRST_TLS, FIRST_CONNECT, FIRST_HTTP, or FIRST_MORE while they are no
+ * more than the start of "CONNECT " (n == 0 too). Pure; reads p[0..n) only.
+ */
+enum proxy_first proxy_first_bytes(const char *p, size_t n);
+
+/*
+ * Whether a CONNECT to t is a provider's tunnel, which the relay answers
+ * itself and intercepts (port 443 and a provider host of cfg); any other
+ * is carried untouched (proxy_tunnel).
+ */
+bool proxy_intercepts(const struct config *cfg, const struct tunnel_target *t);
 
 /*
  * Read the CONNECT head from fd, and nothing after it (the program's TLS

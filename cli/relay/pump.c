@@ -12,7 +12,6 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "http.h"
 #include "peer.h"
 #include "rewriter.h"
 #include "upstream.h"
@@ -176,11 +175,7 @@ static void answer(struct pump *p, const char *status, const char *what,
 static void on_head(void *arg, const struct rewriter_head *h)
 {
 	struct pump *p = arg;
-	bool origin = false;
-	for (size_t i = 0; i < h->n_headers; i++)
-		origin |= http_token_is(h->headers[i].name, h->headers[i].name_len, "origin");
-	const char *why = peer_request_refusal(h->host, h->host_len, origin, p->sh->port,
-					       p->sh->alias);
+	const char *why = peer_head_refusal(h, p->sh->port, p->sh->alias);
 	if (why && p->refusal == NULL)
 		p->refusal = why;
 }
@@ -417,8 +412,7 @@ void pump_run(const struct pump_shared *sh, int client_fd)
 		if (proxy_read_head(client_fd, sh->stop_fd, &t, head, sizeof(head), &len) < 0) {
 			proxy_answer(client_fd, "400 Bad Request");
 			ok = false;
-		} else if (t.port == 443 &&
-			   route_lookup_host(cfg, t.host, strlen(t.host)) != PROVIDER_NONE) {
+		} else if (proxy_intercepts(cfg, &t)) {
 			proxy_answer(client_fd, "200 Connection established");
 			ok = take_over(&p, &info, host, sizeof(host));
 		} else {
