@@ -32,7 +32,8 @@ __attribute__((noinline)) static int read_all(int fd, struct buf *out)
 int readfile(const char *path, struct buf *out)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named here must not hang the program in open(). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;

@@ -209,6 +209,9 @@ static const struct env_case env_cases[] = {
 	  "respan: RESPAN_CA_FILE=/nonexistent/ca.pem: No such file or directory" },
 	{ { "RESPAN_CA_FILE=@D" }, F_CA, NULL,
 	  "respan: RESPAN_CA_FILE=@D: not a regular file" },
+	/* A FIFO nobody writes: refused at once, never waited on. */
+	{ { "RESPAN_CA_FILE=@D/fifo" }, F_CA, NULL,
+	  "respan: RESPAN_CA_FILE=@D/fifo: not a regular file" },
 	/* RESPAN_FAIL */
 	{ { NULL }, F_FAIL, "open", NULL },
 	{ { "RESPAN_FAIL=closed" }, F_FAIL, "closed", NULL },
@@ -237,6 +240,8 @@ static const struct env_case env_cases[] = {
 	  "respan: RESPAN_CONFIG=/nonexistent/respan.json: No such file or directory: ignored" },
 	{ { "RESPAN_CONFIG=@D" }, F_FILE, NULL,
 	  "respan: RESPAN_CONFIG=@D: not a regular file: ignored" },
+	{ { "RESPAN_CONFIG=@D/fifo" }, F_FILE, NULL,
+	  "respan: RESPAN_CONFIG=@D/fifo: not a regular file: ignored" },
 	/* The first of two entries wins, as with getenv. */
 	{ { "RESPAN_MODE=off", "RESPAN_MODE=capture" }, F_MODE, "off", NULL },
 };
@@ -712,8 +717,13 @@ static int reset_label(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
+	char fifo[96];
 	snprintf(dir, sizeof(dir), "/tmp/respan-config-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	alarm(60);	/* an open() that waits on the FIFO fails the run, not hangs it */
+	return mkfifo(fifo, 0600);
 }
 
 static int group_teardown(void **state)
