@@ -2,6 +2,7 @@
  * respan: the command-line companion of librespan.so (docs/contract.md#the-respan-command).
  *
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
+ *     respan replay [--log F] [--miss fail|live] CASSETTE [--] PROGRAM [ARGS...]
  *     respan log show|har|summary [FILE]
  *     respan doctor [--check-router] [--run] [PROGRAM]
  *     respan ca path|show|rotate
@@ -14,12 +15,14 @@
 #include "doctor/doctor.h"
 #include "log/log.h"
 #include "relay/serve.h"
+#include "replay/replay.h"
 #include "run/run.h"
 #include "version.h"
 
 static void usage(FILE *out)
 {
 	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	      "       respan replay [--log FILE] [--miss fail|live] CASSETTE [--] PROGRAM [ARGS...]\n"
 	      "       respan log show|har|summary [FILE]\n"
 	      "       respan doctor [--check-router] [--run] [PROGRAM]\n"
 	      "       respan ca path|show|rotate\n"
@@ -28,6 +31,8 @@ static void usage(FILE *out)
 	      "Commands:\n"
 	      "  run     run PROGRAM with librespan.so: its LLM API calls go through the\n"
 	      "          Respan router and are logged (respan run --help)\n"
+	      "  replay  run PROGRAM with its LLM requests answered from a recorded log,\n"
+	      "          offline (respan replay --help)\n"
 	      "  log     read the traffic log: show [-f] [-v], har, summary\n"
 	      "          (respan log --help)\n"
 	      "  doctor  the effective configuration, and which layers can act on\n"
@@ -57,6 +62,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc, argv);
+	if (strcmp(cmd, "replay") == 0)
+		return replay_main(argc, argv);
 	if (strcmp(cmd, "log") == 0)
 		return log_main(argc, argv);
 	if (strcmp(cmd, "doctor") == 0)

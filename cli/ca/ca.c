@@ -50,7 +50,7 @@ EVP_PKEY *ca_new_key(void)
 	return EVP_EC_gen("P-256");
 }
 
-static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+bool ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509V3_set_ctx_nodb(&ctx);
@@ -61,7 +61,7 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok;
 }
 
-static bool random_serial(X509 *cert)
+bool ca_random_serial(X509 *cert)
 {
 	BIGNUM *bn = BN_new();
 	bool ok = bn && BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
@@ -99,7 +99,7 @@ static X509 *make_cert(const struct config *cfg, EVP_PKEY *key, char *err, size_
 	gethostname(host, sizeof(host) - 1);
 	snprintf(cn, sizeof(cn), "respan local interception CA (%s, uid %lu)", host,
 		 (unsigned long)getuid());
-	bool ok = cert && name && X509_set_version(cert, 2) == 1 && random_serial(cert) &&
+	bool ok = cert && name && X509_set_version(cert, 2) == 1 && ca_random_serial(cert) &&
 		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 					     (const unsigned char *)cn, -1, -1, 0) == 1 &&
 		  X509_set_subject_name(cert, name) == 1 &&
@@ -107,11 +107,11 @@ static X509 *make_cert(const struct config *cfg, EVP_PKEY *key, char *err, size_
 		  X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != NULL &&
 		  X509_gmtime_adj(X509_getm_notAfter(cert), 86400L * CA_DAYS) != NULL &&
 		  X509_set_pubkey(cert, key) == 1 &&
-		  add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
-		  add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-		  add_ext(cert, cert, NID_subject_key_identifier, "hash") &&
+		  ca_add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+		  ca_add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+		  ca_add_ext(cert, cert, NID_subject_key_identifier, "hash") &&
 		  constraints(cfg, &nc) &&
-		  add_ext(cert, cert, NID_name_constraints, nc.data) &&
+		  ca_add_ext(cert, cert, NID_name_constraints, nc.data) &&
 		  X509_sign(cert, key, EVP_sha256()) > 0;
 	X509_NAME_free(name);
 	buf_free(&nc);
@@ -296,7 +296,7 @@ X509 *ca_issue(const struct ca *ca, const struct config *cfg, const char *host,
 	char san[300];
 	int n = snprintf(san, sizeof(san), "DNS:%s", host);
 	bool ok = cert && name && n > 0 && (size_t)n < sizeof(san) && !strchr(host, ',') &&
-		  X509_set_version(cert, 2) == 1 && random_serial(cert) &&
+		  X509_set_version(cert, 2) == 1 && ca_random_serial(cert) &&
 		  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 					     (const unsigned char *)host, -1, -1, 0) == 1 &&
 		  X509_set_subject_name(cert, name) == 1 &&
@@ -304,11 +304,11 @@ X509 *ca_issue(const struct ca *ca, const struct config *cfg, const char *host,
 		  X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != NULL &&
 		  X509_gmtime_adj(X509_getm_notAfter(cert), 86400L * CA_LEAF_DAYS) != NULL &&
 		  X509_set_pubkey(cert, key) == 1 &&
-		  add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") &&
-		  add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature") &&
-		  add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth") &&
-		  add_ext(cert, ca->cert, NID_subject_alt_name, san) &&
-		  add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid") &&
+		  ca_add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") &&
+		  ca_add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature") &&
+		  ca_add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth") &&
+		  ca_add_ext(cert, ca->cert, NID_subject_alt_name, san) &&
+		  ca_add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid") &&
 		  X509_sign(cert, ca->key, EVP_sha256()) > 0;
 	X509_NAME_free(name);
 	if (!ok) {

@@ -52,4 +52,10 @@ X509 *ca_issue(const struct ca *ca, const struct config *cfg, const char *host,
 /* A new EC P-256 key, or NULL. */
 EVP_PKEY *ca_new_key(void);
 
+/* Add the X.509v3 extension nid = value (OpenSSL's config syntax) to cert. */
+bool ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+
+/* A random positive 127-bit serial number for cert. */
+bool ca_random_serial(X509 *cert);
+
 #endif

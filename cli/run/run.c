@@ -60,6 +60,8 @@ void run_usage(FILE *out)
 	      "  --base-url URL        RESPAN_BASE_URL: the router (https only)\n"
 	      "  --route-provider P    RESPAN_ROUTE_PROVIDER: X-Respan-Route-Provider\n"
 	      "  --ca-file FILE        RESPAN_CA_FILE: extra PEM CAs trusted for the router\n"
+	      "  --record              RESPAN_LOG_BODY_MAX=" RUN_RECORD_BODY_MAX " (its most): whole\n"
+	      "                        bodies, so that respan replay can answer from the log\n"
 	      "  -h, --help            this help\n"
 	      "\n"
 	      "Other settings come from the environment and the config file (see the\n"
@@ -122,7 +124,7 @@ static int check_flags(const struct config *cfg, const char *const *values)
 }
 
 /* -1: help printed; 0: *first is PROGRAM's index; 2: usage error. */
-static int parse(int argc, char **argv, const char **values, int *first)
+static int parse(int argc, char **argv, const char **values, bool *record, int *first)
 {
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, 0 },
@@ -131,6 +133,7 @@ static int parse(int argc, char **argv, const char **values, int *first)
 		{ "base-url", required_argument, NULL, 3 },
 		{ "route-provider", required_argument, NULL, 4 },
 		{ "ca-file", required_argument, NULL, 5 },
+		{ "record", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -140,6 +143,8 @@ static int parse(int argc, char **argv, const char **values, int *first)
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		if (c >= 0 && c < (int)N_FLAGS) {
 			values[c] = optarg;
+		} else if (c == 'r') {
+			*record = true;
 		} else if (c == 'h') {
 			run_usage(stdout);
 			return -1;
@@ -265,6 +270,7 @@ int run_main(int argc, char **argv)
 {
 	const char *values[N_FLAGS] = { NULL };
 	char lib[PATH_MAX], preload[LDPRELOAD_MAX], err[1024], exe[PATH_MAX];
+	char runtime[LDPRELOAD_MAX];	/* a sanitizer build: its runtime, then LD_PRELOAD */
 	struct execenv env = { NULL, 0, 0 };
 	struct config cfg;
 	bool have_cfg = false;
@@ -273,8 +279,9 @@ int run_main(int argc, char **argv)
 	struct intercept *intercept = NULL;
 	char upstream[600] = "";
 	int first, status;
+	bool record = false;
 
-	status = parse(argc - 1, argv + 1, values, &first);
+	status = parse(argc - 1, argv + 1, values, &record, &first);
 	if (status != 0)
 		return status < 0 ? 0 : status;
 	char **prog = argv + 1 + first;
@@ -288,13 +295,20 @@ int run_main(int argc, char **argv)
 	execenv_unset(&env, REEXEC_MARK);
 	if ((status = apply_flags(&env, values)) != 0)
 		goto out;
+	if (record && execenv_set(&env, "RESPAN_LOG_BODY_MAX", RUN_RECORD_BODY_MAX) < 0) {
+		fprintf(stderr, "respan: out of memory\n");
+		status = 125;
+		goto out;
+	}
 	status = 125;
 	if (ldpreload_find_library(getenv("RESPAN_LIBRARY"), lib, sizeof(lib), err,
 				   sizeof(err)) < 0) {
 		fprintf(stderr, "respan: %s\n", err);
 		goto out;
 	}
-	if (ldpreload_compose(lib, execenv_get(&env, "LD_PRELOAD"), preload, sizeof(preload)) < 0 ||
+	if (ldpreload_compose(lib, ldpreload_own_runtime(execenv_get(&env, "LD_PRELOAD"),
+							 runtime, sizeof(runtime)),
+			      preload, sizeof(preload)) < 0 ||
 	    execenv_set(&env, "LD_PRELOAD", preload) < 0) {
 		fprintf(stderr, "respan: cannot put %s into LD_PRELOAD\n", lib);
 		goto out;

@@ -11,6 +11,10 @@
 
 #include <stdio.h>
 
+/* RESPAN_LOG_BODY_MAX under `respan run --record`: the most it takes, so
+ * that the log keeps whole bodies and can be replayed. */
+#define RUN_RECORD_BODY_MAX "1073741824"
+
 /* The help of `respan run`. */
 void run_usage(FILE *out);
 
