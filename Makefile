@@ -9,6 +9,7 @@
 #   make fuzz                 every fuzz target for FUZZ_SECONDS (clang libFuzzer)
 #   make valgrind             the unit tests under valgrind
 #   make install PREFIX=/usr/local DESTDIR=      (and make uninstall, the same way)
+#   make deb                  $(OUT)/librespan_VERSION_ARCH.deb
 #   make clean                removes $(OUT)
 
 CC       ?= cc
@@ -162,7 +163,7 @@ CLI_SRCS := \
 	cli/elf/libdeps.c
 CLI_BIN := $(BUILD)/respan
 
-.PHONY: all check unit e2e e2e-san sanitize tsan fuzz fuzz-check valgrind e2e-valgrind install uninstall clean demo bench
+.PHONY: all check unit e2e e2e-san sanitize tsan fuzz fuzz-check valgrind e2e-valgrind install uninstall deb clean demo bench
 # Keep test objects between runs (they are intermediates of the pattern rules).
 .SECONDARY:
 all: $(PRELOAD_LIB) $(CLI_BIN)
@@ -380,14 +381,39 @@ bench: all
 	BUILD=$(BUILD) bench/run
 	BUILD=$(BUILD) bench/fast
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/librespan.so
-	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/respan
+# The library in a directory of its own, as Debian keeps preload libraries
+# (it has no SONAME: nothing links it, programs get it through LD_PRELOAD).
+LIBDIR ?= $(PREFIX)/lib/respan
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/librespan
+DOCS := README.md $(wildcard docs/*.md)
 
-# Removes exactly what install put there, nothing else.
+# The library, respan, the two manuals (compressed, as Debian ships them) and
+# the docs.
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DOCDIR)
+	install -m 0644 $(PRELOAD_LIB) $(DESTDIR)$(LIBDIR)/librespan.so
+	install -m 0755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/respan
+	gzip -9n < man/respan.1 > $(DESTDIR)$(MANDIR)/man1/respan.1.gz
+	gzip -9n < man/librespan.7 > $(DESTDIR)$(MANDIR)/man7/librespan.7.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/respan.1.gz $(DESTDIR)$(MANDIR)/man7/librespan.7.gz
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# Removes exactly what install put there, nothing else (the doc directory
+# only when it is then empty).
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/librespan.so $(DESTDIR)$(PREFIX)/bin/respan
+	rm -f $(DESTDIR)$(LIBDIR)/librespan.so $(DESTDIR)$(PREFIX)/bin/respan \
+		$(DESTDIR)$(MANDIR)/man1/respan.1.gz $(DESTDIR)$(MANDIR)/man7/librespan.7.gz \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBDIR) 2>/dev/null
+
+# The Debian package, in $(OUT): librespan_VERSION_ARCH.deb (scripts/make-deb).
+deb: all
+	rm -rf $(OUT)/deb-root
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(OUT)/deb-root) PREFIX=/usr
+	scripts/make-deb $(abspath $(OUT)/deb-root) $(abspath $(OUT))
+	rm -rf $(OUT)/deb-root
 
 # Everything built with this OUT (make OUT=build/clang clean for clang's).
 clean:

@@ -1,6 +1,7 @@
 #include "ldpreload.h"
 
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,55 @@ int ldpreload_compose(const char *lib, const char *existing, char *out, size_t s
 	return o.over ? -1 : 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+
+#ifdef SANITIZER_BUILD
+/* The ASan or TSan runtime among the loaded objects (what respan runs on). */
+static int find_runtime(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	static const char *const names[] = { "libasan.so", "libtsan.so",
+					     "libclang_rt.asan", "libclang_rt.tsan" };
+	(void)size;
+	const char *name = info->dlpi_name, *b;
+	size_t bl;
+	if (name == NULL || name[0] != '/')
+		return 0;
+	base_of(name, strlen(name), &b, &bl);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(b, names[i], strlen(names[i])) == 0) {
+			*(const char **)arg = name;
+			return 1;
+		}
+	return 0;
+}
+
+const char *ldpreload_own_runtime(const char *existing, char *out, size_t size)
+{
+	const char *runtime = NULL, *e;
+	size_t n, pos = 0;
+	if (existing && next_entry(existing, &pos, &e, &n) && is_sanitizer(e, n))
+		return existing;
+	dl_iterate_phdr(find_runtime, &runtime);
+	if (runtime == NULL || snprintf(out, size, "%s:%s", runtime,
+					existing ? existing : "") >= (int)size)
+		return existing;
+	return out;
+}
+#else
+const char *ldpreload_own_runtime(const char *existing, char *out, size_t size)
+{
+	(void)out;
+	(void)size;
+	return existing;
+}
+#endif
+
 int ldpreload_strip(const char *existing, char *out, size_t size)
 {
 	struct out o = { out, size, 0, false };
@@ -154,6 +204,10 @@ int ldpreload_find_library(const char *env_library, char *out, size_t size,
 	}
 	char *slash = strrchr(exe, '/');
 	*slash = '\0';
+	/* Installed (PREFIX/lib/respan), an older install (PREFIX/lib), build/. */
+	snprintf(path, sizeof(path), "%s/../lib/respan/" LDPRELOAD_LIB_NAME, exe);
+	if (usable(path) && realpath(path, real))
+		goto found;
 	snprintf(path, sizeof(path), "%s/../lib/" LDPRELOAD_LIB_NAME, exe);
 	if (usable(path) && realpath(path, real))
 		goto found;
@@ -161,7 +215,7 @@ int ldpreload_find_library(const char *env_library, char *out, size_t size,
 	if (usable(path) && realpath(path, real))
 		goto found;
 	snprintf(err, errsize,
-		 "cannot find " LDPRELOAD_LIB_NAME " in %.400s/../lib or %.400s; "
+		 "cannot find " LDPRELOAD_LIB_NAME " in %.400s/../lib/respan, ../lib or %.400s; "
 		 "set RESPAN_LIBRARY to its path", exe, exe);
 	return -1;
 found:
