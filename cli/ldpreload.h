@@ -33,6 +33,16 @@ int ldpreload_find_library(const char *env_library, char *out, size_t size,
  */
 int ldpreload_compose(const char *lib, const char *existing, char *out, size_t size);
 
+/*
+ * A sanitizer build of respan (ASan, TSan) runs PROGRAM with the sanitizer
+ * build of librespan.so beside it, which starts only behind the same
+ * runtime, first in LD_PRELOAD. Then, when existing does not start with a
+ * sanitizer runtime, this returns out holding the runtime respan runs on
+ * followed by existing, ready for ldpreload_compose; otherwise, and in any
+ * other build, it returns existing (which may be NULL).
+ */
+const char *ldpreload_own_runtime(const char *existing, char *out, size_t size);
+
 /* existing without any librespan.so entry (for re-executing respan itself). */
 int ldpreload_strip(const char *existing, char *out, size_t size);
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -152,4 +153,30 @@ bool real_have_libgnutls(void)
 bool real_have_tls_layer(void)
 {
 	return real_have_libssl() || real_have_libgnutls();
+}
+
+/* REAL's lock (real.h): one load and one store are all it ever covers. */
+static char storing;
+static __thread bool storing_here;
+
+bool real_store_begin(void)
+{
+	if (storing_here)	/* a signal handler, inside on this thread */
+		return false;
+	for (int i = 0; i < 1000; i++) {
+		if (!__atomic_test_and_set(&storing, __ATOMIC_ACQUIRE)) {
+			storing_here = true;
+			return true;
+		}
+		sched_yield();
+	}
+	return false;
+}
+
+void real_store_end(bool locked)
+{
+	if (!locked)
+		return;
+	storing_here = false;
+	__atomic_clear(&storing, __ATOMIC_RELEASE);
 }

@@ -48,12 +48,37 @@ bool real_have_libgnutls(void);
  */
 bool real_have_tls_layer(void);
 
-/* Resolve a symbol once into a function pointer variable (thread-safe). */
-#define REAL(var, finder, name)                                        \
-	do {                                                           \
-		if (__atomic_load_n(&(var), __ATOMIC_ACQUIRE) == NULL) \
-			__atomic_store_n(&(var), finder(name),         \
-					 __ATOMIC_RELEASE);            \
+/*
+ * Resolve a symbol once into a function pointer variable (thread-safe).
+ * Threads may look the same symbol up at once, but the variable is stored
+ * only once: the hooks read it again, plainly, to check and call it, and a
+ * second thread storing the same pointer would race with those reads
+ * (ThreadSanitizer saw it). The store is made under real_store_begin(), a
+ * lock held for one load and one store, never across a call (so never
+ * across dlsym and the loader's lock). Every later reader has seen the
+ * stored value with its acquire load or taken the lock after the store.
+ */
+#define REAL(var, finder, name)                                                \
+	do {                                                                   \
+		if (__atomic_load_n(&(var), __ATOMIC_ACQUIRE) == NULL) {       \
+			__typeof__(var) found_ = finder(name);                 \
+			if (found_ != NULL) {                                  \
+				bool locked_ = real_store_begin();             \
+				if (__atomic_load_n(&(var), __ATOMIC_RELAXED) == NULL) \
+					__atomic_store_n(&(var), found_,       \
+							 __ATOMIC_RELEASE);    \
+				real_store_end(locked_);                       \
+			}                                                      \
+		}                                                              \
 	} while (0)
+
+/*
+ * REAL's lock. real_store_begin returns whether it took it: after a short
+ * wait it goes on without (a signal handler that interrupted its own thread
+ * inside, a child forked while another thread held it), and the store is
+ * then at worst the same pointer twice. Pass its answer to real_store_end.
+ */
+bool real_store_begin(void);
+void real_store_end(bool locked);
 
 #endif

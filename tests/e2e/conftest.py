@@ -116,5 +116,25 @@ def respan_env(tmp_path, router, pki, librespan) -> dict:
     """A fresh environment for one client under librespan, routed to `router`:
     PATH, HOME (tmp), LANG, RESPAN_API_KEY (fake, random), RESPAN_BASE_URL
     (https://localhost:PORT/api/), RESPAN_CA_FILE, RESPAN_LOG
-    (tmp_path/traffic.jsonl), LD_PRELOAD. A plain dict: change it freely."""
-    return make_respan_env(tmp_path, router, pki, preload=librespan)
+    (tmp_path/traffic.jsonl), LD_PRELOAD. A plain dict: change it freely.
+
+    Under a sanitizer build (RESPAN_SAN_RUNTIME: make sanitize, make tsan)
+    every process run with it writes its sanitizer reports to files in
+    tmp_path/san-reports, and any report fails the test when it ends: the
+    relays the library starts have no stderr, and not every test looks at
+    every exit status. ThreadSanitizer stops a process at its first report
+    (tsan.supp lists the only races it lets pass: OpenSSL's own)."""
+    env = make_respan_env(tmp_path, router, pki, preload=librespan)
+    reports = tmp_path / "san-reports"
+    if os.environ.get("RESPAN_SAN_RUNTIME"):
+        reports.mkdir()
+        to_file = f"log_path={reports}/report"
+        env["ASAN_OPTIONS"] += ":" + to_file
+        env["UBSAN_OPTIONS"] += ":" + to_file
+        env["TSAN_OPTIONS"] = (f"halt_on_error=1:exitcode=66:suppressions={HERE}/tsan.supp:"
+                               + to_file)
+    yield env
+    found = sorted(reports.glob("report*")) if reports.exists() else []
+    if found:
+        pytest.fail("sanitizer reports:\n" + "\n".join(
+            f"{p.name}:\n{p.read_text(errors='replace')[-6000:]}" for p in found))
