@@ -108,7 +108,7 @@ UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
 	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname pembundle \
-	cassette
+	cassette logfilter quote
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c); relay and
 # logread are respan's relay checks and log reader (cli/relay, cli/log).
@@ -155,6 +155,9 @@ CLI_SRCS := \
 	cli/log/log_summary.c \
 	cli/log/logread.c \
 	cli/log/logpair.c \
+	cli/log/logfilter.c \
+	cli/log/log_curl.c \
+	cli/log/quote.c \
 	cli/doctor/doctor.c \
 	cli/doctor/doctor_setup.c \
 	cli/doctor/progcheck.c \
@@ -202,6 +205,11 @@ $(BUILD)/tests/unit/test_cassette: $(BUILD)/cli/replay/cassette.o $(BUILD)/cli/l
 	$(BUILD)/cli/log/logpair.o
 # After the cli objects (listed after the archive in $^): the engine again.
 $(BUILD)/tests/unit/test_cassette: LDLIBS_TEST := $(ENGINE_LIB) -lcrypto
+# respan log's filters (they read records with logread) and its quoting.
+$(BUILD)/tests/unit/test_logfilter: $(BUILD)/cli/log/logfilter.o $(BUILD)/cli/log/logread.o
+$(BUILD)/tests/unit/test_logfilter: LDLIBS_TEST := $(ENGINE_LIB)
+$(BUILD)/tests/unit/test_quote: $(BUILD)/cli/log/quote.o
+$(BUILD)/tests/unit/test_logfilter.o $(BUILD)/tests/unit/test_quote.o: ALL_CFLAGS += -Icli
 $(BUILD)/tests/unit/test_peer.o $(BUILD)/tests/unit/test_ldpreload.o \
 $(BUILD)/tests/unit/test_elfinfo.o $(BUILD)/tests/unit/test_cassette.o: ALL_CFLAGS += -Icli
 
@@ -257,9 +265,10 @@ SAN_RUNTIME = $(shell $(CC) -print-file-name=$(if $(findstring clang,$(CC)),libc
 SAN_RT = $(if $(findstring thread,$(SANITIZER)),tsan,asan)
 E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients.py \
 	test_python_clients.py test_routing_matrix.py test_layer1_audit.py test_refusals.py \
-	test_threads_fork.py test_capture_and_safety.py test_edge_arguments.py)))
+	test_threads_fork.py test_capture_and_safety.py test_edge_arguments.py \
+	test_trust_scope.py)))
 # The respan command under ASan+UBSan too: respan run and its relay, the
-# library's relay-serve, interception, log and doctor. A report from a
+# library's relay-serve, replay, interception, log and doctor. A report from a
 # process nobody reads (relay-serve's stderr is /dev/null) fails the test
 # all the same (conftest.py). Left out for what the test itself does: an
 # exact LD_PRELOAD value (a sanitizer build's respan run puts its runtime
@@ -269,7 +278,7 @@ E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients
 # (ASan's shadow and quarantine count against it).
 E2E_SAN_CLI_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_respan_run.py \
 	test_respan_log.py test_respan_doctor.py test_library_relay.py test_interception.py \
-	test_interception_ca.py test_egress_proxy.py test_go_client.py)))
+	test_interception_ca.py test_egress_proxy.py test_go_client.py test_replay.py)))
 E2E_SAN_DESELECT := test_respan_run.py::test_ld_preload_is_prepended \
 	test_respan_run.py::test_library_location \
 	test_respan_run.py::test_relay_with_librespan_already_preloaded \
@@ -322,7 +331,8 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ipreload -Icli \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_SRCS := $(ENGINE_SRCS) cli/elf/elfinfo.c cli/relay/peer.c cli/relay/proxy.c \
 	cli/log/log.c cli/log/log_show.c cli/log/log_har.c cli/log/log_summary.c \
-	cli/log/logread.c cli/log/logpair.c
+	cli/log/logread.c cli/log/logpair.c cli/log/logfilter.c cli/log/log_curl.c \
+	cli/log/quote.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/libengine-fuzz.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

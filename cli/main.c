@@ -3,7 +3,7 @@
  *
  *     respan run [OPTIONS] [--] PROGRAM [ARGS...]
  *     respan replay [--log F] [--miss fail|live] CASSETTE [--] PROGRAM [ARGS...]
- *     respan log show|har|summary [FILE]
+ *     respan log show|har|summary|curl ...
  *     respan doctor [--check-router] [--run] [PROGRAM]
  *     respan ca path|show|rotate
  *     respan --help | --version
@@ -24,6 +24,7 @@ static void usage(FILE *out)
 	fputs("usage: respan run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 	      "       respan replay [--log FILE] [--miss fail|live] CASSETTE [--] PROGRAM [ARGS...]\n"
 	      "       respan log show|har|summary [FILE]\n"
+	      "       respan log curl ID [FILE]\n"
 	      "       respan doctor [--check-router] [--run] [PROGRAM]\n"
 	      "       respan ca path|show|rotate\n"
 	      "       respan --help | --version\n"
@@ -33,7 +34,8 @@ static void usage(FILE *out)
 	      "          Respan router and are logged (respan run --help)\n"
 	      "  replay  run PROGRAM with its LLM requests answered from a recorded log,\n"
 	      "          offline (respan replay --help)\n"
-	      "  log     read the traffic log: show [-f] [-v], har, summary\n"
+	      "  log     read the traffic log: show [-f] [-v] [filters], har, summary\n"
+	      "          [--format text|json|markdown], curl ID\n"
 	      "          (respan log --help)\n"
 	      "  doctor  the effective configuration, and which layers can act on\n"
 	      "          PROGRAM (respan doctor --help)\n"

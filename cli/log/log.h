@@ -1,11 +1,14 @@
 /*
- * log: `respan log show|har|summary [FILE]` (docs/contract.md#the-respan-command), the readers
- * of the traffic log librespan.so writes (docs/log-format.md, output
- * formats in docs/respan-log.md).
+ * log: `respan log show|har|summary [FILE]` and `respan log curl ID [FILE]`
+ * (docs/contract.md#the-respan-command), the readers of the traffic log
+ * librespan.so writes (docs/log-format.md, output formats in
+ * docs/respan-log.md).
  *
  * log.c parses the command line and opens the log; each subcommand
- * (log_show.c, log_har.c, log_summary.c) takes the opened log and returns
- * the exit status (0, or 1 after saying why), using the helpers below.
+ * (log_show.c, log_har.c, log_summary.c, log_curl.c) takes the opened log
+ * and returns the exit status (0, or 1 after saying why), using the
+ * helpers below. show's filters are logfilter.h; quote.h makes text from
+ * the log safe for a shell, Markdown or JSON.
  */
 #ifndef RESPAN_CLI_LOG_H
 #define RESPAN_CLI_LOG_H
@@ -13,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "logfilter.h"
 #include "logread.h"
 
 /* The help of `respan log`. */
@@ -26,14 +30,28 @@ int log_main(int argc, char **argv);
 
 /* ---- the subcommands -------------------------------------------------------- */
 
-/* respan log show: one block per exchange; -f follows, -v adds headers and bodies. */
-int log_show(struct logread *r, bool verbose);
+/*
+ * respan log show: one block per exchange; -f (r->follow) follows, -v
+ * (verbose) adds headers and bodies; only what passes filter is shown
+ * (NULL: everything).
+ */
+int log_show(struct logread *r, bool verbose, const struct logfilter *filter);
 
 /* respan log har: HAR 1.2 on stdout. */
 int log_har(struct logread *r);
 
-/* respan log summary: the table per provider and model. */
-int log_summary(struct logread *r);
+/* The formats of respan log summary. */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_MARKDOWN };
+
+/* respan log summary: the table per provider and model, in format. */
+int log_summary(struct logread *r, enum log_format format);
+
+/*
+ * respan log curl: the request of exchange id as a curl command line on
+ * stdout. 1 (after saying why on stderr, with nothing on stdout) when id
+ * is not in the log or its request cannot be reproduced.
+ */
+int log_curl(struct logread *r, const char *id);
 
 /* ---- what they share -------------------------------------------------------- */
 

@@ -2,6 +2,8 @@
  * respan log show: the log as text, one block per exchange (format in
  * docs/respan-log.md). Without -v the headers and bodies are dropped as
  * soon as a record is read, so what waits for its response stays small.
+ * The filters (logfilter.h) are applied as each item is complete, so they
+ * work the same while following.
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +26,7 @@ static void on_sigint(int sig)
 struct show {
 	FILE *out;
 	bool verbose;
+	const struct logfilter *filter;	/* NULL: everything */
 	bool block_before;	/* the last thing written was a block */
 	bool any;
 };
@@ -253,6 +256,8 @@ static void emit(void *ctx, const struct logitem *it)
 {
 	struct show *s = ctx;
 	bool block = it->event == NULL;
+	if (s->filter && !logfilter_match(s->filter, it))
+		return;
 	if (s->any && (block || s->block_before))
 		fputc('\n', s->out);
 	if (block)
@@ -279,9 +284,10 @@ static void nap(void)
 	nanosleep(&ts, NULL);	/* SIGINT cuts it short */
 }
 
-int log_show(struct logread *r, bool verbose)
+int log_show(struct logread *r, bool verbose, const struct logfilter *filter)
 {
-	struct show s = { stdout, verbose, false, false };
+	struct show s = { stdout, verbose, filter && !logfilter_empty(filter) ? filter : NULL,
+			  false, false };
 	struct logpair *p = logpair_new(emit, &s, LOGPAIR_MAX_BYTES, true);
 	struct sigaction sa = { .sa_handler = on_sigint };	/* no SA_RESTART */
 	cJSON *rec;

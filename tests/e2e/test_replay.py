@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -46,11 +47,11 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def env(respan_env) -> dict:
+def env(respan_env, librespan) -> dict:
     """For respan run and respan replay: they set LD_PRELOAD themselves."""
     e = dict(respan_env)
     e.pop("LD_PRELOAD")
-    e["RESPAN_LIBRARY"] = respan_env["LD_PRELOAD"]
+    e["RESPAN_LIBRARY"] = str(librespan)
     return e
 
 
@@ -62,6 +63,10 @@ def offline(env: dict) -> dict:
 def client_argv(kind: str, tmp_path: Path, key: str, body: str = CHAT,
                 url: str = "https://api.openai.com/v1/chat/completions",
                 times: int = 1) -> list:
+    if kind == "curl" and os.environ.get("RESPAN_SAN_RUNTIME"):
+        # The curl command hangs in setlocale() with an ASan runtime preloaded
+        # (the Makefile's e2e-san note); Python covers the sanitizer run.
+        pytest.skip("curl under an ASan runtime (see the Makefile)")
     if kind == "curl":
         return ["curl", "-sS", "-N", "--http1.1", url, "-H", "Authorization: Bearer " + key,
                 "-H", "Content-Type: application/json", "-d", body]

@@ -1,16 +1,20 @@
-"""`respan log show|har|summary` (docs/contract.md#the-respan-command, docs/respan-log.md), read
-against logs that real clients wrote under librespan.so: Python's
-http.client over libssl calling api.openai.com, api.anthropic.com and
-generativelanguage.googleapis.com (routed to the stand-in), a TLS client
-that bypasses the router (events), a program that exits mid-stream and one
-killed mid-stream (no response record at all).
+"""`respan log show|har|summary|curl` (docs/contract.md#the-respan-command,
+docs/respan-log.md), read against logs that real clients wrote under
+librespan.so: Python's http.client over libssl calling api.openai.com,
+api.anthropic.com and generativelanguage.googleapis.com (routed to the
+stand-in), a TLS client that bypasses the router (events), a program that
+exits mid-stream and one killed mid-stream (no response record at all).
 
 Every expectation is computed here from the log itself (standin.helpers
-read_log), not from respan's own reading of it.
+read_log), not from respan's own reading of it. The commands `respan log
+curl` prints are run (bash and sh) against the stand-in router, which must
+receive what the library sent in the first place.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import math
 import os
@@ -21,6 +25,7 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -443,8 +448,8 @@ def test_memory_is_bounded(respan_cli, traffic, tmp_path):
 class Follower:
     """respan log show -f, its output collected by a thread."""
 
-    def __init__(self, cli, log, env):
-        self.proc = subprocess.Popen([str(cli), "log", "show", "-f", str(log)], env=env,
+    def __init__(self, cli, log, env, *args):
+        self.proc = subprocess.Popen([str(cli), "log", "show", "-f", str(log), *args], env=env,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.out, self.err = bytearray(), bytearray()
@@ -816,3 +821,709 @@ def test_empty_log(respan_cli, tmp_path):
     out = respan(respan_cli, ["log", "summary", empty], env, check=True).stdout.decode()
     assert out.split("\n")[1].split() == ["total", "all", "0", "0", "0", "0", "0", "-", "-", "-"]
     assert "events: none" in out
+
+
+# --------------------------------------------------------------------------
+# respan log summary --format json|markdown
+
+
+def md_unescape(cell: str) -> str:
+    """The text a Markdown cell written by respan stands for: backslash
+    escapes, then the three entities it writes."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", cell))
+
+
+def md_row(line: str) -> list:
+    """The cells of a GFM table row, split on the | that are not escaped."""
+    assert line.startswith("| ") and line.endswith(" |"), line
+    cells, cur, i, inner = [], "", 0, line[1:-1]
+    while i < len(inner):
+        if inner[i] == "\\" and i + 1 < len(inner):
+            cur += inner[i:i + 2]
+            i += 2
+            continue
+        if inner[i] == "|":
+            cells.append(cur)
+            cur = ""
+        else:
+            cur += inner[i]
+        i += 1
+    cells.append(cur)
+    return [c.strip() for c in cells]
+
+
+def md_tables(text: str) -> list:
+    """Each table of a Markdown text: (header cells, separator cells, rows)."""
+    tables, lines = [], text.split("\n")
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].startswith("|"):
+                block.append(md_row(lines[i]))
+                i += 1
+            tables.append((block[0], block[1], block[2:]))
+        i += 1
+    return tables
+
+
+def rendered_cells(text: str) -> list:
+    """Markdown rendered by markdown-it (CommonMark with GFM tables and
+    strikethrough), when installed: [[cell text, ...] per row of every table],
+    and the HTML. None when markdown-it is not installed."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:
+        return None
+    out = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    rows = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)
+            for tr in re.findall(r"<tr>(.*?)</tr>", out, re.S)]
+    return rows, out
+
+
+def summary_of(cli, log, env, fmt=None) -> subprocess.CompletedProcess:
+    return respan(cli, ["log", "summary", log] + (["--format", fmt] if fmt else []), env,
+                  check=True)
+
+
+def text_summary(out: str) -> tuple:
+    """(rows, events line, from-to line) of the text format."""
+    lines = out.split("\n")
+    blank = lines.index("")
+    return [ln.split() for ln in lines[1:blank]], lines[blank + 1], \
+        (lines[blank + 2] if len(lines) > blank + 2 else "")
+
+
+def test_summary_formats(respan_cli, traffic, tmp_path):
+    """json and markdown say what text says: the same rows, totals, events
+    and times."""
+    env, keys, log = traffic
+    records = read_log(log)
+    want_rows, want_events = expected_summary(records)
+    text = summary_of(respan_cli, log, log_env(env)).stdout.decode()
+    assert summary_of(respan_cli, log, log_env(env), "text").stdout.decode() == text
+    rows, events_line, span = text_summary(text)
+    assert rows == want_rows
+
+    # JSON: one document, the columns of the text table as keys.
+    done = summary_of(respan_cli, log, log_env(env), "json")
+    assert done.stderr == b""
+    doc = json.loads(done.stdout)
+    assert set(doc) == {"groups", "total", "events", "from", "to"}
+    columns = ["exchanges", "errors", "in_tokens", "out_tokens", "timed", "median_ms",
+               "p95_ms", "max_ms"]
+    as_text = lambda v: "-" if v is None else str(v)  # noqa: E731
+    got = [[as_text(g["provider"]), as_text(g["model"])] + [as_text(g[c]) for c in columns]
+           for g in doc["groups"]]
+    got.append(["total", "all"] + [as_text(doc["total"][c]) for c in columns])
+    assert got == rows
+    assert all(isinstance(doc["total"][c], int) for c in columns)
+    assert set(doc["total"]) == set(columns)
+    assert doc["events"] == dict(want_events)
+    assert list(doc["events"]) == list(want_events)   # in the order first seen
+    stamps = sorted(r["ts"] for r in records)
+    assert (doc["from"], doc["to"]) == (stamps[0], stamps[-1])
+    assert span == f"from {doc['from']} to {doc['to']}"
+
+    # Markdown: a heading, the table, the events table, the times.
+    done = summary_of(respan_cli, log, log_env(env), "markdown")
+    assert done.stderr == b""
+    md = done.stdout.decode()
+    assert md.startswith("### respan log summary\n\n| provider | model |")
+    [(head, sep, body), (ev_head, ev_sep, ev_body)] = md_tables(md)
+    assert head == ["provider", "model", "exchanges", "errors", "in_tokens", "out_tokens",
+                    "timed", "median_ms", "p95_ms", "max_ms"]
+    assert sep == ["---", "---"] + ["---:"] * 8      # numbers right-aligned
+    assert len(body) == len(rows) - 1 + 1             # one row per group, then the total
+    assert [[md_unescape(c) for c in r] for r in body[:-1]] == rows[:-1]
+    assert body[-1] == ["**total**", "**all**"] + rows[-1][2:]
+    assert ev_head == ["event", "count"] and ev_sep == ["---", "---:"]
+    assert [[md_unescape(c) for c in r] for r in ev_body] == \
+        [[k, str(v)] for k, v in want_events.items()]
+    assert md.rstrip("\n").split("\n")[-1] == f"From {stamps[0]} to {stamps[-1]}."
+    rendered = rendered_cells(md)
+    if rendered is not None:
+        cells, out = rendered
+        assert out.count("<table>") == 2
+        assert cells[0] == head and len(cells) == 1 + len(rows) + 1 + len(want_events)
+        assert [[html.unescape(c) for c in r] for r in cells[1:len(rows)]] == rows[:-1]
+    check_no_secrets_in(done.stdout, tmp_path, *keys.all(env))
+
+
+def crafted_exchange(n: int, provider, model, status=200, duration=10, error=None,
+                     ts="2026-11-25T08:00:00.000Z", **req_fields) -> list:
+    """A request and its response record, as the library writes them."""
+    req = {"type": "request", "id": f"1-{n}", "ts": ts, "pid": 1, "ppid": 0,
+           "exe": "/usr/bin/prog", "layer": "openssl", "provider": provider, "routed": True,
+           "method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+           "routed_url": "https://localhost:1/api/chat/completions", "headers": [],
+           "body": "", "body_bytes": 0, "body_truncated": False}
+    req.update(req_fields)
+    resp = {"type": "response", "id": f"1-{n}", "ts": ts, "pid": 1, "status": status,
+            "headers": [], "body": "", "body_bytes": 0, "body_truncated": False,
+            "sse": False, "ttfb_ms": 1, "duration_ms": duration,
+            "usage": {"model": model, "input_tokens": 3, "output_tokens": 4},
+            "output_text": None, "error": error}
+    return [req, resp]
+
+
+HOSTILE = ["op|en <script>alert(1)</script>",
+           "m`x` *em* _u_ [link](https://e.example/) ![i](u) ~~del~~ $x$ \\ &amp; &#60; | end",
+           "two\nlines\r\tand \x1b[31m\u0085"]
+
+
+def test_summary_formats_keep_log_text_in_its_place(respan_cli, tmp_path):
+    """Names from the log cannot add a cell, a row, HTML, a link, emphasis
+    or code to the Markdown, nor break the JSON (bytes that are not UTF-8
+    included)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    records = (crafted_exchange(1, HOSTILE[0], HOSTILE[1])
+               + crafted_exchange(2, "openai", HOSTILE[2], status=500)
+               + [{"type": "event", "ts": "2026-11-25T08:00:01.000Z", "pid": 1,
+                   "exe": "/x", "event": "<b>|`ev`|</b>", "host": None, "detail": None}])
+    log = tmp_path / "hostile.jsonl"
+    data = b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+    # A model name with a byte that is not UTF-8.
+    data += json.dumps(crafted_exchange(3, "gemini", "bad-XX")[0]).encode() + b"\n"
+    data += json.dumps(crafted_exchange(3, "gemini", "bad-XX")[1]).encode() \
+        .replace(b"bad-XX", b"bad-\xff\xfe") + b"\n"
+    log.write_bytes(data)
+
+    doc = json.loads(summary_of(respan_cli, log, env, "json").stdout.decode("utf-8"))
+    assert [(g["provider"], g["model"]) for g in doc["groups"]] == sorted(
+        [("gemini", "bad-\ufffd\ufffd"), ("openai", HOSTILE[2]), (HOSTILE[0], HOSTILE[1])])
+    assert doc["total"]["exchanges"] == 3 and doc["total"]["errors"] == 1
+    assert doc["events"] == {"<b>|`ev`|</b>": 1}
+
+    md = summary_of(respan_cli, log, env, "markdown").stdout.decode("utf-8")
+    assert "<" not in md and "\x1b" not in md and "\u0085" not in md
+    [(head, _, body), (_, _, ev_body)] = md_tables(md)
+    assert len(body) == 4 and all(len(r) == len(head) == 10 for r in body)
+    as_cell = lambda s: re.sub(r"[\n\r\t]", " ", s).replace("\x1b", "\\x1b") \
+        .replace("\u0085", "\\u0085").strip()  # noqa: E731
+    assert [md_unescape(c) for c in body[2][:2]] == ["op|en <script>alert(1)</script>",
+                                                     as_cell(HOSTILE[1])]
+    assert md_unescape(body[1][1]) == as_cell(HOSTILE[2])
+    assert [md_unescape(c) for c in ev_body[0]] == ["<b>|`ev`|</b>", "1"]
+    rendered = rendered_cells(md)
+    if rendered is not None:
+        cells, out = rendered
+        for tag in ("<script", "<a ", "<img", "<code", "<em", "<del", "<b>", "<s>"):
+            assert tag not in out, tag
+        assert out.count("<strong>") == 2             # the total row's two, only
+        assert all(len(r) == 10 for r in cells[:5]) and len(cells) == 5 + 2
+        assert html.unescape(cells[3][0]) == HOSTILE[0]
+        assert html.unescape(cells[3][1]) == as_cell(HOSTILE[1])
+        assert html.unescape(cells[6][0]) == "<b>|`ev`|</b>"
+
+
+def test_summary_format_usage(respan_cli, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    doc = json.loads(summary_of(respan_cli, empty, env, "json").stdout)
+    assert doc["groups"] == [] and doc["events"] == {} and doc["from"] is None
+    assert doc["total"]["exchanges"] == 0 and doc["total"]["median_ms"] is None
+    md = summary_of(respan_cli, empty, env, "markdown").stdout.decode()
+    [(_, _, body)] = md_tables(md)
+    assert body == [["**total**", "**all**", "0", "0", "0", "0", "0", "-", "-", "-"]]
+    assert "No events." in md
+    for args, message in [
+        (["--format", "yaml"], b"respan log summary: --format yaml: expected text, json "
+                               b"or markdown"),
+        (["--format"], b"respan log summary: --format needs a value"),
+    ]:
+        done = respan(respan_cli, ["log", "summary", empty] + args, env)
+        assert (done.returncode, done.stdout) == (2, b""), args
+        assert message in done.stderr
+    done = respan(respan_cli, ["log", "show", "--format", "json", empty], env)
+    assert done.returncode == 2 and b"unknown option --format" in done.stderr
+
+
+# --------------------------------------------------------------------------
+# respan log show: filters
+
+
+def ts_ms(ts: str) -> int:
+    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def status_matches(resp, spec: str) -> bool:
+    for item in spec.split(","):
+        if item == "error":
+            if resp is None or not 100 <= resp["status"] < 400 or resp["error"] is not None:
+                return True
+        elif resp is None:
+            continue
+        elif item.endswith("xx"):
+            if resp["status"] // 100 == int(item[0]):
+                return True
+        elif resp["status"] == int(item):
+            return True
+    return False
+
+
+def expected_show(records, provider=None, pid=None, status=None, since=None, id=None):
+    """(block ids, event lines) that show with these filters prints."""
+    ids = []
+    for req, resp in exchanges(records):
+        if provider is not None and (req["provider"] or "-") != provider:
+            continue
+        if pid is not None and req["pid"] != pid:
+            continue
+        if status is not None and not status_matches(resp, status):
+            continue
+        if since is not None and ts_ms(req["ts"]) < since:
+            continue
+        if id is not None and req["id"] != id:
+            continue
+        ids.append(req["id"])
+    events = []
+    if provider is None and status is None and id is None:
+        events = [expected_event(e) for e in records if e["type"] == "event"
+                  and (pid is None or e["pid"] == pid)
+                  and (since is None or ts_ms(e["ts"]) >= since)]
+    return ids, events
+
+
+def shown(cli, log, env, *args) -> tuple:
+    done = respan(cli, ["log", "show", log, *args], env, check=True)
+    assert done.stderr == b""
+    blocks, events = parse_show(done.stdout.decode())
+    return [b[0].rsplit("[", 1)[1].rstrip("]") for b in blocks], events, blocks
+
+
+def test_show_filters(respan_cli, traffic):
+    env, _, log = traffic
+    env = log_env(env)
+    records = read_log(log)
+    requests = [r for r in records if r["type"] == "request"]
+    evs = [r for r in records if r["type"] == "event"]
+    busiest = Counter(r["pid"] for r in requests).most_common(1)[0][0]
+    third = sorted(r["ts"] for r in requests)[2]
+    later = datetime.fromisoformat(third.replace("Z", "+00:00")).astimezone(
+        timezone(timedelta(hours=1), "CET"))
+    as_cet = later.isoformat(timespec="milliseconds")        # ...+01:00
+    cases = [
+        (["--provider", "anthropic"], dict(provider="anthropic")),
+        (["--provider", "openai"], dict(provider="openai")),
+        (["--provider", "gemini"], dict(provider="gemini")),
+        (["--provider", "vertexai"], dict(provider="vertexai")),
+        (["--pid", str(busiest)], dict(pid=busiest)),
+        (["--pid", str(evs[0]["pid"])], dict(pid=evs[0]["pid"])),     # its events
+        (["--status", "200"], dict(status="200")),
+        (["--status", "429"], dict(status="429")),
+        (["--status", "4xx"], dict(status="4xx")),
+        (["--status", "2xx"], dict(status="2xx")),
+        (["--status", "error"], dict(status="error")),
+        (["--status", "404,error"], dict(status="404,error")),
+        (["--since", third], dict(since=ts_ms(third))),
+        (["--since", as_cet], dict(since=ts_ms(third))),
+        (["--since", "1h"], dict(since=0)),                # all of it is recent
+        (["--since", "2999-01-01"], dict(since=ts_ms("2999-01-01T00:00:00Z"))),
+        (["--id", requests[1]["id"]], dict(id=requests[1]["id"])),
+        (["--id", "no-such-id"], dict(id="no-such-id")),
+        # Combined: AND.
+        (["--provider", "openai", "--status", "4xx"], dict(provider="openai", status="4xx")),
+        (["--pid", str(busiest), "--since", third], dict(pid=busiest, since=ts_ms(third))),
+        (["--provider", "anthropic", "--status", "error", "--pid", str(busiest)],
+         dict(provider="anthropic", status="error", pid=busiest)),
+        (["--id", requests[1]["id"], "--provider", "gemini"],
+         dict(id=requests[1]["id"], provider="gemini")),
+    ]
+    seen_nonempty = set()
+    for args, kw in cases:
+        ids, events, _ = shown(respan_cli, log, env, *args)
+        assert (ids, events) == expected_show(records, **kw), args
+        if ids or events:
+            seen_nonempty.add(args[0])
+    # The cases are not vacuous: each filter selected something somewhere...
+    assert seen_nonempty == {"--provider", "--pid", "--status", "--since", "--id"}
+    # ... and left something out.
+    everything = shown(respan_cli, log, env)[:2]
+    assert shown(respan_cli, log, env, "--status", "4xx")[0] != everything[0]
+    assert shown(respan_cli, log, env, "--status", "error")[0] == \
+        [q["id"] for q, r in exchanges(records)
+         if r is None or not 100 <= r["status"] < 400 or r["error"]]
+
+
+def test_show_filters_verbose(respan_cli, traffic, tmp_path):
+    env, keys, log = traffic
+    env = log_env(env)
+    pairs = exchanges(read_log(log))
+    req, resp = next((q, r) for q, r in pairs if r and r["status"] == 429)
+    ids, events, [block] = shown(respan_cli, log, env, "-v", "--id", req["id"])
+    assert ids == [req["id"]] and events == []
+    i = block.index("  request headers:")
+    assert block[i + 1:i + 1 + len(req["headers"])] == \
+        [f"    {n}: {v}" for n, v in req["headers"]]
+    assert "  response headers:" in block
+    assert body_text(block, "  response body") == resp["body"].rstrip("\n")
+    # The same blocks with or without -v, only longer.
+    plain = shown(respan_cli, log, env, "--status", "error")
+    verbose = shown(respan_cli, log, env, "--status", "error", "-v")
+    assert plain[0] == verbose[0] and plain[1] == verbose[1] == []
+    assert all(v[:len(p)] == p for p, v in zip(plain[2], verbose[2]))
+    assert all(any(ln == "  request headers:" for ln in v) for v in verbose[2])
+    out = respan(respan_cli, ["log", "show", "-v", "--status", "error", log], env,
+                 check=True).stdout
+    check_no_secrets_in(out, tmp_path, *keys.all(traffic[0]))
+
+
+def test_show_filter_usage(respan_cli, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    for args, message in [
+        (["--pid", "abc"], b"--pid abc: expected a process id"),
+        (["--pid", "0"], b"--pid 0: expected a process id"),
+        (["--status", "6xx"], b"--status 6xx: expected a status"),
+        (["--status", "ok"], b"--status ok: expected a status"),
+        (["--since", "yesterday"], b"--since yesterday: expected an RFC 3339 time"),
+        (["--since", "2026-02-30"], b"--since 2026-02-30: expected an RFC 3339 time"),
+        (["--since", "10"], b"--since 10: expected"),
+        (["--provider", ""], b"--provider : expected a provider id"),
+        (["--id"], b"--id needs a value"),
+        (["--bogus"], b"unknown option --bogus"),
+    ]:
+        done = respan(respan_cli, ["log", "show", empty, *args], env)
+        assert (done.returncode, done.stdout) == (2, b""), args
+        assert b"respan log show: " + message in done.stderr, (args, done.stderr)
+    for cmd in ("har", "summary", "curl"):
+        done = respan(respan_cli, ["log", cmd, "--provider", "openai", "x", empty], env)
+        assert done.returncode == 2 and b"unknown option --provider" in done.stderr
+
+
+def test_follow_with_filters(respan_cli, respan_env, router, tmp_path):
+    """-f shows what passes the filters as it comes, -v included."""
+    keys = Keys()
+    log = Path(respan_env["RESPAN_LOG"])
+    client(respan_env, keys, "one", "before")
+    follower = Follower(respan_cli, log, log_env(respan_env), "--provider", "anthropic",
+                        "-v")
+    try:
+        client(respan_env, keys, "mixed")
+        anthropic = [q for q, _ in exchanges(read_log(log)) if q["provider"] == "anthropic"]
+        assert len(anthropic) == 1
+        follower.wait_for(f"[{anthropic[0]['id']}]")
+        follower.wait_for("  response body: an event stream")
+    finally:
+        rc = follower.stop()
+    assert rc == 0, bytes(follower.err)
+    blocks, events = parse_show(follower.out.decode())
+    assert [b[0].rsplit("[", 1)[1] for b in blocks] == [f"{anthropic[0]['id']}]"]
+    assert events == []
+    assert "  request headers:" in blocks[0]
+    check_no_secrets_in(bytes(follower.out), tmp_path, *keys.all(respan_env))
+
+
+# --------------------------------------------------------------------------
+# respan log curl
+
+# Calls made through the library, each from its own spec: host, method,
+# target, headers ([name, value], in order) and body (base64, or None).
+CURL_CLIENT = r"""
+import base64, http.client, json, ssl, sys
+for call in json.load(open(sys.argv[1])):
+    c = http.client.HTTPSConnection(call["host"], context=ssl.create_default_context())
+    body = base64.b64decode(call["body"]) if call["body"] is not None else None
+    c.putrequest(call["method"], call["target"], skip_accept_encoding=True)
+    for name, value in call["headers"]:
+        c.putheader(name, value)
+    if body is not None:
+        c.putheader("Content-Length", str(len(body)))
+    c.endheaders(body)
+    r = c.getresponse()
+    print(r.status, len(r.read()), flush=True)
+"""
+
+# Both shapes of quote, shell syntax and text that is not ASCII, in a body.
+TRICKY_TEXT = ("it's a 'quoted' \"test\": caf\u00e9 \u2615 \u00fc\u00df \u2014 "
+               "$HOME `id` $(id) \\ end")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def curl_calls(keys) -> list:
+    chat = json.dumps({"model": "gpt-4o-mini",
+                       "messages": [{"role": "user", "content": TRICKY_TEXT}]},
+                      ensure_ascii=False).encode()
+    oai = ["Authorization", "Bearer " + keys.openai]
+    return [
+        {"host": "api.openai.com", "method": "POST", "target": "/v1/chat/completions",
+         "headers": [oai, ["Content-Type", "application/json"], ["X-Empty", ""],
+                     ["User-Agent", "tester/1.0 (it's)"], ["Accept", "application/json"]],
+         "body": b64(chat)},
+        {"host": "generativelanguage.googleapis.com", "method": "POST",
+         "target": "/v1beta/models/gemini-2.0-flash:generateContent?alt=json&key=" + keys.gemini,
+         "headers": [["Content-Type", "application/json"]],
+         "body": b64(json.dumps({"contents": [{"role": "user",
+                                               "parts": [{"text": TRICKY_TEXT}]}]}).encode())},
+        {"host": "api.anthropic.com", "method": "POST", "target": "/v1/messages",
+         "headers": [["x-api-key", keys.anthropic], ["anthropic-version", "2023-06-01"],
+                     ["content-type", "application/json"]],
+         "body": b64(json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 16,
+                                 "messages": [{"role": "user", "content": "hi"}]}).encode())},
+        # Not text: logged as body_base64 (the stand-in answers 400).
+        {"host": "api.openai.com", "method": "POST", "target": "/v1/chat/completions",
+         "headers": [oai, ["Content-Type", "application/octet-stream"]],
+         "body": b64(b"\x00\x01'\xff\xfe binary\n" * 20)},
+        {"host": "api.openai.com", "method": "GET", "target": "/v1/models",
+         "headers": [oai], "body": None},
+    ]
+
+
+# What the replay may differ in: curl writes Host and Content-Length itself.
+CURL_WRITES = {"host", "content-length"}
+# Fields of the stand-in's answers that change from one request to the next.
+PER_REQUEST = {"id", "created", "responseId", "createTime"}
+
+
+def curl_env(env, pki) -> dict:
+    """Where the printed command runs: the Respan key, the test CA for curl
+    (CURL_CA_BUNDLE: curl's own variable; the command has no --cacert), no
+    preload."""
+    return {"PATH": "/usr/bin:/bin", "HOME": env["HOME"], "LANG": "C.UTF-8",
+            "RESPAN_API_KEY": env["RESPAN_API_KEY"], "CURL_CA_BUNDLE": pki["ca"]}
+
+
+def curl_command(cli, rid, log, env) -> str:
+    done = respan(cli, ["log", "curl", rid, log], log_env(env))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
+
+
+def same_answer(got: bytes, logged: str) -> None:
+    """The body curl printed is the recorded one, up to the stand-in's ids
+    and times."""
+    try:
+        a, b = json.loads(got), json.loads(logged)
+    except ValueError:
+        assert got.decode() == logged
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        a = {k: v for k, v in a.items() if k not in PER_REQUEST}
+        b = {k: v for k, v in b.items() if k not in PER_REQUEST}
+    assert a == b
+
+
+def replay(router, command: str, env: dict, shell: str = "bash"):
+    """Run command with shell -c (from a file when it is too long to be one
+    argument: 128 KiB on Linux); (curl's stdout, the request the router got)."""
+    before = len(router.requests())
+    if len(command) < 100_000:
+        argv = [f"/bin/{shell}", "-c", command]
+    else:
+        script = Path(env["HOME"]) / f"command-{time.monotonic_ns()}.sh"
+        script.write_text(command)
+        argv = [f"/bin/{shell}", script]
+    done = run(argv, env=env, timeout=30)
+    assert done.returncode == 0, (shell, done.stderr.decode(errors="replace"))
+    received = router.requests()
+    assert len(received) == before + 1
+    return done.stdout, received[-1]
+
+
+def test_curl_reproduces_the_request(respan_cli, respan_env, router, pki, tmp_path):
+    keys = Keys()
+    spec = tmp_path / "calls.json"
+    spec.write_text(json.dumps(curl_calls(keys)))
+    script = tmp_path / "curl_client.py"
+    script.write_text(CURL_CLIENT)
+    run([PYTHON, script, spec], env=respan_env, check=True)
+    log = Path(respan_env["RESPAN_LOG"])
+    pairs = exchanges(read_log(log))
+    originals = router.requests()
+    assert len(pairs) == len(originals) == 5
+    assert [r["status"] for _, r in pairs] == [200, 200, 200, 400, 200]
+    [binary] = [q for q, _ in pairs if "body_base64" in q]
+    secrets = keys.all(respan_env)
+    env = curl_env(respan_env, pki)
+
+    for (req, resp), original in zip(pairs, originals):
+        command = curl_command(respan_cli, req["id"], log, respan_env)
+        check_no_secrets_in(command.encode(), tmp_path, *secrets)
+        assert command.startswith("curl --http1.1 ") or (
+            req is binary and command.startswith("printf '%s' "))
+        for shell in ("bash", "sh"):
+            out, got = replay(router, command, env, shell)
+            assert (got.method, got.path, got.body) == \
+                (original.method, original.path, original.body), (shell, command)
+            # Every header the library sent, in its order, the Respan key
+            # where the credential was; nothing added.
+            mine = [[n, v] for n, v in got.headers if n.lower() not in CURL_WRITES]
+            theirs = [[n, v] for n, v in original.headers if n.lower() not in CURL_WRITES]
+            assert mine == theirs, (shell, command)
+            same_answer(out, resp["body"])
+    chat, gemini, anthropic = pairs[0][0], pairs[1][0], pairs[2][0]
+    key = respan_env["RESPAN_API_KEY"]
+    assert originals[0].header("authorization") == f"Bearer {key}"
+    assert "-H \"Authorization: Bearer $RESPAN_API_KEY\"" in \
+        curl_command(respan_cli, chat["id"], log, respan_env)
+    assert "-H \"x-api-key: $RESPAN_API_KEY\"" in \
+        curl_command(respan_cli, anthropic["id"], log, respan_env)
+    assert originals[1].query["key"] == [key]
+    assert "&key='\"$RESPAN_API_KEY\"" in curl_command(respan_cli, gemini["id"], log,
+                                                         respan_env)
+    # The tricky text went as it is, in a body and in a header.
+    assert originals[0].json()["messages"][0]["content"] == TRICKY_TEXT
+    assert "caf\u00e9 \u2615".encode() in originals[0].body     # as UTF-8, not \u escapes
+    assert originals[0].header("user-agent") == "tester/1.0 (it's)"
+    assert originals[0].header("x-empty") == ""
+    # Hop-by-hop headers are curl's: Accept-Encoding is left out.
+    assert all(n.lower() != "accept-encoding" for n, _ in router.requests()[-1].headers)
+
+
+def test_curl_run_without_the_ca_fails(respan_cli, respan_env, router, pki, tmp_path):
+    """The test above trusts the CA through CURL_CA_BUNDLE alone: without
+    it curl refuses the router's certificate (nothing in the command turns
+    verification off); SSL_CERT_FILE does as well."""
+    keys = Keys()
+    client(respan_env, keys, "one", "check the CA")
+    log = Path(respan_env["RESPAN_LOG"])
+    [(req, resp)] = exchanges(read_log(log))
+    command = curl_command(respan_cli, req["id"], log, respan_env)
+    assert "-k" not in command.split() and "--insecure" not in command
+    env = curl_env(respan_env, pki)
+    bare = {k: v for k, v in env.items() if k != "CURL_CA_BUNDLE"}
+    done = run(["/bin/bash", "-c", command], env=bare)
+    assert done.returncode == 60, done.stderr          # CURLE_PEER_FAILED_VERIFICATION
+    out, got = replay(router, command, dict(bare, SSL_CERT_FILE=pki["ca"]))
+    same_answer(out, resp["body"])
+    assert got.header("authorization") == "Bearer " + respan_env["RESPAN_API_KEY"]
+
+
+def write_log(path: Path, records: list) -> Path:
+    path.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n"
+                              for r in records))
+    return path
+
+
+def test_curl_keeps_the_log_from_the_command_line(respan_cli, router, pki, tmp_path):
+    """Requests a program could send but a naive command would get wrong,
+    from a crafted log pointed at the stand-in: a body curl would read as a
+    file name (@...), one with terminal escapes, one too long for an
+    argument, a url curl would take for a pattern, a method other than
+    POST; each one must reach the router byte for byte."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    key = make_secret()
+    run_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
+               "RESPAN_API_KEY": key, "CURL_CA_BUNDLE": pki["ca"]}
+    base = router.url_for("localhost")
+    auth = ["Authorization", "[REDACTED]"]
+    cases = {
+        "at": dict(body="@/etc/passwd", body_bytes=12),
+        "escapes": dict(body="a\x1b[31mred\rb\x01\u0085c", body_bytes=14),
+        "long": dict(body="x'y\u00e9" * 40000, body_bytes=5 * 40000),
+        "pattern": dict(routed_url=base + "chat/completions?q=[1]{2}&key=[REDACTED]",
+                        body="{}", body_bytes=2),
+        "put": dict(method="PUT", body="{\"a\": 1}", body_bytes=8),
+        "delete": dict(method="DELETE", body="", body_bytes=0, headers=[auth]),
+        "cookie": dict(body="{}", body_bytes=2,
+                       headers=[auth, ["Cookie", "[REDACTED]"],
+                                ["Proxy-Authorization", "[REDACTED]"],
+                                ["Content-Type", "application/json"]]),
+    }
+    records = []
+    for n, (name, fields) in enumerate(cases.items(), 1):
+        req = crafted_exchange(n, "openai", "m")[0]
+        req.update({"routed_url": base + "chat/completions",
+                    "headers": [auth, ["Content-Length", str(fields.get("body_bytes", 0))]]})
+        req.update(fields)
+        records.append(req)
+    log = write_log(tmp_path / "crafted.jsonl", records)
+    for n, (name, fields) in enumerate(cases.items(), 1):
+        done = respan(respan_cli, ["log", "curl", f"1-{n}", log], env)
+        assert done.returncode == 0, (name, done.stderr)
+        command = done.stdout.decode()
+        check_terminal_safe = all(c in "\n\t" or " " <= c != "\x7f" and
+                                  not "\x80" <= c <= "\x9f" for c in command)
+        assert check_terminal_safe, (name, command)
+        _, got = replay(router, command, run_env)
+        want = records[n - 1]
+        assert got.method == want.get("method", "POST"), name
+        assert got.body == want["body"].encode(), name
+        assert got.path == urlsplit(want["routed_url"]).path + (
+            "?" + urlsplit(want["routed_url"]).query.replace("[REDACTED]", key)
+            if urlsplit(want["routed_url"]).query else "")
+        assert got.header("authorization") == f"Bearer {key}"
+        if name == "escapes":
+            assert "| base64 -d | curl " in command
+        if name == "at":
+            assert "printf '%s' '@/etc/passwd' | curl " in command
+        if name == "long":
+            assert command.startswith("printf '%s' 'x'\\''y") and "--data-binary @-" in command
+        if name == "pattern":
+            assert " --globoff " in command
+        if name == "delete":
+            assert " -X 'DELETE' " in command and "--data-binary" not in command
+        if name == "cookie":
+            assert got.header("cookie") is None and got.header("proxy-authorization") is None
+            assert done.stderr.decode().splitlines() == [
+                "respan: 1-7: note: its Cookie header is left out: the log keeps no value "
+                "for it",
+                "respan: 1-7: note: its Proxy-Authorization header is left out: the log "
+                "keeps no value for it"]
+        else:
+            assert done.stderr == b"", name
+
+
+def test_curl_refusals(respan_cli, respan_env, router, tmp_path):
+    """A body the log cut, an unknown id, a request no command line can
+    carry: status 1, a reason, nothing on stdout. A request that was not
+    routed, or an id used twice: a note."""
+    keys = Keys()
+    env = dict(respan_env, RESPAN_LOG_BODY_MAX="16")
+    client(env, keys, "one", "a body longer than sixteen bytes")
+    log = Path(respan_env["RESPAN_LOG"])
+    [(req, _)] = exchanges(read_log(log))
+    assert req["body_truncated"]
+    done = respan(respan_cli, ["log", "curl", req["id"], log], log_env(env))
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert done.stderr.decode() == (
+        f"respan: {req['id']}: the request body was cut in the log "
+        f"({req['body_bytes']} bytes sent, 16 kept): the command would not send the same "
+        "request (respan run --record keeps whole bodies)\n")
+
+    lenv = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    good = crafted_exchange(1, "openai", "m", headers=[["Content-Type", "application/json"]])
+    unrouted = crafted_exchange(2, None, "m", routed=False, routed_url=None,
+                                url="https://api.example.com/v1/x")[0]
+    bad_name = crafted_exchange(3, "openai", "m", headers=[["Bad Header", "x"]])[0]
+    bad_value = crafted_exchange(4, "openai", "m", headers=[["X", "a\rb"]])[0]
+    bad_url = crafted_exchange(5, "openai", "m", routed_url="file:///etc/passwd")[0]
+    bad_method = crafted_exchange(6, "openai", "m", method="GET /x")[0]
+    log = write_log(tmp_path / "crafted.jsonl",
+                    good + [unrouted, bad_name, bad_value, bad_url, bad_method, good[0],
+                            crafted_exchange(9, "openai", "m")[1]])
+    for rid, message in [
+        ("nope", f"respan: nope: no exchange with this id in {log}"),
+        ("1-9", f"respan: 1-9: its request is not in {log}"),
+        ("1-3", "respan: 1-3: a request header is not one a command line can carry"),
+        ("1-4", "respan: 1-4: a request header is not one a command line can carry"),
+        ("1-5", "respan: 1-5: the request has no http(s) url a command line can carry"),
+        ("1-6", "respan: 1-6: the request has no method a command line can carry"),
+    ]:
+        done = respan(respan_cli, ["log", "curl", rid, log], lenv)
+        assert (done.returncode, done.stdout, done.stderr.decode()) == (1, b"", message + "\n")
+    # Not routed: its own url (and a POST without a body, so -X).
+    done = respan(respan_cli, ["log", "curl", "1-2", log], lenv, check=True)
+    assert done.stdout.decode() == ("curl --http1.1 -X 'POST' 'https://api.example.com/v1/x'"
+                                    " \\\n  -H 'User-Agent:' \\\n  -H 'Accept:'\n")
+    assert done.stderr == b"respan: 1-2: note: this request was not routed: the command " \
+                          b"sends it to its own url, with $RESPAN_API_KEY as its credential\n"
+    done = respan(respan_cli, ["log", "curl", "1-1", log], lenv, check=True)
+    assert done.stderr == b"respan: 1-1: 2 requests have this id (a process id was used " \
+                          b"again): the first is shown\n"
+    for args, message in [
+        ([], b"respan log curl: which exchange?"),
+        (["1-1", "a", "b"], b"respan log curl: one FILE at most"),
+        (["-v", "1-1"], b"respan log curl: unknown option -v"),
+    ]:
+        done = respan(respan_cli, ["log", "curl", *args], lenv)
+        assert (done.returncode, done.stdout) == (2, b""), args
+        assert message in done.stderr
+    done = respan(respan_cli, ["log", "curl", "--help"], lenv)
+    assert done.returncode == 0 and b"usage: respan log curl ID [FILE]" in done.stdout

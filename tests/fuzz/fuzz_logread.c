@@ -8,7 +8,9 @@
  * input), which is then truncated and read from the start; its records are
  * joined by logpair in order with all the memory they need, as they come,
  * and in order under a budget small enough to shed; and it is shown by
- * `respan log show` (with and without -v), `har` and `summary`. While
+ * `respan log show` (with and without -v, and with filters drawn from a
+ * hash of the input), `har`, `summary` in its three formats, and `curl`
+ * for the id of its first request. While
  * they run, stdout is a memory stream and the reader's warnings go to
  * /dev/null (glibc's stdout and stderr are plain variables; sanitizer
  * reports write to fd 2 and still show).
@@ -26,7 +28,13 @@
  *     event per event record;
  *   - `respan log show` and `summary` write no control character but
  *     newline and tab, and no C1 control (U+0080..U+009F), whatever the
- *     log holds: text from the log cannot drive the terminal.
+ *     log holds: text from the log cannot drive the terminal;
+ *   - `summary --format json` is valid JSON in valid UTF-8 whose groups
+ *     add up to its total; `--format markdown` has no < and every table
+ *     row has exactly its columns' unescaped |;
+ *   - `respan log curl` is terminal-safe, and as a shell command line it
+ *     expands nothing but "$RESPAN_API_KEY": outside single quotes there is
+ *     only plain words, |, line continuations and that reference.
  */
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -38,8 +46,10 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "log/logfilter.h"
 #include "log/logpair.h"
 #include "log/logread.h"
+#include "log/quote.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -300,24 +310,56 @@ static void check_pairing(const struct records *rs, bool ordered, size_t max_byt
 
 /* ---- the commands' output ------------------------------------------------- */
 
-enum command { SHOW, SHOW_VERBOSE, HAR, SUMMARY };
+enum command { SHOW, SHOW_VERBOSE, SHOW_FILTERED, HAR, SUMMARY, SUMMARY_JSON,
+	       SUMMARY_MARKDOWN, CURL };
 
-/* Run one command on the log at path; its output, malloc'd. */
-static char *output_of(enum command c, const char *path, size_t *len)
+/* Filters drawn from seed, some of each kind. */
+static void draw_filter(struct logfilter *f, uint64_t seed)
+{
+	static const char *const providers[] = { "openai", "anthropic", "-", "gemini" };
+	static const char *const statuses[] = { "200", "4xx,5xx", "error", "0,1xx,error" };
+	static const char *const times[] = { "2026-11-25T08:49:55.592Z", "1970-01-01", "1h",
+					     "2026-11-25T08:49:55+01:00" };
+	memset(f, 0, sizeof(*f));
+	if (seed & 1)
+		f->provider = providers[(seed >> 8) % 4];
+	if (seed & 2)
+		must(logfilter_set_status(f, statuses[(seed >> 10) % 4]) == 0, "--status");
+	if (seed & 4)
+		must(logfilter_set_since(f, times[(seed >> 12) % 4], 1795596595592LL) == 0,
+		     "--since");
+	if (seed & 8)
+		must(logfilter_set_pid(f, (seed >> 14) & 1 ? "1" : "11352") == 0, "--pid");
+	if (seed & 16)
+		f->id = (seed >> 16) & 1 ? "11352-1" : "1-1";
+}
+
+/* Run one command on the log at path; its output, malloc'd; *status its status. */
+static char *output_of(enum command c, const char *path, size_t *len, uint64_t seed,
+		       const char *id, int *status)
 {
 	struct logread r;
+	struct logfilter f;
 	char *text = NULL;
 	FILE *mem = open_memstream(&text, len);
 	must(mem != NULL, "open_memstream");
 	must(logread_open(&r, path, false) == 0, "logread_open");
+	draw_filter(&f, seed);
 	FILE *saved = stdout;
 	stdout = mem;
 	mute();
-	int status = c == HAR ? log_har(&r) : c == SUMMARY ? log_summary(&r)
-			      : log_show(&r, c == SHOW_VERBOSE);
+	switch (c) {
+	case HAR: *status = log_har(&r); break;
+	case SUMMARY: *status = log_summary(&r, LOG_FORMAT_TEXT); break;
+	case SUMMARY_JSON: *status = log_summary(&r, LOG_FORMAT_JSON); break;
+	case SUMMARY_MARKDOWN: *status = log_summary(&r, LOG_FORMAT_MARKDOWN); break;
+	case CURL: *status = log_curl(&r, id); break;
+	case SHOW_FILTERED: *status = log_show(&r, (seed >> 20) & 1, &f); break;
+	default: *status = log_show(&r, c == SHOW_VERBOSE, NULL); break;
+	}
 	unmute();
 	stdout = saved;
-	must(status == 0, "a log command failed");
+	must(c == CURL || *status == 0, "a log command failed");
 	must(fclose(mem) == 0, "fclose");
 	logread_close(&r);
 	return text;
@@ -351,6 +393,102 @@ static void check_har(const char *text, size_t requests, size_t events)
 	cJSON_Delete(har);
 }
 
+static void check_utf8(const char *s, size_t n, const char *what)
+{
+	for (size_t i = 0, k; i < n; i += k) {
+		k = quote_utf8_len((const unsigned char *)s + i, n - i);
+		must(k > 0, what);
+	}
+}
+
+static void check_summary_json(const char *text, size_t len)
+{
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	const cJSON *g, *total;
+	double sum = 0, n;
+	must(cJSON_IsObject(doc), "summary --format json is not JSON");
+	check_utf8(text, len, "summary --format json is not UTF-8");
+	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(doc, "groups")) {
+		must(logread_num(g, "exchanges", &n), "a group without exchanges");
+		sum += n;
+	}
+	total = cJSON_GetObjectItemCaseSensitive(doc, "total");
+	must(logread_num(total, "exchanges", &n) && n == sum,
+	     "summary --format json: the groups do not add up to the total");
+	must(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "events")), "no events");
+	cJSON_Delete(doc);
+}
+
+/* Cells of every table row (a line starting with |): the | not escaped. */
+static void check_summary_markdown(const char *text, size_t len)
+{
+	must(memchr(text, '<', len) == NULL, "summary --format markdown has a <");
+	for (const char *line = text; line < text + len;) {
+		const char *end = memchr(line, '\n', (size_t)(text + len - line));
+		size_t pipes = 0;
+		must(end != NULL, "summary --format markdown: a last line without newline");
+		if (*line == '|') {
+			for (const char *p = line; p < end; p++) {
+				if (*p == '\\')
+					p++;
+				else
+					pipes += *p == '|';
+			}
+			/* the provider/model table (10 columns), or the events table (2) */
+			must(pipes == 11 || pipes == 3, "summary --format markdown: a row's cells");
+		}
+		line = end + 1;
+	}
+}
+
+/*
+ * As a POSIX shell would read it, the command expands nothing but
+ * "$RESPAN_API_KEY": outside single quotes only plain words, |, a
+ * backslash before ' or a newline, and that one double-quoted reference
+ * (in a header: "Name: Bearer $RESPAN_API_KEY", letters and - before it).
+ */
+static void check_curl_command(const char *s, size_t n)
+{
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789 \n|@.-%";
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\'') {
+			const char *close = memchr(s + i + 1, '\'', n - i - 1);
+			must(close != NULL, "curl: a quote not closed");
+			i = (size_t)(close - s);
+		} else if (s[i] == '\\') {
+			must(i + 1 < n && (s[i + 1] == '\'' || s[i + 1] == '\n'),
+			     "curl: a backslash outside quotes");
+			i++;
+		} else if (s[i] == '"') {
+			const char *close = memchr(s + i + 1, '"', n - i - 1);
+			must(close != NULL, "curl: a double quote not closed");
+			size_t k = i + 1, end = (size_t)(close - s);
+			while (k < end && s[k] != '$') {
+				must(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-: ",
+					    s[k]) != NULL, "curl: text before the key reference");
+				k++;
+			}
+			must(end - k == strlen("$RESPAN_API_KEY") &&
+			     memcmp(s + k, "$RESPAN_API_KEY", end - k) == 0,
+			     "curl: a double-quoted word that is not the key reference");
+			i = end;
+		} else {
+			must(s[i] != '\0' && strchr(plain, s[i]) != NULL,
+			     "curl: a character the shell would act on, outside quotes");
+		}
+	}
+}
+
+/* The id of the first request record, or a made-up one. */
+static const char *first_id(const struct records *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (is_type(rs->v[i].rec, "request") && logread_str(rs->v[i].rec, "id"))
+			return logread_str(rs->v[i].rec, "id");
+	return "1-1";
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -380,14 +518,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		requests += is_type(whole.v[i].rec, "request");
 		events += is_type(whole.v[i].rec, "event");
 	}
-	static const enum command shown[] = { SHOW, SHOW_VERBOSE, SUMMARY };
+	static const enum command shown[] = { SHOW, SHOW_VERBOSE, SHOW_FILTERED, SUMMARY,
+					      SUMMARY_MARKDOWN, CURL };
+	int status;
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-		char *text = output_of(shown[i], path, &len);
+		char *text = output_of(shown[i], path, &len, seed, first_id(&whole), &status);
 		check_terminal_safe(text, len, shown[i] == SUMMARY ? "respan log summary could "
-				    "drive a terminal" : "respan log show could drive a terminal");
+				    "drive a terminal" : shown[i] == SUMMARY_MARKDOWN ?
+				    "summary --format markdown could drive a terminal" :
+				    shown[i] == CURL ? "respan log curl could drive a terminal" :
+				    "respan log show could drive a terminal");
+		if (shown[i] == SUMMARY_MARKDOWN)
+			check_summary_markdown(text, len);
+		if (shown[i] == CURL && status == 0)
+			check_curl_command(text, len);
+		must(shown[i] != CURL || status == 0 || len == 0,
+		     "respan log curl failed, but printed a command");
 		free(text);
 	}
-	char *har = output_of(HAR, path, &len);
+	char *json = output_of(SUMMARY_JSON, path, &len, seed, NULL, &status);
+	check_summary_json(json, len);
+	free(json);
+	char *har = output_of(HAR, path, &len, seed, NULL, &status);
 	check_har(har, requests, events);
 	free(har);
 	drop(&whole);
