@@ -70,10 +70,12 @@ static void show(const struct ca *ca)
 
 int ca_main(int argc, char **argv)
 {
-	if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-		ca_usage(stdout);
-		return 0;
-	}
+	/* respan ca --help, and respan ca SUBCOMMAND --help as well. */
+	for (int i = 2; i < argc && i < 4; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			ca_usage(stdout);
+			return 0;
+		}
 	if (argc != 3 || (strcmp(argv[2], "path") != 0 && strcmp(argv[2], "show") != 0 &&
 			  strcmp(argv[2], "rotate") != 0)) {
 		ca_usage(stderr);

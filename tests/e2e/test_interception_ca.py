@@ -125,3 +125,13 @@ def test_refuses_a_directory_others_can_read(respan_cli, ca_env, tmp_path):
     assert done.returncode == 1
     assert b"mode 0700" in done.stderr
     assert not (ca_dir / "ca.key").exists()
+
+
+def test_help_on_every_subcommand(respan_cli, ca_env, tmp_path):
+    """--help after a subcommand is help too (the contract: --help on every
+    command and subcommand), and it makes no CA."""
+    for argv in (["--help"], ["path", "--help"], ["show", "-h"], ["rotate", "--help"]):
+        done = run([respan_cli, "ca", *argv], env=ca_env)
+        assert done.returncode == 0 and done.stdout.startswith(b"usage: respan ca"), argv
+    assert not (tmp_path / "state" / "respan" / "ca").exists()
+    assert run([respan_cli, "ca", "path", "extra"], env=ca_env).returncode == 2
