@@ -8,6 +8,8 @@
 #include "environ.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +57,33 @@ static char *ca_bundle(const char *user, const char *respan)
 	return strdup(path);
 }
 
+enum envlayer_client environ_client(const char *exe)
+{
+	const char *base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	if (strncmp(base, "node", 4) != 0)
+		return ENVLAYER_ANY;
+	/* The script comes early: a cut command line just finds none. */
+	char cmdline[8192], real[PATH_MAX];
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ENVLAYER_ANY;
+	ssize_t n = read(fd, cmdline, sizeof(cmdline));
+	close(fd);
+	const char *script = n > 0 ? envlayer_node_script(cmdline, (size_t)n) : NULL;
+	if (script == NULL || realpath(script, real) == NULL)
+		return ENVLAYER_ANY;
+	return envlayer_client_of_script(real);
+}
+
 int environ_apply(const struct config *cfg, const char *relay, const char *node_ca,
-		  char *detail, size_t size)
+		  enum envlayer_client client, char *detail, size_t size)
 {
 	struct envlayer_plan plan;
 	detail[0] = '\0';
-	if ((relay ? envlayer_plan_relay(cfg, environ, relay, node_ca, &plan) :
+	if ((relay || client != ENVLAYER_ANY ?
+		     envlayer_plan_client(cfg, environ, relay ? relay : envlayer_relay(environ),
+					  node_ca, client, &plan) :
 		     envlayer_plan(cfg, environ, &plan)) < 0)
 		return -1;
 	size_t used = 0;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "envlayer.h"
 
 /*
  * Set and remove the SDK variables for cfg (nothing unless routing), with
@@ -15,6 +16,13 @@
  * for the debug line. Returns 0, or -1 when nothing could be planned.
  */
 int environ_apply(const struct config *cfg, const char *relay, const char *node_ca,
-		  char *detail, size_t size);
+		  enum envlayer_client client, char *detail, size_t size);
+
+/*
+ * Which program this process is, for layer 1 (envlayer_client): for a node
+ * process (exe's name starts with "node"), the real path of the script its
+ * command line runs; ENVLAYER_ANY for every other process, without a look.
+ */
+enum envlayer_client environ_client(const char *exe);
 
 #endif

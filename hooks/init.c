@@ -265,7 +265,11 @@ __attribute__((constructor)) static void respan_constructor(void)
 	int saved = guard_enter();
 	char changed[512];
 	const char *relay = lazyrelay_setup(st, real_have_tls_layer());
-	if (environ_apply(&st->cfg, relay, lazyrelay_node_ca(), changed, sizeof(changed)) == 0 &&
+	enum envlayer_client client = environ_client(st->exe);
+	if (client != ENVLAYER_ANY)
+		respan_debug("layer 1: %s", client == ENVLAYER_GEMINI_CLI ? "the Gemini CLI" : "?");
+	if (environ_apply(&st->cfg, relay, lazyrelay_node_ca(), client, changed,
+			  sizeof(changed)) == 0 &&
 	    changed[0])
 		respan_debug("environment: %s", changed);
 	note_keyed();		/* and what layer 1 put there just now */

@@ -42,6 +42,22 @@ static bool ours_to_set(const struct config *cfg, const char *value,
 	return id != PROVIDER_NONE && (id == a || id == b);
 }
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && prefix && prefix[0] && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * A base URL layer 1 set in an ancestor (every process of the tree runs it):
+ * the router's, or a relay's.
+ */
+static bool set_by_layer1(const struct config *cfg, char *const *env, const char *relay,
+			  const char *value)
+{
+	return starts_with(value, cfg->base_url) || starts_with(value, relay) ||
+	       starts_with(value, envlayer_relay(env));
+}
+
 static bool truthy(const char *v)
 {
 	return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
@@ -126,6 +142,13 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
 			const char *node_ca, struct envlayer_plan *plan)
 {
+	return envlayer_plan_client(cfg, env, relay, node_ca, ENVLAYER_ANY, plan);
+}
+
+int envlayer_plan_client(const struct config *cfg, char *const *env, const char *relay,
+			 const char *node_ca, enum envlayer_client client,
+			 struct envlayer_plan *plan)
+{
 	memset(plan, 0, sizeof(*plan));
 	if (cfg->mode != RESPAN_MODE_ROUTE || cfg->api_key == NULL)
 		return 0;
@@ -146,8 +169,23 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
 			rc |= add(plan, "ANTHROPIC_API_KEY", NULL, NULL);
 	}
 	bool vertex = truthy(envget(env, "GOOGLE_GENAI_USE_VERTEXAI"));
-	if (ours_to_set(cfg, envget(env, "GOOGLE_GEMINI_BASE_URL"),
-			PROVIDER_GEMINI, PROVIDER_VERTEXAI)) {
+	if (client == ENVLAYER_GEMINI_CLI && !vertex && relay && node_ca) {
+		/*
+		 * Routed by interception (envlayer.h). What an ancestor's layer
+		 * 1 set for it (a shell, npx, the CLI's own relaunch) is taken
+		 * back.
+		 */
+		const char *have = envget(env, "GOOGLE_GEMINI_BASE_URL");
+		bool inherited = set_by_layer1(cfg, env, relay, have);
+		if (inherited)
+			rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", NULL, NULL);
+		const char *google = envget(env, "GOOGLE_API_KEY");
+		if (google && strcmp(google, key) == 0)
+			rc |= add(plan, "GOOGLE_API_KEY", NULL, NULL);
+		if (inherited || ours_to_set(cfg, have, PROVIDER_GEMINI, PROVIDER_VERTEXAI))
+			rc |= add(plan, "GEMINI_API_KEY", key, NULL);
+	} else if (ours_to_set(cfg, envget(env, "GOOGLE_GEMINI_BASE_URL"),
+			       PROVIDER_GEMINI, PROVIDER_VERTEXAI)) {
 		const char *path = vertex ? "google/vertexai/" : "google/gemini";
 		rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", base, path);
 		if (vertex && ours_to_set(cfg, envget(env, "GOOGLE_VERTEX_BASE_URL"),
@@ -177,6 +215,54 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
 		return -1;
 	}
 	return 0;
+}
+
+/* Options of node's that take their value as the next argument. */
+static bool takes_value(const char *opt)
+{
+	static const char *const with_value[] = {
+		"-r", "--require", "--import", "--loader", "--experimental-loader",
+		"-C", "--conditions", "--env-file", "--input-type", "--title",
+		"--inspect-port", "--debug-port", "--redirect-warnings",
+		"--openssl-config", "--icu-data-dir", "--dns-result-order",
+	};
+	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
+		if (strcmp(opt, with_value[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *envlayer_node_script(const char *cmdline, size_t len)
+{
+	const char *end = cmdline + len;
+	const char *arg = memchr(cmdline, '\0', len);	/* past argv[0] */
+	bool next_is_value = false;
+	for (arg = arg ? arg + 1 : end; arg < end;) {
+		const char *nul = memchr(arg, '\0', (size_t)(end - arg));
+		if (nul == NULL)
+			return NULL;		/* cut short: not a whole argument */
+		if (next_is_value) {
+			next_is_value = false;
+		} else if (strcmp(arg, "--") == 0) {
+			return nul + 1 < end && memchr(nul + 1, '\0', (size_t)(end - nul - 1)) ?
+				       nul + 1 : NULL;
+		} else if (arg[0] != '-' || arg[1] == '\0') {
+			return arg[0] == '-' ? NULL : arg;	/* "-": stdin */
+		} else if (strcmp(arg, "-e") == 0 || strcmp(arg, "--eval") == 0 ||
+			   strcmp(arg, "-p") == 0 || strcmp(arg, "--print") == 0) {
+			return NULL;
+		} else {
+			next_is_value = takes_value(arg);
+		}
+		arg = nul + 1;
+	}
+	return NULL;
+}
+
+enum envlayer_client envlayer_client_of_script(const char *path)
+{
+	return path && strstr(path, "/node_modules/@google/gemini-cli/") ?
+		       ENVLAYER_GEMINI_CLI : ENVLAYER_ANY;
 }
 
 void envlayer_free(struct envlayer_plan *plan)

@@ -84,6 +84,43 @@ int envlayer_plan(const struct config *cfg, char *const *env,
 int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *relay,
 			const char *node_ca, struct envlayer_plan *plan);
 
+/*
+ * Programs layer 1 treats apart, because a variable that routes other
+ * programs changes what they do.
+ *
+ *   ENVLAYER_GEMINI_CLI   Google's Gemini CLI (@google/gemini-cli). With
+ *       GOOGLE_GEMINI_BASE_URL set it chooses its "gateway" auth type,
+ *       which its headless mode refuses (exit 41): the library would break
+ *       a program that works without it. It calls
+ *       generativelanguage.googleapis.com by URL, so it is routed by
+ *       interception instead, when the library's relay intercepts (relay
+ *       and node_ca): GOOGLE_GEMINI_BASE_URL and GOOGLE_API_KEY are not set
+ *       (and taken back when an ancestor's layer 1 set them), and
+ *       GEMINI_API_KEY gets the Respan key (its own never leaves the
+ *       machine). Without interception (respan run's relay, for now) it is
+ *       planned as any program. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
+ *       planned as for any program: the CLI takes its base URL from
+ *       GOOGLE_VERTEX_BASE_URL.
+ */
+enum envlayer_client { ENVLAYER_ANY, ENVLAYER_GEMINI_CLI };
+
+/* envlayer_plan_relay() for a program recognised as client. */
+int envlayer_plan_client(const struct config *cfg, char *const *env, const char *relay,
+			 const char *node_ca, enum envlayer_client client,
+			 struct envlayer_plan *plan);
+
+/*
+ * The script a node command line runs (cmdline: len bytes of NUL-separated
+ * arguments, as /proc/self/cmdline gives them): the first argument after
+ * node's own options, skipping the values of those that take one (-r,
+ * --require, --import, --loader, ...). NULL when there is none (-e, -p, a
+ * REPL, a cut command line). Points into cmdline.
+ */
+const char *envlayer_node_script(const char *cmdline, size_t len);
+
+/* Which program a script is, from its real path (realpath). */
+enum envlayer_client envlayer_client_of_script(const char *path);
+
 void envlayer_free(struct envlayer_plan *plan);
 
 /*

@@ -1,10 +1,16 @@
-"""Fixtures for the Node end-to-end tests (test_node_sdks.py, test_claude_code.py).
+"""Fixtures for the Node end-to-end tests (test_node_sdks.py, test_claude_code.py,
+test_gemini_cli.py).
 
     node_sdks      session: the OpenAI, Anthropic and Google Gen AI SDKs
                    installed from node/package.json, with the client scripts
                    (node/*.mjs) beside them: NodeSdks(dir, node, versions)
     claude_code    session: Claude Code installed from
                    node/claude-code/package.json: ClaudeCode(bin, version)
+    gemini_cli     session: the Gemini CLI installed from
+                   node/gemini-cli/package.json: GeminiCli(bin, script, version)
+    codex_cli      session: OpenAI's Codex CLI installed from
+                   node/codex/package.json: CodexCli(bin, native, version)
+                   (test_codex_cli.py)
 
 Import them into a test module (`from node_fixtures import node_sdks`).
 This is a plain module, not a conftest: pytest loads only conftest.py by
@@ -94,6 +100,16 @@ class ClaudeCode:
     """The installed Claude Code."""
 
     bin: Path                 # the native executable
+    version: str              # the npm package version
+    dir: Path                 # the install directory
+
+
+@dataclass
+class GeminiCli:
+    """The installed Gemini CLI."""
+
+    bin: Path                 # node_modules/.bin/gemini: the link npm makes, as on PATH
+    script: Path              # what it links to: @google/gemini-cli/bundle/gemini.js
     version: str              # the npm package version
     dir: Path                 # the install directory
 
@@ -251,3 +267,93 @@ def claude_code() -> ClaudeCode:
         return ClaudeCode(bin=native, version=version, dir=root)
     pytest.skip(f"Claude Code {version} has no native binary for linux-{arch} "
                 f"(neither {wrapper} nor {native} is an executable)")
+
+
+@pytest.fixture(scope="session")
+def gemini_cli() -> GeminiCli:
+    """The Gemini CLI of node/gemini-cli/package.json. Its npm package is
+    one esbuild bundle (bundle/gemini.js and its chunks) with only optional
+    native dependencies (keytar, node-pty), run by the system's node through
+    its `#!/usr/bin/env node` line."""
+    src = NODE_SRC / "gemini-cli"
+    root = npm_install("gemini-cli", src)
+    pkg = "@google/gemini-cli"
+    version = _installed_version(root, pkg)
+    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
+    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    link = root / "node_modules" / ".bin" / "gemini"
+    script = root / "node_modules" / pkg / "bundle" / "gemini.js"
+    if not script.is_file():
+        pytest.fail(f"{pkg} {version} has no {script}")
+    if not link.exists():       # npm made no bin link (--no-bin-links)
+        link = script
+    return GeminiCli(bin=link, script=script, version=version, dir=root)
+
+
+@dataclass
+class CodexCli:
+    """The installed Codex CLI: a Node launcher (bin/codex.js) that starts a
+    static musl Rust binary from a per-platform package."""
+
+    bin: Path                 # node_modules/.bin/codex: the launcher, as on PATH
+    native: Path              # the static binary the launcher starts
+    target: str               # its target triple, e.g. x86_64-unknown-linux-musl
+    version: str              # the npm package version
+    dir: Path                 # the install directory
+
+
+# The launcher's own table (bin/codex.js): Node's arch -> Rust target triple.
+_CODEX_TARGETS = {"x86_64": ("x64", "x86_64-unknown-linux-musl"),
+                  "aarch64": ("arm64", "aarch64-unknown-linux-musl")}
+
+
+def _elf_interpreter(path: Path) -> bool:
+    """True when the ELF file PATH has a PT_INTERP program header (is
+    dynamically linked); False for a static one."""
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:      # ELF64 only
+            return True
+        end = "<" if head[5] == 1 else ">"
+        phoff, = struct.unpack(end + "Q", head[32:40])
+        phentsize, phnum = struct.unpack(end + "HH", head[54:58])
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return any(struct.unpack(end + "I", table[i * phentsize:i * phentsize + 4])[0] == 3
+               for i in range(phnum))
+
+
+@pytest.fixture(scope="session")
+def codex_cli() -> CodexCli:
+    """OpenAI's Codex CLI of node/codex/package.json. @openai/codex is a
+    Node launcher; the program is an optional dependency per platform
+    (@openai/codex-linux-x64 is an alias of @openai/codex@VERSION-linux-x64)
+    whose vendor/<target>/bin/codex is a static musl binary with rustls.
+    Node 20's launcher spawns it as a child (newer Node execve()s it in
+    place). Skipped, with the reason, where there is no binary for this
+    machine or it does not run."""
+    src = NODE_SRC / "codex"
+    root = npm_install("codex", src)
+    pkg = "@openai/codex"
+    version = _installed_version(root, pkg)
+    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
+    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    arch, target = _CODEX_TARGETS.get(platform.machine(), (platform.machine(), "?"))
+    platform_pkg = root / "node_modules" / f"{pkg}-linux-{arch}"
+    native = platform_pkg / "vendor" / target / "bin" / "codex"
+    if not _is_elf(native):
+        pytest.skip(f"Codex CLI {version} has no binary for linux-{arch} ({native} missing)")
+    assert _installed_version(root, f"{pkg}-linux-{arch}") == f"{version}-linux-{arch}"
+    assert not _elf_interpreter(native), f"{native} is expected to be static"
+    link = root / "node_modules" / ".bin" / "codex"
+    if not link.exists():       # npm made no bin link (--no-bin-links)
+        link = root / "node_modules" / pkg / "bin" / "codex.js"
+    home = CACHE / "home"
+    done = subprocess.run([str(native), "--version"], capture_output=True, timeout=60,
+                          stdin=subprocess.DEVNULL, env={"PATH": BASE_PATH, "HOME": str(home),
+                                                         "CODEX_HOME": str(home / ".codex")})
+    if done.returncode != 0 or done.stdout.decode().split() != ["codex-cli", version]:
+        pytest.skip(f"Codex CLI {version} ({native}) does not run here: exit "
+                    f"{done.returncode}, {(done.stdout + done.stderr).decode()[-300:]!r}")
+    return CodexCli(bin=link, native=native, target=target, version=version, dir=root)

@@ -794,3 +794,63 @@ def test_assert_no_secrets(tmp_path):
         log.write_text(leak + "\n")
         with pytest.raises(AssertionError):
             assert_no_secrets(log, key)
+
+
+# --------------------------------------------------------------------------
+# Gemini JSON output (the Gemini CLI's model-routing classifier)
+
+# The two classifier schemas of @google/gemini-cli 0.61 (numerical and
+# flash/pro), as it sends them in generationConfig.responseJsonSchema.
+GEMINI_CLI_NUMERICAL_SCHEMA = {
+    "type": "OBJECT",
+    "properties": {"complexity_reasoning": {"type": "STRING"},
+                   "complexity_score": {"type": "INTEGER"}},
+    "required": ["complexity_reasoning", "complexity_score"]}
+GEMINI_CLI_CHOICE_SCHEMA = {
+    "type": "object",
+    "properties": {"reasoning": {"type": "string"},
+                   "model_choice": {"type": "string", "enum": ["flash", "pro"]}},
+    "required": ["reasoning", "model_choice"]}
+
+
+def _json_mode_body(schema) -> bytes:
+    return json.dumps({"contents": [{"role": "user", "parts": [{"text": "say hi"}]}],
+                       "generationConfig": {"responseMimeType": "application/json",
+                                            "responseJsonSchema": schema}}).encode()
+
+
+@pytest.mark.parametrize("path,kind", [
+    ("google/gemini/v1beta/models/gemini-3.5-flash-lite:generateContent", "json"),
+    ("google/gemini/v1beta/models/gemini-3.5-flash-lite:streamGenerateContent?alt=sse", "sse"),
+    (VERTEX + "gemini-2.5-flash:generateContent", "json"),
+])
+@pytest.mark.parametrize("schema,expect", [
+    (GEMINI_CLI_NUMERICAL_SCHEMA,
+     {"complexity_reasoning": ASSISTANT_TEXT, "complexity_score": 1}),
+    (GEMINI_CLI_CHOICE_SCHEMA, {"reasoning": ASSISTANT_TEXT, "model_choice": "flash"}),
+], ids=["numerical", "choice"])
+def test_gemini_json_output_fits_the_schema(router, pki, tmp_path, path, kind, schema,
+                                            expect):
+    ans = call_requests(router.url + path, "POST", _json_mode_body(schema),
+                        [("Content-Type", "application/json")], pki["ca"], tmp_path)
+    assert ans.status == 200, ans.body[:300]
+    if kind == "sse":
+        chunks = [json.loads(d) for _, d in parse_sse(ans.body)]
+    else:
+        chunks = [json.loads(ans.body)]
+    text = "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"])
+    assert json.loads(text) == expect
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert chunks[-1]["usageMetadata"]["promptTokenCount"] == INPUT_TOKENS
+    assert router.requests()[0].route.startswith("google.") and ".json" in \
+        router.requests()[0].route
+
+
+def test_gemini_plain_request_keeps_plain_text(router, pki, tmp_path):
+    """Only a request that asks for JSON gets JSON; text/plain stays text."""
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                       "generationConfig": {"responseMimeType": "text/plain"}}).encode()
+    ans = call_requests(router.url + "google/gemini/v1beta/models/g:generateContent", "POST",
+                        body, [], pki["ca"], tmp_path)
+    obj = json.loads(ans.body)
+    assert obj["candidates"][0]["content"]["parts"][0]["text"] == ASSISTANT_TEXT

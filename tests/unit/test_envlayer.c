@@ -13,10 +13,14 @@
 
 #define KEY "rk-unit-0123456789abcdef"
 
-/* Plan for env (config read from the same env, file off) as one string:
- * "NAME=value" or "-NAME" per op, space separated, in order. */
-static void plan_str(const char *const *vars, char *out, size_t size,
-		     struct envlayer_plan *keep)
+/*
+ * Plan for env (config read from the same env, file off) as one string:
+ * "NAME=value" or "-NAME" per op, space separated, in order. client, with
+ * relay and node_ca, as the library's constructor passes them
+ * (envlayer_plan_client); ENVLAYER_ANY with no relay is envlayer_plan().
+ */
+static void plan_for(const char *const *vars, enum envlayer_client client, const char *relay,
+		     const char *node_ca, char *out, size_t size, struct envlayer_plan *keep)
 {
 	char *env[32];
 	size_t n = 0;
@@ -28,7 +32,9 @@ static void plan_str(const char *const *vars, char *out, size_t size,
 	struct config cfg;
 	assert_int_equal(config_load(&cfg, env), 0);
 	struct envlayer_plan plan;
-	assert_int_equal(envlayer_plan(&cfg, env, &plan), 0);
+	assert_int_equal(client == ENVLAYER_ANY && relay == NULL ?
+				 envlayer_plan(&cfg, env, &plan) :
+				 envlayer_plan_client(&cfg, env, relay, node_ca, client, &plan), 0);
 	out[0] = '\0';
 	size_t used = 0;
 	for (size_t i = 0; i < plan.n_ops; i++) {
@@ -45,6 +51,18 @@ static void plan_str(const char *const *vars, char *out, size_t size,
 	}
 	envlayer_free(&plan);
 	config_free(&cfg);
+}
+
+static void plan_str(const char *const *vars, char *out, size_t size,
+		     struct envlayer_plan *keep)
+{
+	plan_for(vars, ENVLAYER_ANY, NULL, NULL, out, size, keep);
+}
+
+static void client_plan_str(const char *const *vars, const char *relay, const char *node_ca,
+			    char *out, size_t size)
+{
+	plan_for(vars, ENVLAYER_GEMINI_CLI, relay, node_ca, out, size, NULL);
 }
 
 #define BASE "https://router.test:8443/api/"
@@ -166,6 +184,90 @@ static void test_relay_forms(void **state)
 	}
 }
 
+/*
+ * The Gemini CLI with interception: no GOOGLE_GEMINI_BASE_URL (it would
+ * change its auth mode), the Respan key in GEMINI_API_KEY, an ancestor's
+ * layer-1 values taken back; without interception, as any program; in
+ * Vertex mode, as any program.
+ */
+static void test_gemini_cli(void **state)
+{
+	(void)state;
+	char got[2048];
+	const char *relay = "http://127.7.7.7:4242/api/", *ca = "/tmp/ca.pem";
+	const char *plain[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				"GEMINI_API_KEY=AIza-user", NULL };
+	client_plan_str(plain, relay, ca, got, sizeof(got));
+	assert_non_null(strstr(got, "GEMINI_API_KEY=" KEY));
+	assert_null(strstr(got, "GOOGLE_GEMINI_BASE_URL"));
+	assert_null(strstr(got, "GOOGLE_API_KEY"));
+	assert_non_null(strstr(got, "OPENAI_BASE_URL=" "http://127.7.7.7:4242/api/"));
+
+	const char *inherited[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				    "GOOGLE_GEMINI_BASE_URL=" BASE "google/gemini",
+				    "GOOGLE_API_KEY=" KEY, "GEMINI_API_KEY=" KEY, NULL };
+	client_plan_str(inherited, relay, ca, got, sizeof(got));
+	assert_non_null(strstr(got, "-GOOGLE_GEMINI_BASE_URL -GOOGLE_API_KEY GEMINI_API_KEY=" KEY));
+
+	/* The user's own base URL and key are theirs: left alone. */
+	const char *users[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				"GOOGLE_GEMINI_BASE_URL=https://llm.corp.test/gemini",
+				"GOOGLE_API_KEY=AIza-user", NULL };
+	client_plan_str(users, relay, ca, got, sizeof(got));
+	assert_null(strstr(got, "GOOGLE_GEMINI_BASE_URL"));
+	assert_null(strstr(got, "GEMINI_API_KEY"));
+	assert_null(strstr(got, "GOOGLE_API_KEY"));
+
+	/* No interception (no node_ca): planned as any program. */
+	client_plan_str(plain, relay, NULL, got, sizeof(got));
+	assert_non_null(strstr(got, "GOOGLE_GEMINI_BASE_URL=http://127.7.7.7:4242/api/google/gemini"));
+
+	const char *vertex[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				 "GOOGLE_GENAI_USE_VERTEXAI=true", NULL };
+	client_plan_str(vertex, relay, ca, got, sizeof(got));
+	assert_non_null(strstr(got, "GOOGLE_VERTEX_BASE_URL=http://127.7.7.7:4242/api/google/vertexai/"));
+}
+
+static void test_node_script(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cmdline;	/* arguments joined by '|', for the table */
+		const char *script;	/* NULL: none */
+	} cases[] = {
+		{ "node|/usr/lib/node_modules/.bin/gemini|-p|say hi", "/usr/lib/node_modules/.bin/gemini" },
+		{ "/usr/bin/node|--max-old-space-size=4096|/x/gemini.js|-p|hi", "/x/gemini.js" },
+		{ "node|-r|./hook.js|--import|./other.mjs|app.js", "app.js" },
+		{ "node|--require|a|--|-weird.js", "-weird.js" },
+		{ "node|-e|console.log(1)", NULL },
+		{ "node|--print|1", NULL },
+		{ "node|-", NULL },
+		{ "node", NULL },
+		{ "node|--inspect", NULL },
+		{ "node|-r", NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[256];
+		size_t n = strlen(cases[i].cmdline);
+		memcpy(buf, cases[i].cmdline, n + 1);
+		for (size_t j = 0; j < n; j++)
+			if (buf[j] == '|')
+				buf[j] = '\0';
+		const char *got = envlayer_node_script(buf, n + 1);
+		if (cases[i].script == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, cases[i].script);
+	}
+	/* A command line cut inside its script argument names none. */
+	char cut[] = { 'n', 'o', 'd', 'e', '\0', '/', 'x', '.' };
+	assert_null(envlayer_node_script(cut, sizeof(cut)));
+	assert_int_equal(envlayer_client_of_script(
+		"/usr/lib/node_modules/@google/gemini-cli/bundle/gemini.js"), ENVLAYER_GEMINI_CLI);
+	assert_int_equal(envlayer_client_of_script("/home/u/app/gemini.js"), ENVLAYER_ANY);
+	assert_int_equal(envlayer_client_of_script(NULL), ENVLAYER_ANY);
+}
+
 /* Which provider's connections carry the Respan key if they go unrouted. */
 static void test_keyed(void **state)
 {
@@ -219,6 +321,8 @@ int main(void)
 		cmocka_unit_test(test_node_extra_ca),
 		cmocka_unit_test(test_relay_forms),
 		cmocka_unit_test(test_keyed),
+		cmocka_unit_test(test_gemini_cli),
+		cmocka_unit_test(test_node_script),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,19 @@ Paths, under the base path (default /api/):
                                 Gemini JSON
     google/{gemini,vertexai}/...:streamGenerateContent
                                 ?alt=sse -> SSE, otherwise a streamed JSON array
+                                A request for JSON output (generationConfig
+                                responseMimeType application/json, as the
+                                Gemini CLI's model-routing classifier sends)
+                                gets, as its text, a JSON object that fits its
+                                responseJsonSchema / responseSchema (first enum
+                                value, minimum number), in one answer or chunk
     anything else               404, JSON error
     /__health                   200 "ok"
+
+A request with `Upgrade: websocket` (OpenAI's Codex CLI opens its Responses
+stream as a WebSocket GET of {base}responses first) gets 426 Upgrade
+Required in the provider's error format: the stand-in speaks no WebSocket,
+and a 426 makes Codex fall back to the streamed POST at once.
 
 Per-request switches, as request headers (they pass through librespan
 unchanged) or, where noted, as query parameters:
@@ -109,7 +120,7 @@ _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 REASONS = {
     100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    413: "Content Too Large", 429: "Too Many Requests",
+    413: "Content Too Large", 426: "Upgrade Required", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error",
     502: "Bad Gateway", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
     529: "Overloaded",
@@ -554,6 +565,21 @@ def _openai_models(req: RecordedRequest) -> Response:
         for m in models]}, "openai.models", pretty=True)
 
 
+def _upgrade_refused(req: RecordedRequest, provider: str) -> Optional[Response]:
+    """The answer to a request asking to switch protocols (`Upgrade:
+    websocket`), or None for any other request. The stand-in speaks no
+    WebSocket: 426 Upgrade Required, in the provider's error format. OpenAI's
+    Codex CLI opens its Responses stream as a WebSocket first (a GET of
+    {base}responses with `Upgrade: websocket` and `OpenAI-Beta:
+    responses_websockets=...`); a 426 makes it fall back to the HTTPS POST at
+    once (a 404 or 405 costs it seven attempts and about 6 s of back-off)."""
+    if "websocket" not in [t.lower() for t in _tokens(req.headers, "upgrade")]:
+        return None        # an h2c upgrade may be ignored, as HTTP/1.1 servers do
+    return _error(provider, 426, f"the stand-in router speaks no WebSocket; use "
+                  f"HTTP/1.1 ({req.method} {req.url_path})",
+                  route=f"{provider}.upgrade_refused")
+
+
 def _anthropic_messages(req: RecordedRequest, body: dict) -> Response:
     model = (body.get("model") if isinstance(body.get("model"), str)
              else DEFAULT_MODELS["anthropic"])
@@ -592,6 +618,62 @@ def _anthropic_messages(req: RecordedRequest, body: dict) -> Response:
     return resp
 
 
+def _schema_example(schema, depth: int = 0):
+    """A value that satisfies the JSON schema SCHEMA (Gemini's Schema or plain
+    JSON Schema; type names in any case): the first enum value, the minimum
+    of a number, the required properties of an object."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):      # JSON Schema: ["string", "null"]
+        kind = next((k for k in kind if str(k).lower() != "null"), "null")
+    kind = str(kind or "").lower()
+    if not kind and "properties" in schema:
+        kind = "object"
+    if kind == "object":
+        props = schema.get("properties") or {}
+        required = schema.get("required") or list(props)
+        return {name: _schema_example(props.get(name), depth + 1) for name in required
+                if name in props}
+    if kind == "array":
+        count = schema.get("minItems") or 0
+        return [_schema_example(schema.get("items"), depth + 1) for _ in range(int(count))]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 1)
+        try:
+            low = int(low) if kind == "integer" else float(low)
+        except (TypeError, ValueError):
+            low = 1
+        return low
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    return ASSISTANT_TEXT
+
+
+def _gemini_structured_text(body: dict) -> Optional[str]:
+    """The answer text for a Gemini request asking for JSON output
+    (generationConfig.responseMimeType application/json), as the Gemini CLI's
+    model-routing classifier and other generateJson calls do: an object that
+    fits the request's responseJsonSchema (or responseSchema). None for a
+    request that does not ask for JSON."""
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    if not isinstance(config, dict):
+        return None
+    mime = config.get("responseMimeType") or config.get("response_mime_type") or ""
+    if str(mime).split(";")[0].strip().lower() != "application/json":
+        return None
+    schema = (config.get("responseJsonSchema") or config.get("responseSchema")
+              or config.get("response_json_schema") or config.get("response_schema"))
+    value = _schema_example(schema) if schema else {"text": ASSISTANT_TEXT}
+    if value is None:
+        value = {"text": ASSISTANT_TEXT}
+    return json.dumps(value)
+
+
 def _gemini(req: RecordedRequest, body: dict, flavour: str, model: str,
             method: str) -> Response:
     """generateContent / streamGenerateContent for Gemini and Vertex AI."""
@@ -611,6 +693,18 @@ def _gemini(req: RecordedRequest, body: dict, flavour: str, model: str,
 
     full_usage = {"promptTokenCount": INPUT_TOKENS, "candidatesTokenCount": OUTPUT_TOKENS,
                   "totalTokenCount": TOTAL_TOKENS}
+    structured = _gemini_structured_text(body)
+    if structured is not None and method in ("generateContent", "streamGenerateContent"):
+        # JSON asked for (e.g. the Gemini CLI's model-routing classifier):
+        # the whole object in one answer or one stream chunk.
+        answer = piece(structured, True, full_usage)
+        if method == "generateContent":
+            return _json_response(answer, route + ".json", pretty=True)
+        if req.query.get("alt", [""])[-1] == "sse":
+            return _sse_response([_sse(answer, crlf=True)], route + ".json.stream",
+                                 "text/event-stream")
+        return _sse_response([b"[" + _dumps(answer, pretty=True), b"]"],
+                             route + ".json.stream.array", "application/json; charset=UTF-8")
     if method == "generateContent":
         return _json_response(piece(ASSISTANT_TEXT, True, full_usage), route, pretty=True)
     if method == "countTokens":
@@ -653,6 +747,9 @@ def build_response(req: RecordedRequest, base_path: str = "/api/") -> Response:
                       route=f"{provider}.forced_error")
     if "//" in path:
         return _error(provider, 404, f"empty segment in path {path}")
+    refused = _upgrade_refused(req, provider)
+    if refused is not None:
+        return refused
     if rest == "models":
         if req.method != "GET":
             return _error(provider, 405, "use GET")
