@@ -7,6 +7,9 @@
 #   make SANITIZER=address,undefined   a sanitizer build in $(OUT)/san-*
 #   make OUT=build/clang CC=clang      keep another compiler's objects apart
 #   make fuzz                 every fuzz target for FUZZ_SECONDS (clang libFuzzer)
+#   make fuzz-check           every fuzz target for FUZZ_CHECK_SECONDS, from its seeds
+#   make e2e-valgrind         the C clients through the library under valgrind memcheck
+#   make tsan                 the threaded end-to-end tests on a ThreadSanitizer build
 #   make valgrind             the unit tests under valgrind
 #   make install PREFIX=/usr/local DESTDIR=      (and make uninstall, the same way)
 #   make deb                  $(OUT)/librespan_VERSION_ARCH.deb
