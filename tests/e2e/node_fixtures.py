@@ -245,6 +245,17 @@ def _is_elf(path: Path) -> bool:
         return False
 
 
+def _pinned_install(name: str, pkg: str) -> tuple:
+    """npm_install of node/NAME, checked to be the version its package.json
+    pins for PKG: (root, version)."""
+    src = NODE_SRC / name
+    root = npm_install(name, src)
+    version = _installed_version(root, pkg)
+    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
+    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    return root, version
+
+
 @pytest.fixture(scope="session")
 def claude_code() -> ClaudeCode:
     """Claude Code of node/claude-code/package.json. Its npm package ships
@@ -252,12 +263,8 @@ def claude_code() -> ClaudeCode:
     (@anthropic-ai/claude-code-linux-x64, ...) that a postinstall script copies
     over bin/claude.exe; when that did not run, the platform package's binary
     is used directly."""
-    src = NODE_SRC / "claude-code"
-    root = npm_install("claude-code", src)
     pkg = "@anthropic-ai/claude-code"
-    version = _installed_version(root, pkg)
-    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
-    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    root, version = _pinned_install("claude-code", pkg)
     wrapper = root / "node_modules" / pkg / "bin" / "claude.exe"
     if _is_elf(wrapper):
         return ClaudeCode(bin=wrapper, version=version, dir=root)
@@ -275,12 +282,8 @@ def gemini_cli() -> GeminiCli:
     one esbuild bundle (bundle/gemini.js and its chunks) with only optional
     native dependencies (keytar, node-pty), run by the system's node through
     its `#!/usr/bin/env node` line."""
-    src = NODE_SRC / "gemini-cli"
-    root = npm_install("gemini-cli", src)
     pkg = "@google/gemini-cli"
-    version = _installed_version(root, pkg)
-    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
-    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    root, version = _pinned_install("gemini-cli", pkg)
     link = root / "node_modules" / ".bin" / "gemini"
     script = root / "node_modules" / pkg / "bundle" / "gemini.js"
     if not script.is_file():
@@ -333,12 +336,8 @@ def codex_cli() -> CodexCli:
     Node 20's launcher spawns it as a child (newer Node execve()s it in
     place). Skipped, with the reason, where there is no binary for this
     machine or it does not run."""
-    src = NODE_SRC / "codex"
-    root = npm_install("codex", src)
     pkg = "@openai/codex"
-    version = _installed_version(root, pkg)
-    pinned = json.loads((src / "package.json").read_text())["dependencies"][pkg]
-    assert version == pinned, f"installed {pkg} {version}, package.json pins {pinned}"
+    root, version = _pinned_install("codex", pkg)
     arch, target = _CODEX_TARGETS.get(platform.machine(), (platform.machine(), "?"))
     platform_pkg = root / "node_modules" / f"{pkg}-linux-{arch}"
     native = platform_pkg / "vendor" / target / "bin" / "codex"

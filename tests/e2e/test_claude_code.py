@@ -43,8 +43,8 @@ import pytest
 from node_fixtures import claude_code  # noqa: F401  (fixture)
 from standin.certs import make_named_cert
 from standin.router import Router
-from standin.helpers import (assert_no_secrets, make_secret, read_log, relay_processes,
-                             run_with_pid)
+from standin.helpers import (assert_no_secrets, make_secret, program_answer, read_log,
+                             relay_processes, request_credentials, run_with_pid)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -61,16 +61,11 @@ def run_claude(argv: list, env: dict, cwd: Path):
 
 
 def answer(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 0, (
-        f"claude exited {done.returncode}\nstdout:\n"
-        f"{done.stdout.decode(errors='replace')[-2000:]}\nstderr:\n"
-        f"{done.stderr.decode(errors='replace')[-3000:]}")
-    return done.stdout.decode(errors="replace").strip()
+    return program_answer("claude", done)
 
 
 def credentials(req) -> list:
-    found = [(n.lower(), v) for n, v in req.headers if n.lower() in CREDENTIAL_HEADERS]
-    return found + [("key=", v) for v in req.query.get("key", [])]
+    return request_credentials(req, CREDENTIAL_HEADERS)
 
 
 def check_router_traffic(router, key: str, *other_secrets: str) -> list:

@@ -67,7 +67,7 @@ import pytest
 from node_fixtures import codex_cli  # noqa: F401  (fixture)
 from standin.certs import PROVIDER_NAMES, make_named_cert
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, read_log,
-                             relay_processes)
+                             relay_processes, request_credentials)
 from standin.proxy import Proxy
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
@@ -176,8 +176,7 @@ def write_config(env: dict, base_url: str) -> None:
 
 
 def credentials(req) -> list:
-    found = [(n.lower(), v) for n, v in req.headers if n.lower() in CREDENTIAL_HEADERS]
-    return found + [("key=", v) for v in req.query.get("key", [])]
+    return request_credentials(req, CREDENTIAL_HEADERS)
 
 
 def describe(result, routers: dict, log_path=None) -> str:

@@ -56,8 +56,8 @@ from pathlib import Path
 import pytest
 
 from node_fixtures import gemini_cli  # noqa: F401  (fixture)
-from standin.helpers import (assert_no_secrets, clean_env, make_secret, read_log,
-                             relay_processes, run_with_pid)
+from standin.helpers import (assert_no_secrets, clean_env, make_secret, program_answer,
+                             read_log, relay_processes, request_credentials, run_with_pid)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -117,16 +117,11 @@ def run_gemini(argv: list, env: dict, tmp_path: Path):
 
 
 def answer(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 0, (
-        f"gemini exited {done.returncode}\nstdout:\n"
-        f"{done.stdout.decode(errors='replace')[-2000:]}\nstderr:\n"
-        f"{done.stderr.decode(errors='replace')[-3000:]}")
-    return done.stdout.decode(errors="replace").strip()
+    return program_answer("gemini", done)
 
 
 def credentials(req) -> list:
-    found = [(n.lower(), v) for n, v in req.headers if n.lower() in CREDENTIAL_HEADERS]
-    return found + [("key=", v) for v in req.query.get("key", [])]
+    return request_credentials(req, CREDENTIAL_HEADERS)
 
 
 def describe(done, router, log_path=None) -> str:

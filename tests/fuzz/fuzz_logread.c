@@ -50,6 +50,7 @@
 #include "log/logpair.h"
 #include "log/logread.h"
 #include "log/quote.h"
+#include "fuzzmix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -91,22 +92,6 @@ static int log_file(int which, char *path, size_t size)
 	must(fds[which] >= 0, "memfd_create");
 	snprintf(path, size, "/proc/self/fd/%d", fds[which]);
 	return fds[which];
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 /* ---- reading ------------------------------------------------------------- */

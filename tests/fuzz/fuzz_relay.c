@@ -47,6 +47,7 @@
 #include "rewriter.h"
 #include "route.h"
 #include "tunnel.h"
+#include "fuzzmix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,23 +61,6 @@ static void must(int ok, const char *what)
 		fprintf(stderr, "fuzz_relay: %s\n", what);
 		abort();
 	}
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-/* xorshift64: the piece sizes, reproducible from the input alone. */
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 /* The relay's configuration, loaded once: a key, params, no file, no log. */

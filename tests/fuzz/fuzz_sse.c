@@ -18,6 +18,7 @@
 
 #include "sse.h"
 #include "usage.h"
+#include "fuzzmix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,14 +27,6 @@ struct digest {
 	size_t events;
 	struct usage *usage;	/* NULL: only digest */
 };
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
 
 static void on_event(void *ctx, const char *event, const char *data, size_t len)
 {
@@ -46,15 +39,6 @@ static void on_event(void *ctx, const char *event, const char *data, size_t len)
 	d->events++;
 	if (d->usage)
 		usage_sse_event(d->usage, event, data, len);
-}
-
-/* xorshift64: the split sizes, reproducible from the input alone. */
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 /*

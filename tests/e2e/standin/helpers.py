@@ -313,3 +313,21 @@ def relay_processes(env: dict, wait: float = 5.0) -> list:
         time.sleep(0.1)
         left = find()
     return left
+
+
+def program_answer(name: str, done: subprocess.CompletedProcess) -> str:
+    """stdout of program NAME, stripped; the test fails, showing the ends of
+    its output, unless it exited 0."""
+    assert done.returncode == 0, (
+        f"{name} exited {done.returncode}\nstdout:\n"
+        f"{done.stdout.decode(errors='replace')[-2000:]}\nstderr:\n"
+        f"{done.stderr.decode(errors='replace')[-3000:]}")
+    return done.stdout.decode(errors="replace").strip()
+
+
+def request_credentials(req, header_names) -> list:
+    """The credentials a recorded request carried: (header, value) for each
+    header in HEADER_NAMES (lower case), and ("key=", value) for key= in the
+    query."""
+    found = [(n.lower(), v) for n, v in req.headers if n.lower() in header_names]
+    return found + [("key=", v) for v in req.query.get("key", [])]
