@@ -77,6 +77,7 @@ ENGINE_SRCS := \
 	preload/envget.c \
 	preload/inaddr.c \
 	preload/relayname.c \
+	preload/proxyurl.c \
 	preload/routertls.c \
 	preload/tlsdecision.c \
 	preload/tunnel.c
@@ -111,7 +112,7 @@ UNIT_TESTS := \
 	buf http b64 config route reqhead chunked rewriter decode response sse usage \
 	redact record logfile urlnote exchange envlayer clienthello peer ldpreload \
 	readfile envget inaddr routertls tlsdecision tunnel elfinfo relayname pembundle \
-	cassette logfilter quote
+	cassette logfilter quote proxyurl
 
 # elfinfo is respan doctor's ELF reader (cli/elf/elfinfo.c); relay and
 # logread are respan's relay checks and log reader (cli/relay, cli/log).

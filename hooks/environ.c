@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "envlayer.h"
 #include "pembundle.h"
+#include "proxyurl.h"
 
 extern char **environ;
 
@@ -42,19 +44,52 @@ static int private_dir(char *out, size_t size)
 }
 
 /*
- * node reads one NODE_EXTRA_CA_CERTS file: the user's CAs and ours (the
- * router's RESPAN_CA_FILE or the interception CA) in one bundle, in a
- * private directory (pembundle.h). Returns the bundle's path, or NULL.
+ * node reads one NODE_EXTRA_CA_CERTS file, and a static program one
+ * SSL_CERT_FILE: the user's CAs and ours (the router's RESPAN_CA_FILE or
+ * the interception CA) in one bundle, in a private directory
+ * (pembundle.h). Returns the bundle's path, or NULL.
  */
 static char *ca_bundle(const char *user, const char *respan)
 {
 	char dir[512], path[1024];
-	const char *files[] = { user, respan };
+	const char *files[2];
+	size_t n = 0;
+	if (user)
+		files[n++] = user;
+	files[n++] = respan;
 	if (private_dir(dir, sizeof(dir)) < 0 ||
-	    pembundle_write(dir, ENVLAYER_BUNDLE_PREFIX, files, 2, CA_FILE_MAX, path,
+	    pembundle_write(dir, ENVLAYER_BUNDLE_PREFIX, files, n, CA_FILE_MAX, path,
 			    sizeof(path)) < 0)
 		return NULL;
 	return strdup(path);
+}
+
+/*
+ * The system's CA file, where rustls-native-certs and OpenSSL look when
+ * SSL_CERT_FILE is unset (Debian's first). libcrypto is not loaded into
+ * every process, so its X509_get_default_cert_file() cannot be asked.
+ */
+static const char *system_ca_file(void)
+{
+	static const char *const known[] = {
+		"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Arch */
+		"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora, RHEL */
+		"/etc/ssl/ca-bundle.pem",		/* openSUSE */
+		"/etc/ssl/cert.pem",			/* Alpine */
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (access(known[i], R_OK) == 0)
+			return known[i];
+	return NULL;
+}
+
+/* Append " NAME" (no space first), or " -NAME" for one unset, to detail. */
+static void note(char *detail, size_t size, const char *name, bool unset)
+{
+	size_t used = strlen(detail);
+	if (used < size)
+		snprintf(detail + used, size - used, "%s%s%s", used ? " " : "",
+			 unset ? "-" : "", name);
 }
 
 enum envlayer_client environ_client(const char *exe)
@@ -86,25 +121,41 @@ int environ_apply(const struct config *cfg, const char *relay, const char *node_
 					  node_ca, client, &plan) :
 		     envlayer_plan(cfg, environ, &plan)) < 0)
 		return -1;
-	size_t used = 0;
 	for (size_t i = 0; i < plan.n_ops; i++) {
 		const struct envlayer_op *op = &plan.ops[i];
 		int rc = op->value ? setenv(op->name, op->value, 1) : unsetenv(op->name);
-		if (rc == 0 && used < size) {
-			int n = snprintf(detail + used, size - used, "%s%s%s",
-					 used ? " " : "", op->value ? "" : "-", op->name);
-			if (n > 0)
-				used += (size_t)n;
-		}
+		if (rc == 0)
+			note(detail, size, op->name, op->value == NULL);
 	}
 	if (plan.ca_merge_user) {
 		char *bundle = ca_bundle(plan.ca_merge_user, plan.ca_merge_respan);
-		if (bundle && setenv("NODE_EXTRA_CA_CERTS", bundle, 1) == 0 &&
-		    used < size)
-			snprintf(detail + used, size - used, "%sNODE_EXTRA_CA_CERTS",
-				 used ? " " : "");
+		if (bundle && setenv("NODE_EXTRA_CA_CERTS", bundle, 1) == 0)
+			note(detail, size, "NODE_EXTRA_CA_CERTS", false);
 		free(bundle);
 	}
 	envlayer_free(&plan);
+	return 0;
+}
+
+int environ_proxy_for_child(unsigned port, const char *ca, char *detail, size_t size)
+{
+	char url[700];
+	const char *had = getenv("HTTPS_PROXY");
+	if (had == NULL || had[0] == '\0')
+		had = getenv("https_proxy");
+	const char *user = getenv("SSL_CERT_FILE");
+	char *bundle = ca_bundle(user && user[0] ? user : system_ca_file(), ca);
+	/* Without the CA the child would refuse the relay's certificates. */
+	if (bundle == NULL || !proxyurl_relay(had, port, url, sizeof(url)) ||
+	    setenv("SSL_CERT_FILE", bundle, 1) < 0) {
+		free(bundle);
+		return -1;
+	}
+	free(bundle);
+	note(detail, size, "SSL_CERT_FILE", false);
+	if (setenv("HTTPS_PROXY", url, 1) == 0)
+		note(detail, size, "HTTPS_PROXY", false);
+	if (setenv("https_proxy", url, 1) == 0)
+		note(detail, size, "https_proxy", false);
 	return 0;
 }

@@ -25,4 +25,15 @@ int environ_apply(const struct config *cfg, const char *relay, const char *node_
  */
 enum envlayer_client environ_client(const char *exe);
 
+/*
+ * For a program whose provider calls come from a static child the library
+ * cannot load into (ENVLAYER_CODEX_CLI): HTTPS_PROXY and https_proxy name
+ * the relay at 127.0.0.1:port (the user part of the program's own proxy
+ * URL kept: the relay passes other tunnels on to that proxy), and
+ * SSL_CERT_FILE a bundle of the CA file the child would read (SSL_CERT_FILE,
+ * else the system's) and ca, the interception CA. Appends the names set to
+ * detail (size bytes, a string). Returns 0, or -1 when nothing was set.
+ */
+int environ_proxy_for_child(unsigned port, const char *ca, char *detail, size_t size);
+
 #endif

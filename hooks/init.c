@@ -267,10 +267,16 @@ __attribute__((constructor)) static void respan_constructor(void)
 	const char *relay = lazyrelay_setup(st, real_have_tls_layer());
 	enum envlayer_client client = environ_client(st->exe);
 	if (client != ENVLAYER_ANY)
-		respan_debug("layer 1: %s", client == ENVLAYER_GEMINI_CLI ? "the Gemini CLI" : "?");
-	if (environ_apply(&st->cfg, relay, lazyrelay_node_ca(), client, changed,
-			  sizeof(changed)) == 0 &&
-	    changed[0])
+		respan_debug("layer 1: %s", client == ENVLAYER_GEMINI_CLI ? "the Gemini CLI" :
+						 "the Codex CLI");
+	int rc = environ_apply(&st->cfg, relay, lazyrelay_node_ca(), client, changed,
+			       sizeof(changed));
+	/* Its static binary reaches the relay as its proxy (envlayer.h). */
+	unsigned short port = client == ENVLAYER_CODEX_CLI ? lazyrelay_proxy_port(st) : 0;
+	if (port && environ_proxy_for_child(port, lazyrelay_node_ca(), changed,
+					    sizeof(changed)) < 0)
+		respan_debug("no proxy for the Codex CLI's binary: no CA bundle");
+	if (rc == 0 && changed[0])
 		respan_debug("environment: %s", changed);
 	note_keyed();		/* and what layer 1 put there just now */
 	guard_leave(saved);

@@ -45,6 +45,7 @@ static int64_t failed_at = -1;
 static bool failure_reported;
 static char intercept_ca[4200] RESPAN_COLD;	/* the interception CA's file, when in use */
 static char stand_in_ip[16];	/* "127.A.B.C" */
+static bool direct;		/* respan run's relay: relay_port known, no lease */
 
 static char **environ_without_us(void);
 
@@ -141,18 +142,24 @@ const char *lazyrelay_intercept_host(void)
 	return have_stand_in && intercept_ca[0] ? stand_in_ip : NULL;
 }
 
+/* 64 random bits, for a stand-in address. */
+static uint64_t random_bits(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = ((uint64_t)clock_real_ms() * UINT64_C(0x9e3779b97f4a7c15)) ^
+		    (uint64_t)getpid();
+	return r;
+}
+
 const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 {
 	static char url[600];
 	const char *have = getenv("RESPAN_RELAY");
-	if (have == NULL && !tls_visible && !is_go() &&
-	    find_respan(respan_path)) {
-		uint64_t r = 0;
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-			r = ((uint64_t)clock_real_ms() * UINT64_C(0x9e3779b97f4a7c15)) ^
-			    (uint64_t)getpid();
+	bool reach = !tls_visible && !is_go();
+	if (have == NULL && reach && find_respan(respan_path)) {
 		struct relayname n;
-		if (relayname_new(r, st->cfg.router_path, &n, url, sizeof(url)) &&
+		if (relayname_new(random_bits(), st->cfg.router_path, &n, url, sizeof(url)) &&
 		    setenv("RESPAN_RELAY", url, 1) == 0) {
 			stand_in = n;
 			have_stand_in = true;
@@ -161,6 +168,19 @@ const char *lazyrelay_setup(const struct respan_state *st, bool tls_visible)
 		}
 	}
 	have_stand_in = relayname_parse(have, &stand_in);
+	uint16_t port;
+	if (!have_stand_in && reach && relayname_direct(have, &port)) {
+		/*
+		 * respan run's relay, which intercepts too: a stand-in address
+		 * of this process's own, for the provider names the resolver
+		 * answers with it, goes straight to its port.
+		 */
+		char unused[64];
+		have_stand_in = relayname_new(random_bits(), "/", &stand_in, unused,
+					      sizeof(unused));
+		direct = have_stand_in;
+		relay_port = port;
+	}
 	/* A Go child of the tree could not reach the stand-in: no steering there. */
 	if (have_stand_in && !is_go())
 		ready_interception(st, false);
@@ -376,7 +396,7 @@ bool lazyrelay_retarget(const struct respan_state *st, struct sockaddr_storage *
 	int saved = guard_enter();
 	char why[300] = "";
 	pthread_mutex_lock(&lock);
-	bool ok = lease_alive() && relay_port != 0;
+	bool ok = direct || (lease_alive() && relay_port != 0);
 	int64_t now = clock_mono_ms();
 	if (!ok && (failed_at < 0 || now - failed_at >= RETRY_AFTER_MS)) {
 		ok = lease(st, why, sizeof(why));
@@ -401,4 +421,15 @@ bool lazyrelay_retarget(const struct respan_state *st, struct sockaddr_storage *
 void lazyrelay_fork(enum fork_phase phase)
 {
 	fork_phase_lock(&lock, phase);
+}
+
+unsigned short lazyrelay_proxy_port(const struct respan_state *st)
+{
+	if (lazyrelay_intercept_host() == NULL)
+		return 0;
+	struct sockaddr_storage a = { .ss_family = AF_INET };
+	struct sockaddr_in *in = (struct sockaddr_in *)&a;
+	memcpy(&in->sin_addr, stand_in.addr, 4);
+	in->sin_port = htons(stand_in.port);
+	return lazyrelay_retarget(st, &a) ? ntohs(in->sin_port) : 0;
 }

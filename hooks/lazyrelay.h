@@ -14,6 +14,11 @@
  * goes to the relay's real port instead. The rendezvous connection is kept
  * as the process's lease: the relay lives while a process of the tree
  * holds one.
+ *
+ * Under `respan run`, RESPAN_RELAY names its relay (127.0.0.1, running
+ * from the start, intercepting too): such a process then gets a stand-in
+ * address of its own, used only for interception, that goes straight to
+ * that relay's port.
  */
 #ifndef RESPAN_HOOKS_LAZYRELAY_H
 #define RESPAN_HOOKS_LAZYRELAY_H
@@ -58,6 +63,15 @@ const char *lazyrelay_intercept_host(void);
  * The first call may wait up to a few seconds while the relay starts.
  */
 bool lazyrelay_retarget(const struct respan_state *st, struct sockaddr_storage *a);
+
+/*
+ * The relay's real port, for a program whose provider calls come from a
+ * child the library cannot load into, which gets the relay as its
+ * HTTPS_PROXY (the Codex CLI, environ.h): starts the relay and takes the
+ * lease now when needed (from the constructor: the child inherits the
+ * environment). 0 when there is no interception here or no relay.
+ */
+unsigned short lazyrelay_proxy_port(const struct respan_state *st);
 
 /* Around fork(): see forkphase.h. One leaf lock. */
 void lazyrelay_fork(enum fork_phase phase);

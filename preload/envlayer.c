@@ -156,8 +156,19 @@ int envlayer_plan_client(const struct config *cfg, char *const *env, const char 
 	const char *key = cfg->api_key;
 	int rc = 0;
 
-	if (ours_to_set(cfg, envget(env, "OPENAI_BASE_URL"),
-			PROVIDER_OPENAI, PROVIDER_OPENAI)) {
+	if (client == ENVLAYER_CODEX_CLI) {
+		/*
+		 * Its binary reads neither (envlayer.h): what an ancestor's
+		 * layer 1 set is taken back, so that the Respan key is never
+		 * in an environment the library does not watch.
+		 */
+		if (set_by_layer1(cfg, env, relay, envget(env, "OPENAI_BASE_URL")))
+			rc |= add(plan, "OPENAI_BASE_URL", NULL, NULL);
+		const char *openai = envget(env, "OPENAI_API_KEY");
+		if (openai && strcmp(openai, key) == 0)
+			rc |= add(plan, "OPENAI_API_KEY", NULL, NULL);
+	} else if (ours_to_set(cfg, envget(env, "OPENAI_BASE_URL"),
+			       PROVIDER_OPENAI, PROVIDER_OPENAI)) {
 		rc |= add(plan, "OPENAI_BASE_URL", base, NULL);
 		rc |= add(plan, "OPENAI_API_KEY", key, NULL);
 	}
@@ -169,11 +180,11 @@ int envlayer_plan_client(const struct config *cfg, char *const *env, const char 
 			rc |= add(plan, "ANTHROPIC_API_KEY", NULL, NULL);
 	}
 	bool vertex = truthy(envget(env, "GOOGLE_GENAI_USE_VERTEXAI"));
-	if (client == ENVLAYER_GEMINI_CLI && !vertex && relay && node_ca) {
+	if (client == ENVLAYER_GEMINI_CLI && !vertex) {
 		/*
-		 * Routed by interception (envlayer.h). What an ancestor's layer
-		 * 1 set for it (a shell, npx, the CLI's own relaunch) is taken
-		 * back.
+		 * Routed by interception, or not at all (envlayer.h). What an
+		 * ancestor's layer 1 set for it (a shell, npx, respan run, the
+		 * CLI's own relaunch) is taken back.
 		 */
 		const char *have = envget(env, "GOOGLE_GEMINI_BASE_URL");
 		bool inherited = set_by_layer1(cfg, env, relay, have);
@@ -182,8 +193,12 @@ int envlayer_plan_client(const struct config *cfg, char *const *env, const char 
 		const char *google = envget(env, "GOOGLE_API_KEY");
 		if (google && strcmp(google, key) == 0)
 			rc |= add(plan, "GOOGLE_API_KEY", NULL, NULL);
-		if (inherited || ours_to_set(cfg, have, PROVIDER_GEMINI, PROVIDER_VERTEXAI))
+		const char *gemini = envget(env, "GEMINI_API_KEY");
+		if (relay && node_ca &&
+		    (inherited || ours_to_set(cfg, have, PROVIDER_GEMINI, PROVIDER_VERTEXAI)))
 			rc |= add(plan, "GEMINI_API_KEY", key, NULL);
+		else if (gemini && strcmp(gemini, key) == 0)
+			rc |= add(plan, "GEMINI_API_KEY", NULL, NULL);
 	} else if (ours_to_set(cfg, envget(env, "GOOGLE_GEMINI_BASE_URL"),
 			       PROVIDER_GEMINI, PROVIDER_VERTEXAI)) {
 		const char *path = vertex ? "google/vertexai/" : "google/gemini";
@@ -261,8 +276,11 @@ const char *envlayer_node_script(const char *cmdline, size_t len)
 
 enum envlayer_client envlayer_client_of_script(const char *path)
 {
-	return path && strstr(path, "/node_modules/@google/gemini-cli/") ?
-		       ENVLAYER_GEMINI_CLI : ENVLAYER_ANY;
+	if (path && strstr(path, "/node_modules/@google/gemini-cli/"))
+		return ENVLAYER_GEMINI_CLI;
+	if (path && strstr(path, "/node_modules/@openai/codex/"))
+		return ENVLAYER_CODEX_CLI;
+	return ENVLAYER_ANY;
 }
 
 void envlayer_free(struct envlayer_plan *plan)

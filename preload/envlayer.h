@@ -97,12 +97,22 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
  *       and node_ca): GOOGLE_GEMINI_BASE_URL and GOOGLE_API_KEY are not set
  *       (and taken back when an ancestor's layer 1 set them), and
  *       GEMINI_API_KEY gets the Respan key (its own never leaves the
- *       machine). Without interception (respan run's relay, for now) it is
- *       planned as any program. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
+ *       machine). Without interception (RESPAN_INTERCEPT=off, no CA)
+ *       nothing is set and the CLI goes to Google unrouted (a bypass
+ *       event, refused under RESPAN_FAIL=closed): unrouted, but not
+ *       broken. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
  *       planned as for any program: the CLI takes its base URL from
  *       GOOGLE_VERTEX_BASE_URL.
+ *
+ *   ENVLAYER_CODEX_CLI   OpenAI's Codex CLI (@openai/codex): a node
+ *       launcher that starts a static Rust binary, which the library
+ *       cannot load into and which reads neither OPENAI_BASE_URL nor
+ *       OPENAI_API_KEY. Neither is set, and those an ancestor's layer 1
+ *       set are taken back. The library instead gives the launcher's
+ *       environment HTTPS_PROXY (the relay) and SSL_CERT_FILE (with the
+ *       interception CA) when its relay intercepts (hooks/environ.h).
  */
-enum envlayer_client { ENVLAYER_ANY, ENVLAYER_GEMINI_CLI };
+enum envlayer_client { ENVLAYER_ANY, ENVLAYER_GEMINI_CLI, ENVLAYER_CODEX_CLI };
 
 /* envlayer_plan_relay() for a program recognised as client. */
 int envlayer_plan_client(const struct config *cfg, char *const *env, const char *relay,

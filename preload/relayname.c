@@ -53,6 +53,19 @@ bool relayname_parse(const char *url, struct relayname *out)
 	return true;
 }
 
+bool relayname_direct(const char *url, uint16_t *port)
+{
+	static const char prefix[] = "http://127.0.0.1:";
+	if (url == NULL || strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	const char *p = url + sizeof(prefix) - 1;
+	unsigned long v;
+	if (!number(&p, 5, 65535, &v) || v == 0 || *p != '/')
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
 void relayname_host(const struct relayname *n, char *out, size_t size)
 {
 	snprintf(out, size, "%u.%u.%u.%u:%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3],

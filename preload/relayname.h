@@ -39,6 +39,15 @@ bool relayname_new(uint64_t random, const char *path, struct relayname *out, cha
  */
 bool relayname_parse(const char *url, struct relayname *out);
 
+/*
+ * Does url (a RESPAN_RELAY value) name `respan run`'s relay, which listens
+ * on 127.0.0.1 from the start: "http://127.0.0.1:PORT/..."? Then *port is
+ * its port (host order). A process whose TLS the library cannot see then
+ * gets a stand-in address of its own for the provider connections it
+ * intercepts (lazyrelay.h), which go straight to that port.
+ */
+bool relayname_direct(const char *url, uint16_t *port);
+
 /* "127.A.B.C:PORT", the Host header a program sends to the stand-in. */
 void relayname_host(const struct relayname *n, char *out, size_t size);
 

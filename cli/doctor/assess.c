@@ -676,6 +676,56 @@ static void verdict(const struct config *cfg, const struct prog_facts *f,
 	}
 }
 
+/*
+ * The CLIs layer 1 treats apart (envlayer.h): what the library does to them
+ * instead of the base URLs, in place of the generic layer 1 and relay rows
+ * and verdict. Only where those said the relay acts (node, TLS compiled in).
+ */
+static void known_client(const struct config *cfg, const struct prog_facts *f,
+			 struct assessment *a)
+{
+	bool gemini = f->client == ENVLAYER_GEMINI_CLI;
+	if (f->client == ENVLAYER_ANY)
+		return;
+	put(a->client, "%s (%s)", gemini ? "the Gemini CLI, @google/gemini-cli" :
+	    "the Codex CLI, @openai/codex", f->client_script);
+	if (!a->layer[LAYER_RELAY].can || !a->layer[LAYER_ENV].can)
+		return;
+	bool intercept = cfg->intercept == RESPAN_INTERCEPT_AUTO;
+	if (gemini) {
+		put(a->layer[LAYER_ENV].why, "the Gemini CLI: GOOGLE_GEMINI_BASE_URL is not set "
+		    "(it would switch the CLI to its \"gateway\" auth, which its -p mode refuses "
+		    "with exit 41)%s", intercept ? "; GEMINI_API_KEY gets the Respan key" :
+		    ", nor the Respan key");
+	} else {
+		put(a->layer[LAYER_ENV].why, "the Codex CLI: a node launcher that starts a "
+		    "static binary, which reads no OPENAI_* variable; %s", intercept ?
+		    "the launcher's environment gets HTTPS_PROXY (the relay) and SSL_CERT_FILE "
+		    "(its CAs and the local CA) for it" : "nothing is set");
+	}
+	if (!intercept) {
+		a->layer[LAYER_ENV].can = a->layer[LAYER_RELAY].can = false;
+		put(a->layer[LAYER_RELAY].why, "calls by a provider's own URL are not "
+		    "intercepted (RESPAN_INTERCEPT=off)");
+		put(a->verdict, "not routed (%s; RESPAN_INTERCEPT=off): its calls go to the "
+		    "provider as bypass events%s", gemini ? "the Gemini CLI: a base URL would "
+		    "change its auth mode" : "the Codex CLI: its binary is static and reads no "
+		    "base-URL variable", cfg->fail == RESPAN_FAIL_CLOSED ? ", refused" : "");
+		return;
+	}
+	put(a->layer[LAYER_RELAY].why, "%s", gemini ?
+	    "the CLI calls generativelanguage.googleapis.com by its own URL; the resolver "
+	    "sends it to the relay (the library's, started on the first call, or respan "
+	    "run's), which answers with the local CA, routes and logs the calls (layer relay)" :
+	    "the binary reaches api.openai.com through HTTPS_PROXY, the relay (the "
+	    "library's, started when the launcher starts, or respan run's), which answers "
+	    "with the local CA, routes and logs the calls (layer relay) and passes other "
+	    "hosts on");
+	put(a->verdict, "routed by interception, logged by the library's relay (%s)", gemini ?
+	    "the Gemini CLI: TLS compiled in, no base URL set" :
+	    "the Codex CLI: its static binary uses the relay as HTTPS_PROXY");
+}
+
 void assess_program(const struct config *cfg, const struct prog_facts *f,
 		    const struct elfinfo *lib, struct assessment *a)
 {
@@ -710,6 +760,7 @@ void assess_program(const struct config *cfg, const struct prog_facts *f,
 	relay_layer(cfg, &t, a);
 	later_loads(cfg, f, a);
 	verdict(cfg, f, &t, a);
+	known_client(cfg, f, a);
 
 	for (size_t i = 0; f->have_deps && i < f->deps.n; i++)
 		if (f->deps.v[i].path == NULL) {

@@ -7,6 +7,8 @@
  *   "routed in-process"            the OpenSSL or GnuTLS layer (and libcurl's) can act
  *   "logged in-process, not routed" the same, in capture mode or without a key
  *   "routed via environment only"  TLS compiled in: base-URL variables only
+ *   "routed by interception"       a known client (the Gemini CLI, the Codex CLI)
+ *                                  whose provider calls the relay intercepts
  *   "not routed"                   TLS compiled in, and layer 1 cannot act
  *   "cannot be routed"             librespan.so never acts in the program
  *   "nothing routed or logged"     RESPAN_MODE=off
@@ -31,6 +33,7 @@ enum { LAYER_ENV, LAYER_CURL, LAYER_RESOLVER, LAYER_OPENSSL, LAYER_GNUTLS, LAYER
 struct assessment {
 	char kind[160];		/* "dynamic ELF 64-bit x86-64 (PIE)", ... */
 	char runtime[200];	/* "Python 3.11", "PHP 8.2.36", "looks like Node.js", "Go go1.22"... */
+	char client[ASSESS_TEXT];	/* a program layer 1 treats apart (envlayer.h), or "" */
 	char tls_libs[ASSESS_TEXT];	/* TLS libraries ld.so loads, or "none" */
 	char tls_inside[ASSESS_TEXT];	/* TLS compiled in, or "none recognised" */
 	char blocked[ASSESS_TEXT];	/* why librespan.so never acts, or "" */

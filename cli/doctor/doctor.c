@@ -130,6 +130,8 @@ static void facts_rows(struct doctor *d, const struct prog_facts *f, const struc
 	}
 	if (a->runtime[0])
 		doctor_row(d, "runtime", a->runtime, NULL);
+	if (a->client[0])
+		doctor_row(d, "known client", a->client, NULL);
 	if (f->python) {
 		snprintf(text, sizeof(text), "%s; %s%s%s", f->py_ssl[0] ? f->py_ssl : "not found",
 			 f->py_note, f->py_openssl[0] ? "; " : "", f->py_openssl);

@@ -211,6 +211,11 @@ int progcheck_find(const char *arg, const char *path_var, struct prog_facts *f,
 	snprintf(f->exe, sizeof(f->exe), "%s", cur);
 	if (realpath(f->exe, f->exe_real) == NULL)
 		f->exe_real[0] = '\0';
+	/* node running the script: which program it is, as the library sees it. */
+	const char *base = strrchr(f->exe, '/');
+	if (f->n_hops && strncmp(base ? base + 1 : f->exe, "node", 4) == 0 &&
+	    realpath(f->hops[f->n_hops - 1].script, f->client_script) != NULL)
+		f->client = envlayer_client_of_script(f->client_script);
 	return 0;
 }
 

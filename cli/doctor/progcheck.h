@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "envlayer.h"
+
 #include "elf/elfinfo.h"
 #include "elf/libdeps.h"
 
@@ -57,6 +59,10 @@ struct prog_facts {
 	size_t n_hops;
 	char chain_error[PATH_MAX + 128];	/* a #! line that cannot be followed */
 	bool env_drops_preload;	/* "#!/usr/bin/env -S -i ...": LD_PRELOAD removed */
+
+	/* A program layer 1 treats apart (envlayer.h), from its script's real path. */
+	enum envlayer_client client;
+	char client_script[PATH_MAX];	/* that real path */
 
 	/* The file that finally runs: PROGRAM, or the last interpreter. */
 	char exe[PATH_MAX];

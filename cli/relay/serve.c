@@ -33,6 +33,7 @@
 #include "exchange.h"
 #include "intercept.h"
 #include "logfile.h"
+#include "proxyurl.h"
 #include "redact.h"
 #include "relay.h"
 #include "relayname.h"
@@ -199,6 +200,17 @@ int serve_main(int argc, char **argv)
 		logfile_event(ctx.log, "relay_error", cfg.router_host, err);
 		goto out;
 	}
+	/*
+	 * The program's own proxy, for the tunnels this relay does not
+	 * intercept when it is a program's HTTPS_PROXY (the Codex CLI's
+	 * binary): the library spawned us before it changed the variable.
+	 */
+	static char upstream[600];
+	const char *had = getenv("HTTPS_PROXY");
+	if (had == NULL || had[0] == '\0')
+		had = getenv("https_proxy");
+	if (had && had[0] && proxyurl_authority(had, upstream, sizeof(upstream)))
+		relay_chain(relay, upstream);
 	lease_loop(lfd, relay);
 	relay_stop(relay, "process exited");
 	status = 0;

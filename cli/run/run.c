@@ -24,6 +24,7 @@
 #include "elf/elfinfo.h"
 #include "pembundle.h"
 #include "relay/intercept.h"
+#include "proxyurl.h"
 
 extern char **environ;
 
@@ -206,26 +207,6 @@ static bool out_of_reach(const char *exe)
 	return out;
 }
 
-/* "host:port" of a proxy URL ("http://[user[:pass]@]host[:port][/]"), into out. */
-static bool proxy_authority(const char *url, char *out, size_t size, const char **userinfo,
-			    size_t *userlen)
-{
-	const char *p = strstr(url, "://");
-	p = p ? p + 3 : url;
-	const char *at = strchr(p, '@'), *end = p + strcspn(p, "/");
-	*userinfo = NULL;
-	*userlen = 0;
-	if (at && at < end) {
-		*userinfo = p;
-		*userlen = (size_t)(at - p);
-		p = at + 1;
-	}
-	size_t n = (size_t)(end - p);
-	bool has_port = n && (memchr(p, ':', n) != NULL) && p[n - 1] != ']';
-	int w = snprintf(out, size, "%.*s%s", (int)n, p, has_port ? "" : ":80");
-	return n > 0 && w > 0 && (size_t)w < size;
-}
-
 /*
  * The interception CA added to the CA file Go (and rustls-native-certs)
  * read: SSL_CERT_FILE, or OpenSSL's default bundle. Go reads that one file
@@ -241,27 +222,36 @@ static bool ca_bundle(const struct config *cfg, const char *user, char *out, siz
 }
 
 /*
- * A program out of the library's reach under respan run, with interception: HTTPS_PROXY (and
- * https_proxy) point at the relay, which intercepts provider hosts and
- * tunnels the rest, through the program's own proxy when it had one (its
- * user:password kept in our URL, so the program still sends it); and the
- * CA file it reads holds the interception CA too.
+ * The program's own proxy (HTTPS_PROXY, or https_proxy), if any: the relay
+ * passes the tunnels it does not intercept on to it (proxyurl.h), for
+ * PROGRAM here and for the Codex CLI's binary, which the library points at
+ * this relay.
  */
-static void point_proxy_at_relay(struct execenv *env, const struct config *cfg,
-				 struct relay *relay, char *upstream, size_t size)
+static const char *chain_to_own_proxy(const struct execenv *env, struct relay *relay,
+				      char *upstream, size_t size)
 {
-	char url[700], bundle[4300];
 	const char *had = execenv_get(env, "HTTPS_PROXY");
 	if (had == NULL || had[0] == '\0')
 		had = execenv_get(env, "https_proxy");
-	const char *userinfo = NULL;
-	size_t userlen = 0;
-	if (had && had[0] && proxy_authority(had, upstream, size, &userinfo, &userlen))
+	if (had && had[0] && proxyurl_authority(had, upstream, size))
 		relay_chain(relay, upstream);
-	snprintf(url, sizeof(url), "http://%.*s%s127.0.0.1:%u", (int)userlen,
-		 userinfo ? userinfo : "", userinfo ? "@" : "", (unsigned)relay_port(relay));
-	execenv_set(env, "HTTPS_PROXY", url);
-	execenv_set(env, "https_proxy", url);
+	return had;
+}
+
+/*
+ * A program out of the library's reach under respan run, with interception:
+ * HTTPS_PROXY (and https_proxy) point at the relay, which intercepts
+ * provider hosts and tunnels the rest; and the CA file it reads holds the
+ * interception CA too.
+ */
+static void point_proxy_at_relay(struct execenv *env, const struct config *cfg,
+				 struct relay *relay, const char *had)
+{
+	char url[700], bundle[4300];
+	if (proxyurl_relay(had, relay_port(relay), url, sizeof(url))) {
+		execenv_set(env, "HTTPS_PROXY", url);
+		execenv_set(env, "https_proxy", url);
+	}
 	if (ca_bundle(cfg, execenv_get(env, "SSL_CERT_FILE"), bundle, sizeof(bundle)))
 		execenv_set(env, "SSL_CERT_FILE", bundle);
 }
@@ -331,17 +321,24 @@ int run_main(int argc, char **argv)
 		if (cfg.log_path && logfile_open(cfg.log_path, &owner, &ctx.log) < 0)
 			ctx.log = NULL;
 		child_program_path(prog[0], execenv_get(&env, "PATH"), exe, sizeof(exe));
-		/* Such a program can only be intercepted through HTTPS_PROXY. */
-		if (cfg.intercept == RESPAN_INTERCEPT_AUTO && out_of_reach(exe)) {
+		/*
+		 * Interception: a static PROGRAM's provider calls come through
+		 * HTTPS_PROXY; a program's whose TLS the library cannot see
+		 * (node, Bun) come from the library, as under the relay it
+		 * starts itself (lazyrelay.h).
+		 */
+		if (cfg.intercept == RESPAN_INTERCEPT_AUTO) {
 			struct ca ca;
 			if (ca_ensure(&cfg, false, &ca, err, sizeof(err)) < 0 ||
 			    (intercept = intercept_new(&cfg, &ca, err, sizeof(err))) == NULL)
 				logfile_event(ctx.log, "relay_error", cfg.router_host, err);
 		}
 		if (relay_start(&ctx, NULL, intercept, &relay, err, sizeof(err)) == 0) {
+			const char *had = chain_to_own_proxy(&env, relay, upstream,
+							     sizeof(upstream));
 			point_at_relay(&env, &cfg, relay);
-			if (intercept)
-				point_proxy_at_relay(&env, &cfg, relay, upstream, sizeof(upstream));
+			if (intercept && out_of_reach(exe))
+				point_proxy_at_relay(&env, &cfg, relay, had);
 			if (cfg.debug)
 				fprintf(stderr, "respan: relay %s -> %s\n", relay_url(relay),
 					cfg.base_url);

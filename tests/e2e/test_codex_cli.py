@@ -34,11 +34,15 @@ the requests go without a credential). It honours HTTPS_PROXY for every
 host, loopback included, and trusts CODEX_CA_CERTIFICATE, else SSL_CERT_FILE,
 on top of the native roots (SSL_CERT_FILE / SSL_CERT_DIR, or the system's).
 
-So under the library today (test_codex_exec_is_routed_and_logged, xfail):
-layer 1 sets OPENAI_BASE_URL and OPENAI_API_KEY, which Codex ignores, and
-respan run gives HTTPS_PROXY only to a PROGRAM that is static itself, not
-to the launcher's child: the binary looks up api.openai.com and chatgpt.com
-itself and retries its model call for ever. A Codex with its own
+So the library, in the launcher (the script node runs is under
+node_modules/@openai/codex/, preload/envlayer.h ENVLAYER_CODEX_CLI), sets no
+OPENAI_* variable and gives the binary what it does honour: HTTPS_PROXY
+naming the relay (the library's own, started there and then, or respan
+run's), which intercepts api.openai.com with the interception CA and passes
+every other host on (to the user's own proxy when there was one), and
+SSL_CERT_FILE naming a bundle of the CAs it would have read plus the
+interception CA (test_codex_exec_is_routed_and_logged,
+test_works_with_and_without_the_library). A Codex with its own
 openai_base_url is left alone and keeps working
 (test_library_leaves_a_configured_codex_alone).
 
@@ -68,7 +72,7 @@ from node_fixtures import codex_cli  # noqa: F401  (fixture)
 from standin.certs import PROVIDER_NAMES, make_named_cert
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, read_log,
                              relay_processes, request_credentials)
-from standin.proxy import Proxy
+from standin.proxy import Everywhere, Proxy
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
 PROMPT = "say hi"
@@ -77,13 +81,6 @@ TIMEOUT = 90
 # certificate it refuses); it would retry for ever ("waiting for network").
 GIVE_UP = "Reconnecting..."
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
-
-NEEDS_LIBRARY_FIX = pytest.mark.xfail(strict=True, reason=(
-    "issue 14: the library loads into Codex's Node launcher, not into the static "
-    "Rust binary it starts; that binary ignores OPENAI_BASE_URL/OPENAI_API_KEY "
-    "(it reads openai_base_url in $CODEX_HOME/config.toml and CODEX_API_KEY) and gets "
-    "no HTTPS_PROXY, so it calls api.openai.com itself"))
-
 
 # --------------------------------------------------------------------------
 # Running Codex
@@ -154,6 +151,15 @@ def exec_argv(program="codex") -> list:
     return [program, "exec", "--skip-git-repo-check", PROMPT]
 
 
+def library_argv(mode: str, env: dict, respan_cli) -> list:
+    """`codex exec` under the library: LD_PRELOAD from ENV ("ld_preload"), or
+    `respan run --` ("respan_run", which sets LD_PRELOAD itself: ENV loses it)."""
+    if mode == "respan_run":
+        env.pop("LD_PRELOAD")
+        return [respan_cli, "run", "--", *exec_argv()]
+    return exec_argv()
+
+
 def codex_env(tmp_path: Path, codex_cli, base: dict = None, **extra: str) -> dict:
     """BASE (default: PATH, HOME and LANG only) with Codex's bin directory
     first in PATH, a fresh CODEX_HOME, and EXTRA; the working directory
@@ -210,17 +216,6 @@ def check_model_calls(reqs: list, prefix: str, key: str) -> None:
     for req in reqs:
         assert credentials(req) == [("authorization", f"Bearer {key}")], credentials(req)
         assert req.header("user-agent", "").startswith("codex_exec/")
-
-
-class _Everywhere(dict):
-    """Proxy routes that send every CONNECT to one address."""
-
-    def __init__(self, addr):
-        super().__init__()
-        self.addr = addr
-
-    def get(self, host, default=None):
-        return self.addr
 
 
 # --------------------------------------------------------------------------
@@ -281,7 +276,7 @@ def test_codex_facts_without_library(codex_cli, router, pki, tmp_path):
                     OPENAI_BASE_URL=router.url_for("localhost"), SSL_CERT_FILE=pki["ca"])
     with Router(cert, cert_key, base_path="/v1/",
                 record=str(tmp_path / "provider.jsonl")) as provider, Proxy() as proxy:
-        proxy.routes = _Everywhere(("127.0.0.1", provider.port))
+        proxy.routes = Everywhere(("127.0.0.1", provider.port))
         env["HTTPS_PROXY"] = proxy.url
         result = run_codex(exec_argv(), env, tmp_path / "work")
         print(describe(result, {"provider": provider, "router": router}))
@@ -330,10 +325,7 @@ def test_library_leaves_a_configured_codex_alone(mode, codex_cli, respan_cli, re
         env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
                         CODEX_CA_CERTIFICATE=pki["ca"])
         write_config(env, base_url)
-        argv = exec_argv()
-        if mode == "respan_run":
-            env.pop("LD_PRELOAD")             # respan run sets it
-            argv = [respan_cli, "run", "--", *argv]
+        argv = library_argv(mode, env, respan_cli)
         result = run_codex(argv, env, tmp_path / "work")
         print(describe(result, {"own": own, "router": router}, env["RESPAN_LOG"]))
         assert answer(result) == ASSISTANT_TEXT
@@ -343,7 +335,6 @@ def test_library_leaves_a_configured_codex_alone(mode, codex_cli, respan_cli, re
     assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], own_key)
 
 
-@NEEDS_LIBRARY_FIX
 @pytest.mark.parametrize("key_var", ["CODEX_API_KEY", "OPENAI_API_KEY"])
 @pytest.mark.parametrize("mode", ["respan_run", "ld_preload"])
 def test_codex_exec_is_routed_and_logged(mode, key_var, codex_cli, respan_cli, respan_env,
@@ -356,10 +347,7 @@ def test_codex_exec_is_routed_and_logged(mode, key_var, codex_cli, respan_cli, r
     routed, the Responses stream merged into output_text, usage."""
     own_key = make_secret("sk-proj-")
     env = codex_env(tmp_path, codex_cli, base=respan_env, **{key_var: own_key})
-    argv = exec_argv()
-    if mode == "respan_run":
-        env.pop("LD_PRELOAD")                 # respan run sets it
-        argv = [respan_cli, "run", "--", *argv]
+    argv = library_argv(mode, env, respan_cli)
     log = env["RESPAN_LOG"]
     result = run_codex(argv, env, tmp_path / "work")
     print(describe(result, {"router": router}, log))
@@ -387,3 +375,63 @@ def test_codex_exec_is_routed_and_logged(mode, key_var, codex_cli, respan_cli, r
     assert_no_secrets(log, key, own_key)
     if mode == "ld_preload":
         assert relay_processes(env) == []
+
+
+@pytest.mark.parametrize("mode", ["ld_preload", "respan_run"])
+def test_works_with_and_without_the_library(mode, codex_cli, respan_cli, respan_env, router,
+                                            pki, tmp_path):
+    """The issue's measure: `codex exec "say hi"` as installed, with
+    CODEX_API_KEY, behind the user's own CONNECT proxy (which sends every
+    host to one stand-in for api.openai.com and chatgpt.com). Without the
+    library it reaches OpenAI and prints the answer; with it, the same
+    command prints the same answer, the model call made to the Respan router
+    with the Respan key. The other hosts still go through the user's proxy
+    (the relay passes them on), never with the Respan key, and the proxy
+    never sees api.openai.com."""
+    cert, cert_key = make_named_cert(pki, "codex_hosts", PROVIDER_NAMES + ("chatgpt.com",))
+    own_key = make_secret("sk-proj-")
+    with Router(cert, cert_key, base_path="/v1/",
+                record=str(tmp_path / "openai.jsonl")) as openai, Proxy() as proxy:
+        proxy.routes = Everywhere(("127.0.0.1", openai.port))
+        bare = codex_env(tmp_path / "bare", codex_cli, CODEX_API_KEY=own_key,
+                         SSL_CERT_FILE=pki["ca"], HTTPS_PROXY=proxy.url)
+        alone = run_codex(exec_argv(), bare, tmp_path / "bare" / "work")
+        print(describe(alone, {"openai": openai}))
+        assert answer(alone) == ASSISTANT_TEXT
+        check_model_calls([r for r in openai.requests() if r.sni == "api.openai.com"],
+                          "/v1/", own_key)
+
+        openai.clear()
+        proxy.clear()
+        env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
+                        SSL_CERT_FILE=pki["ca"], HTTPS_PROXY=proxy.url)
+        argv = library_argv(mode, env, respan_cli)
+        result = run_codex(argv, env, tmp_path / "work")
+        print(describe(result, {"openai": openai, "router": router}, env["RESPAN_LOG"]))
+        connects = [target for target, _ in proxy.connects()]
+        others = openai.requests()
+    assert answer(result) == answer(alone)
+    check_model_calls(router.requests(), "/api/", env["RESPAN_API_KEY"])
+    assert "chatgpt.com:443" in connects, connects
+    assert "api.openai.com:443" not in connects, connects
+    for req in others:
+        assert req.sni != "api.openai.com", req.path
+        blob = json.dumps(req.headers).encode() + req.path.encode() + req.body
+        assert env["RESPAN_API_KEY"].encode() not in blob, req.path
+    assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], own_key)
+
+
+def test_doctor_describes_it(codex_cli, respan_cli, respan_env, tmp_path):
+    """`respan doctor $(which codex)` names the CLI and says how it is routed:
+    its static binary through HTTPS_PROXY, not by base-URL variables."""
+    env = dict(respan_env)
+    env.pop("LD_PRELOAD")
+    done = subprocess.run([respan_cli, "doctor", codex_cli.bin], env=env,
+                          capture_output=True, timeout=60)
+    out = done.stdout.decode()
+    print(out, done.stderr.decode())
+    assert "the Codex CLI, @openai/codex" in out
+    assert "HTTPS_PROXY" in out
+    verdict = [l for l in out.splitlines() if l.startswith("verdict: ")]
+    assert verdict == ["verdict: routed by interception, logged by the library's relay "
+                       "(the Codex CLI: its static binary uses the relay as HTTPS_PROXY)"]

@@ -35,8 +35,8 @@ and, where the library's relay intercepts, sets no GOOGLE_GEMINI_BASE_URL
 generativelanguage.googleapis.com by URL and the relay routes it
 (test_preload_gemini_print_is_routed_and_logged). A user whose settings
 select `gemini-api-key` is routed either way
-(test_preload_with_settings_file). Under `respan run` the relay does not
-intercept a library-loaded node program yet: that case is xfail(strict).
+(test_preload_with_settings_file). Under `respan run` its relay intercepts
+in the same way (test_respan_run_gemini_print_is_routed_and_logged).
 
 Each client runs with an environment built from scratch (the shell running
 the tests exports SSL_CERT_FILE, NODE_EXTRA_CA_CERTS and others), HOME,
@@ -58,7 +58,9 @@ import pytest
 from node_fixtures import gemini_cli  # noqa: F401  (fixture)
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, program_answer,
                              read_log, relay_processes, request_credentials, run_with_pid)
-from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
+from standin.certs import make_named_cert
+from standin.proxy import Everywhere, Proxy
+from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
 PROMPT = "say hi"
 TIMEOUT = 120
@@ -68,14 +70,6 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 PROVIDER_HOSTS = {"api.anthropic.com", "api.openai.com",
                   "generativelanguage.googleapis.com", "aiplatform.googleapis.com"}
 EXIT_AUTH = 41     # the CLI's FATAL_AUTHENTICATION_ERROR
-
-# What the issue wants, and what the library does not do yet.
-NEEDS_LIBRARY_FIX = pytest.mark.xfail(strict=True, reason=(
-    "issue 14: under respan run, layer 1 still sets GOOGLE_GEMINI_BASE_URL (respan "
-    "run's relay does not intercept a library-loaded node program yet), which makes "
-    "Gemini CLI 0.61 pick its 'gateway' auth type; its headless check rejects that "
-    "type (exit 41, 'Invalid auth method selected.')"))
-
 
 # --------------------------------------------------------------------------
 # Running it
@@ -242,7 +236,7 @@ def test_base_url_alone_selects_gateway_auth(gemini_cli, router, pki, tmp_path, 
 
 
 # --------------------------------------------------------------------------
-# With the library: what works today
+# With the library: checks
 
 
 def check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=True) -> list:
@@ -299,7 +293,7 @@ def test_vertex_mode_reaches_vertex_passthrough(how, gemini_cli, gemini_env, rou
 
 
 # --------------------------------------------------------------------------
-# With the library: what the issue wants
+# With the library: a new user's `gemini -p`
 
 
 def test_preload_gemini_print_is_routed_and_logged(gemini_cli, gemini_env, router, tmp_path,
@@ -316,11 +310,68 @@ def test_preload_gemini_print_is_routed_and_logged(gemini_cli, gemini_env, route
                         for u in urls), urls
 
 
-@NEEDS_LIBRARY_FIX
 def test_respan_run_gemini_print_is_routed_and_logged(gemini_cli, respan_cli, gemini_env,
                                                       router, tmp_path, provider_key):
-    """`respan run -- gemini -p "say hi"`: the same, through respan's relay."""
+    """`respan run -- gemini -p "say hi"`: the same, through respan run's relay,
+    which intercepts for the library in node as the library's own does
+    (hooks/lazyrelay.h); respan run's GOOGLE_GEMINI_BASE_URL is taken back."""
     gemini_env.pop("LD_PRELOAD")          # respan run sets it
     done, _ = run_gemini([respan_cli, "run", "--", *gemini_argv(gemini_cli)], gemini_env,
                          tmp_path)
-    check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=False)
+    reqs = check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=False)
+    urls = [r["url"] for r in reqs]
+    assert urls and all(u.startswith("https://generativelanguage.googleapis.com/v1beta/models/")
+                        for u in urls), urls
+
+
+@pytest.mark.parametrize("how", ["preload", "respan run"])
+def test_works_with_and_without_the_library(how, gemini_cli, respan_cli, gemini_env, router,
+                                            pki, tmp_path, provider_key):
+    """The issue's measure, for a new user (GEMINI_API_KEY, no settings):
+    without the library `gemini -p "say hi"` reaches Google (here a stand-in
+    for generativelanguage.googleapis.com that a CONNECT proxy sends every
+    host to, as a network would) and prints the answer; with it, the same
+    command prints the same answer with the same calls, made to the Respan
+    router instead."""
+    cert, cert_key = make_named_cert(pki, "google_hosts")
+    with Router(cert, cert_key, base_path="/", record=str(tmp_path / "google.jsonl")) as google, \
+            Proxy() as proxy:
+        proxy.routes = Everywhere(("127.0.0.1", google.port))
+        (tmp_path / "bare").mkdir()
+        bare = cli_env(clean_env(tmp_path / "bare" / "home"), tmp_path / "bare", provider_key)
+        bare.update(HTTPS_PROXY=proxy.url, NODE_EXTRA_CA_CERTS=pki["ca"])
+        alone, _ = run_gemini(gemini_argv(gemini_cli), bare, tmp_path / "bare")
+        print(describe(alone, google))
+        without = check_router_traffic(google, "/v1beta/models/", provider_key)
+        assert {t for t, _ in proxy.connects()} == {"generativelanguage.googleapis.com:443"}
+
+    argv = gemini_argv(gemini_cli)
+    if how == "respan run":
+        gemini_env.pop("LD_PRELOAD")
+        argv = [respan_cli, "run", "--", *argv]
+    done, _ = run_gemini(argv, gemini_env, tmp_path)
+    check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=how == "preload")
+    assert answer(alone) == answer(done) == ASSISTANT_TEXT
+    calls = [r.url_path.rsplit(":", 1)[1] for r in router.requests()]
+    assert calls == [r.url_path.rsplit(":", 1)[1] for r in without], calls
+
+
+@pytest.mark.parametrize("intercept", ["auto", "off"])
+def test_doctor_describes_it(intercept, gemini_cli, respan_cli, respan_env, tmp_path):
+    """`respan doctor $(which gemini)` names the CLI and says what the library
+    does to it: no base URL, routed by interception; with
+    RESPAN_INTERCEPT=off, not routed (never broken)."""
+    env = dict(respan_env, RESPAN_INTERCEPT=intercept)
+    env.pop("LD_PRELOAD")
+    done = subprocess.run([respan_cli, "doctor", gemini_cli.bin], env=env,
+                          capture_output=True, timeout=60)
+    out = done.stdout.decode()
+    print(out, done.stderr.decode())
+    assert "known client" in out and "the Gemini CLI, @google/gemini-cli" in out
+    assert "GOOGLE_GEMINI_BASE_URL is not set" in out
+    verdict = [l for l in out.splitlines() if l.startswith("verdict: ")]
+    assert len(verdict) == 1, out
+    if intercept == "auto":
+        assert verdict[0].startswith("verdict: routed by interception"), verdict
+    else:
+        assert verdict[0].startswith("verdict: not routed (the Gemini CLI"), verdict

@@ -187,7 +187,7 @@ static void test_relay_forms(void **state)
 /*
  * The Gemini CLI with interception: no GOOGLE_GEMINI_BASE_URL (it would
  * change its auth mode), the Respan key in GEMINI_API_KEY, an ancestor's
- * layer-1 values taken back; without interception, as any program; in
+ * layer-1 values taken back; without interception, nothing for Google; in
  * Vertex mode, as any program.
  */
 static void test_gemini_cli(void **state)
@@ -218,14 +218,52 @@ static void test_gemini_cli(void **state)
 	assert_null(strstr(got, "GEMINI_API_KEY"));
 	assert_null(strstr(got, "GOOGLE_API_KEY"));
 
-	/* No interception (no node_ca): planned as any program. */
+	/* No interception (no node_ca): nothing for Google, never the base
+	 * URL that breaks it; what an ancestor set is taken back, the Respan
+	 * key included (it would go to Google unrouted). */
 	client_plan_str(plain, relay, NULL, got, sizeof(got));
-	assert_non_null(strstr(got, "GOOGLE_GEMINI_BASE_URL=http://127.7.7.7:4242/api/google/gemini"));
+	assert_null(strstr(got, "GOOGLE"));
+	assert_null(strstr(got, "GEMINI"));
+	client_plan_str(inherited, relay, NULL, got, sizeof(got));
+	assert_non_null(strstr(got, "-GOOGLE_GEMINI_BASE_URL -GOOGLE_API_KEY -GEMINI_API_KEY"));
+	client_plan_str(inherited, NULL, NULL, got, sizeof(got));
+	assert_non_null(strstr(got, "-GOOGLE_GEMINI_BASE_URL -GOOGLE_API_KEY -GEMINI_API_KEY"));
 
 	const char *vertex[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
 				 "GOOGLE_GENAI_USE_VERTEXAI=true", NULL };
 	client_plan_str(vertex, relay, ca, got, sizeof(got));
 	assert_non_null(strstr(got, "GOOGLE_VERTEX_BASE_URL=http://127.7.7.7:4242/api/google/vertexai/"));
+}
+
+/* The Codex CLI's launcher: no OPENAI_* (its binary reads neither); an
+ * ancestor's are taken back, the user's own left. */
+static void test_codex_cli(void **state)
+{
+	(void)state;
+	char got[1024];
+	const char *relay = "http://127.7.7.7:4242/api/";
+	const char *plain[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE, NULL };
+	plan_for(plain, ENVLAYER_CODEX_CLI, relay, "/ca.pem", got, sizeof(got), NULL);
+	assert_null(strstr(got, "OPENAI"));
+	assert_non_null(strstr(got, "ANTHROPIC_BASE_URL=http://127.7.7.7:4242/api/anthropic/"));
+
+	const char *inherited[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				    "OPENAI_BASE_URL=http://127.0.0.1:5555/api/",
+				    "RESPAN_RELAY=http://127.0.0.1:5555/api/",
+				    "OPENAI_API_KEY=" KEY, NULL };
+	plan_for(inherited, ENVLAYER_CODEX_CLI, NULL, NULL, got, sizeof(got), NULL);
+	assert_non_null(strstr(got, "-OPENAI_BASE_URL -OPENAI_API_KEY"));
+
+	const char *users[] = { "RESPAN_API_KEY=" KEY, "RESPAN_BASE_URL=" BASE,
+				"OPENAI_BASE_URL=https://llm.corp.test/v1",
+				"OPENAI_API_KEY=sk-proj-users-own", NULL };
+	plan_for(users, ENVLAYER_CODEX_CLI, relay, "/ca.pem", got, sizeof(got), NULL);
+	assert_null(strstr(got, "OPENAI"));
+
+	assert_int_equal(envlayer_client_of_script(
+		"/usr/lib/node_modules/@openai/codex/bin/codex.js"), ENVLAYER_CODEX_CLI);
+	assert_int_equal(envlayer_client_of_script("/home/u/node_modules/codex/bin/codex.js"),
+			 ENVLAYER_ANY);
 }
 
 static void test_node_script(void **state)
@@ -322,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_relay_forms),
 		cmocka_unit_test(test_keyed),
 		cmocka_unit_test(test_gemini_cli),
+		cmocka_unit_test(test_codex_cli),
 		cmocka_unit_test(test_node_script),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,6 +95,38 @@ static void test_host_and_socket(void **state)
 	assert_string_equal(sock, "respan-relay-1000-127.201.33.7-43817");
 }
 
+static void test_direct(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url;
+		bool ok;
+		uint16_t port;
+	} cases[] = {
+		{ "http://127.0.0.1:40000/api/", true, 40000 },
+		{ "http://127.0.0.1:1/", true, 1 },
+		{ "http://127.0.0.1:65535/x/", true, 65535 },
+		/* a stand-in, another address, or not a base URL */
+		{ "http://127.200.1.2:40000/api/", false, 0 },
+		{ "http://127.0.0.2:40000/api/", false, 0 },
+		{ "https://127.0.0.1:40000/api/", false, 0 },
+		{ "http://127.0.0.1:0/api/", false, 0 },
+		{ "http://127.0.0.1:65536/api/", false, 0 },
+		{ "http://127.0.0.1:040000/api/", false, 0 },
+		{ "http://127.0.0.1:40000", false, 0 },
+		{ "http://127.0.0.1/api/", false, 0 },
+		{ "http://127.0.0.1:/api/", false, 0 },
+		{ "", false, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t port = 7;
+		assert_int_equal(relayname_direct(cases[i].url, &port), cases[i].ok);
+		assert_int_equal(port, cases[i].ok ? cases[i].port : 7);
+	}
+	uint16_t port;
+	assert_false(relayname_direct(NULL, &port));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_new_refuses),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_host_and_socket),
+		cmocka_unit_test(test_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,18 @@ from typing import Optional
 HEAD_MAX = 65536
 
 
+class Everywhere(dict):
+    """Proxy routes that send every CONNECT to one address: a network on
+    which one stand-in answers for every host."""
+
+    def __init__(self, addr):
+        super().__init__()
+        self.addr = addr
+
+    def get(self, host, default=None):
+        return self.addr
+
+
 class Proxy:
     def __init__(self, routes: Optional[dict] = None):
         self.routes = dict(routes or {})
@@ -48,6 +60,11 @@ class Proxy:
         """[(target, headers)] of every CONNECT received."""
         with self._lock:
             return list(self._heads)
+
+    def clear(self) -> None:
+        """Forget the CONNECTs received so far."""
+        with self._lock:
+            self._heads.clear()
 
     def _serve(self) -> None:
         while not self._stop:

@@ -738,6 +738,9 @@ def build_response(req: RecordedRequest, base_path: str = "/api/") -> Response:
     if not path.startswith(base_path):
         return _error("openai", 404, f"no such path {path} (base path is {base_path})")
     rest = path[len(base_path):]
+    if rest.startswith("v1beta/models/"):
+        # Google's own path, on a stand-in for generativelanguage.googleapis.com
+        rest = "google/gemini/" + rest
     provider = ("anthropic" if rest.startswith("anthropic/") else
                 "gemini" if rest.startswith("google/") else "openai")
 
