@@ -116,10 +116,10 @@ int environ_apply(const struct config *cfg, const char *relay, const char *node_
 {
 	struct envlayer_plan plan;
 	detail[0] = '\0';
-	if ((relay || client != ENVLAYER_ANY ?
-		     envlayer_plan_client(cfg, environ, relay ? relay : envlayer_relay(environ),
-					  node_ca, client, &plan) :
-		     envlayer_plan(cfg, environ, &plan)) < 0)
+	/* node_ca also where the relay is inherited: respan run's, whose
+	 * layer 1 (applied by respan) could not name the CA. */
+	if (envlayer_plan_client(cfg, environ, relay ? relay : envlayer_relay(environ), node_ca,
+				 client, &plan) < 0)
 		return -1;
 	for (size_t i = 0; i < plan.n_ops; i++) {
 		const struct envlayer_op *op = &plan.ops[i];

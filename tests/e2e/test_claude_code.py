@@ -165,14 +165,21 @@ def test_claude_fail_closed_still_answers(claude_code, claude_env, router, tmp_p
         assert ev["pid"] == pid, ev
 
 
-def test_claude_background_calls_are_intercepted(claude_code, claude_env, router, tmp_path):
+@pytest.mark.parametrize("how", ["preload", "respan run"])
+def test_claude_background_calls_are_intercepted(how, claude_code, claude_env, respan_cli,
+                                                 router, tmp_path):
     """Claude Code's background calls to api.anthropic.com (MCP registry,
     event logging) ignore ANTHROPIC_BASE_URL. With interception (the
-    default) the look-up names the library's relay, which answers Bun's TLS
-    with a certificate from the interception CA (Bun reads
-    NODE_EXTRA_CA_CERTS, which layer 1 set): they are routed to the router's
-    Anthropic passthrough with the Respan key, and logged like any call."""
-    done, pid = run_claude(claude_argv(claude_code), claude_env, tmp_path / "work")
+    default) the look-up names the relay (the library's, or respan run's),
+    which answers Bun's TLS with a certificate from the interception CA (Bun
+    reads NODE_EXTRA_CA_CERTS, which layer 1 set): they are routed to the
+    router's Anthropic passthrough with the Respan key, and logged like any
+    call, with no relay_error."""
+    argv = claude_argv(claude_code)
+    if how == "respan run":
+        claude_env.pop("LD_PRELOAD")      # respan run sets it
+        argv = [respan_cli, "run", "--", *argv]
+    done, pid = run_claude(argv, claude_env, tmp_path / "work")
     log = claude_env["RESPAN_LOG"]
     print(describe(done, router, log))
     assert answer(done) == ASSISTANT_TEXT
@@ -185,6 +192,7 @@ def test_claude_background_calls_are_intercepted(claude_code, claude_env, router
     urls = [r["url"] for r in read_log(log, type="request")]
     assert any(u.startswith("https://api.anthropic.com/api/") for u in urls), urls
     assert egress_events(log) == []
+    assert not [e for e in read_log(log, type="event") if e["event"] == "relay_error"]
     assert_no_secrets(log, claude_env["RESPAN_API_KEY"])
 
 
