@@ -252,6 +252,52 @@ static void fork_child(void)
 }
 
 /*
+ * The Codex CLI's static binary reaches the relay as its proxy (envlayer.h).
+ * The library never sees into that binary: when it cannot be given the
+ * relay, a not_routed event says why, once per launcher.
+ */
+static void proxy_for_codex(const struct respan_state *st, char *changed, size_t size)
+{
+	const char *why = NULL;
+	unsigned short port = 0;
+	if (st->cfg.intercept == RESPAN_INTERCEPT_OFF)
+		why = "RESPAN_INTERCEPT=off";
+	else if (lazyrelay_intercept_host() == NULL)
+		why = "no interception CA (respan ca path makes it)";
+	else if ((port = lazyrelay_proxy_port(st)) == 0)
+		why = "no relay (see the relay_error event)";
+	else if (environ_proxy_for_child(port, lazyrelay_node_ca(), changed, size) < 0)
+		why = "the CA bundle for SSL_CERT_FILE could not be written";
+	if (why == NULL)
+		return;
+	char detail[300];
+	snprintf(detail, sizeof(detail), "the Codex CLI's binary is static, so the library "
+		 "cannot load into it, and it was not given the relay as HTTPS_PROXY: %s; its "
+		 "calls go to the provider unseen", why);
+	logfile_event(st->log, "not_routed", "api.openai.com", detail);
+}
+
+/*
+ * The Gemini CLI where nothing can route it (envlayer.h): a not_routed event
+ * says why, once per process of it. keyed: GEMINI_API_KEY held the Respan
+ * key before layer 1 took it back.
+ */
+static void gemini_unrouted(const struct respan_state *st, bool keyed)
+{
+	if (envlayer_vertex(environ) || lazyrelay_node_ca() != NULL)
+		return;
+	char detail[500];
+	snprintf(detail, sizeof(detail), "the Gemini CLI is not routed: a base URL would switch "
+		 "it to its gateway auth (exit 41), and its calls cannot be intercepted (%s); %s",
+		 st->cfg.intercept == RESPAN_INTERCEPT_OFF ? "RESPAN_INTERCEPT=off" :
+		 "no interception CA or relay", keyed ?
+		 "GEMINI_API_KEY held the Respan key (a parent's layer 1, such as the env of its "
+		 "#! line, put it there) and was taken back, so the CLI has no key" :
+		 "its calls go to Google with its own key");
+	logfile_event(st->log, "not_routed", "generativelanguage.googleapis.com", detail);
+}
+
+/*
  * The constructor runs before main() while the process has one thread: the
  * only time the environment may be changed (layer 1).
  */
@@ -269,13 +315,14 @@ __attribute__((constructor)) static void respan_constructor(void)
 	if (client != ENVLAYER_ANY)
 		respan_debug("layer 1: %s", client == ENVLAYER_GEMINI_CLI ? "the Gemini CLI" :
 						 "the Codex CLI");
+	const char *gemini = getenv("GEMINI_API_KEY");
+	bool keyed = gemini && strcmp(gemini, st->cfg.api_key) == 0;
 	int rc = environ_apply(&st->cfg, relay, lazyrelay_node_ca(), client, changed,
 			       sizeof(changed));
-	/* Its static binary reaches the relay as its proxy (envlayer.h). */
-	unsigned short port = client == ENVLAYER_CODEX_CLI ? lazyrelay_proxy_port(st) : 0;
-	if (port && environ_proxy_for_child(port, lazyrelay_node_ca(), changed,
-					    sizeof(changed)) < 0)
-		respan_debug("no proxy for the Codex CLI's binary: no CA bundle");
+	if (client == ENVLAYER_CODEX_CLI)
+		proxy_for_codex(st, changed, sizeof(changed));
+	else if (client == ENVLAYER_GEMINI_CLI)
+		gemini_unrouted(st, keyed);
 	if (rc == 0 && changed[0])
 		respan_debug("environment: %s", changed);
 	note_keyed();		/* and what layer 1 put there just now */

@@ -179,28 +179,32 @@ int envlayer_plan_client(const struct config *cfg, char *const *env, const char 
 		if (envget(env, "ANTHROPIC_API_KEY"))
 			rc |= add(plan, "ANTHROPIC_API_KEY", NULL, NULL);
 	}
-	bool vertex = truthy(envget(env, "GOOGLE_GENAI_USE_VERTEXAI"));
-	if (client == ENVLAYER_GEMINI_CLI && !vertex) {
-		/*
-		 * Routed by interception, or not at all (envlayer.h). What an
-		 * ancestor's layer 1 set for it (a shell, npx, respan run, the
-		 * CLI's own relaunch) is taken back.
-		 */
-		const char *have = envget(env, "GOOGLE_GEMINI_BASE_URL");
-		bool inherited = set_by_layer1(cfg, env, relay, have);
+	bool vertex = envlayer_vertex(env);
+	bool gemini_cli = client == ENVLAYER_GEMINI_CLI && !vertex;
+	const char *gbase = envget(env, "GOOGLE_GEMINI_BASE_URL");
+	/* What an ancestor's layer 1 set for it (a shell, npx, respan run, the
+	 * CLI's own relaunch): taken back, or set again. */
+	bool inherited = gemini_cli && set_by_layer1(cfg, env, relay, gbase);
+	bool ours = inherited || ours_to_set(cfg, gbase, PROVIDER_GEMINI, PROVIDER_VERTEXAI);
+	const char *google = envget(env, "GOOGLE_API_KEY");
+	if (gemini_cli && relay && node_ca) {
+		/* Routed by interception (envlayer.h). */
 		if (inherited)
 			rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", NULL, NULL);
-		const char *google = envget(env, "GOOGLE_API_KEY");
 		if (google && strcmp(google, key) == 0)
 			rc |= add(plan, "GOOGLE_API_KEY", NULL, NULL);
-		const char *gemini = envget(env, "GEMINI_API_KEY");
-		if (relay && node_ca &&
-		    (inherited || ours_to_set(cfg, have, PROVIDER_GEMINI, PROVIDER_VERTEXAI)))
+		if (ours)
 			rc |= add(plan, "GEMINI_API_KEY", key, NULL);
-		else if (gemini && strcmp(gemini, key) == 0)
+	} else if (gemini_cli) {
+		/* Not routed (envlayer.h): nothing of ours is left for it. */
+		const char *gemini = envget(env, "GEMINI_API_KEY");
+		if (inherited)
+			rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", NULL, NULL);
+		if (google && strcmp(google, key) == 0)
+			rc |= add(plan, "GOOGLE_API_KEY", NULL, NULL);
+		if (gemini && strcmp(gemini, key) == 0)
 			rc |= add(plan, "GEMINI_API_KEY", NULL, NULL);
-	} else if (ours_to_set(cfg, envget(env, "GOOGLE_GEMINI_BASE_URL"),
-			       PROVIDER_GEMINI, PROVIDER_VERTEXAI)) {
+	} else if (ours) {
 		const char *path = vertex ? "google/vertexai/" : "google/gemini";
 		rc |= add(plan, "GOOGLE_GEMINI_BASE_URL", base, path);
 		if (vertex && ours_to_set(cfg, envget(env, "GOOGLE_VERTEX_BASE_URL"),
@@ -281,6 +285,11 @@ enum envlayer_client envlayer_client_of_script(const char *path)
 	if (path && strstr(path, "/node_modules/@openai/codex/"))
 		return ENVLAYER_CODEX_CLI;
 	return ENVLAYER_ANY;
+}
+
+bool envlayer_vertex(char *const *env)
+{
+	return truthy(envget(env, "GOOGLE_GENAI_USE_VERTEXAI"));
 }
 
 void envlayer_free(struct envlayer_plan *plan)

@@ -97,10 +97,15 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
  *       and node_ca): GOOGLE_GEMINI_BASE_URL and GOOGLE_API_KEY are not set
  *       (and taken back when an ancestor's layer 1 set them), and
  *       GEMINI_API_KEY gets the Respan key (its own never leaves the
- *       machine). Without interception (RESPAN_INTERCEPT=off, no CA)
- *       nothing is set and the CLI goes to Google unrouted (a bypass
- *       event, refused under RESPAN_FAIL=closed): unrouted, but not
- *       broken. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
+ *       machine). Without interception (RESPAN_INTERCEPT=off, no CA) it
+ *       cannot be routed without breaking it: nothing of ours is left for
+ *       Google (an ancestor's GOOGLE_GEMINI_BASE_URL, and the Respan key in
+ *       GEMINI_API_KEY or GOOGLE_API_KEY, are taken back) and the library
+ *       in the CLI logs a not_routed event saying why. Its calls go to
+ *       Google with its own key (bypass events); where an ancestor's layer
+ *       1 (the `env` of its #! line) had already replaced that key, the CLI
+ *       has none and stops at once, asking for one (exit 41), rather than
+ *       send the Respan key to Google. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
  *       planned as for any program: the CLI takes its base URL from
  *       GOOGLE_VERTEX_BASE_URL.
  *
@@ -119,6 +124,7 @@ int envlayer_plan_client(const struct config *cfg, char *const *env, const char 
 			 const char *node_ca, enum envlayer_client client,
 			 struct envlayer_plan *plan);
 
+
 /*
  * The script a node command line runs (cmdline: len bytes of NUL-separated
  * arguments, as /proc/self/cmdline gives them): the first argument after
@@ -130,6 +136,9 @@ const char *envlayer_node_script(const char *cmdline, size_t len);
 
 /* Which program a script is, from its real path (realpath). */
 enum envlayer_client envlayer_client_of_script(const char *path);
+
+/* Google's SDKs in Vertex mode (GOOGLE_GENAI_USE_VERTEXAI true, 1 or yes)? */
+bool envlayer_vertex(char *const *env);
 
 void envlayer_free(struct envlayer_plan *plan);
 

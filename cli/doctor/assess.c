@@ -696,7 +696,7 @@ static void known_client(const struct config *cfg, const struct prog_facts *f,
 		put(a->layer[LAYER_ENV].why, "the Gemini CLI: GOOGLE_GEMINI_BASE_URL is not set "
 		    "(it would switch the CLI to its \"gateway\" auth, which its -p mode refuses "
 		    "with exit 41)%s", intercept ? "; GEMINI_API_KEY gets the Respan key" :
-		    ", nor the Respan key");
+		    ", and the Respan key is taken back from GEMINI_API_KEY and GOOGLE_API_KEY");
 	} else {
 		put(a->layer[LAYER_ENV].why, "the Codex CLI: a node launcher that starts a "
 		    "static binary, which reads no OPENAI_* variable; %s", intercept ?
@@ -707,10 +707,12 @@ static void known_client(const struct config *cfg, const struct prog_facts *f,
 		a->layer[LAYER_ENV].can = a->layer[LAYER_RELAY].can = false;
 		put(a->layer[LAYER_RELAY].why, "calls by a provider's own URL are not "
 		    "intercepted (RESPAN_INTERCEPT=off)");
-		put(a->verdict, "not routed (%s; RESPAN_INTERCEPT=off): its calls go to the "
-		    "provider as bypass events%s", gemini ? "the Gemini CLI: a base URL would "
-		    "change its auth mode" : "the Codex CLI: its binary is static and reads no "
-		    "base-URL variable", cfg->fail == RESPAN_FAIL_CLOSED ? ", refused" : "");
+		put(a->verdict, "not routed (%s; RESPAN_INTERCEPT=off): %s; a not_routed event "
+		    "says so", gemini ? "the Gemini CLI: a base URL would change its auth mode" :
+		    "the Codex CLI: its binary is static and reads no base-URL variable", gemini ?
+		    "nothing is set for Google, so it calls Google with its own key (bypass "
+		    "events), or, where a parent's layer 1 had replaced that key, stops asking "
+		    "for one" : "its calls go to the provider unseen");
 		return;
 	}
 	put(a->layer[LAYER_RELAY].why, "%s", gemini ?

@@ -435,3 +435,36 @@ def test_doctor_describes_it(codex_cli, respan_cli, respan_env, tmp_path):
     verdict = [l for l in out.splitlines() if l.startswith("verdict: ")]
     assert verdict == ["verdict: routed by interception, logged by the library's relay "
                        "(the Codex CLI: its static binary uses the relay as HTTPS_PROXY)"]
+
+
+@pytest.mark.parametrize("mode", ["ld_preload", "respan_run"])
+def test_without_interception_it_works_unrouted_and_says_so(mode, codex_cli, respan_cli,
+                                                           respan_env, router, pki, tmp_path):
+    """RESPAN_INTERCEPT=off: nothing can route the static binary, so nothing
+    is set for it. Codex works as without the library (here through the
+    user's CONNECT proxy to a stand-in for OpenAI, with the user's key), the
+    router gets nothing, and a not_routed event says why: never silently
+    unrouted, never broken."""
+    cert, cert_key = make_named_cert(pki, "codex_hosts", PROVIDER_NAMES + ("chatgpt.com",))
+    own_key = make_secret("sk-proj-")
+    with Router(cert, cert_key, base_path="/v1/",
+                record=str(tmp_path / "openai.jsonl")) as openai, Proxy() as proxy:
+        proxy.routes = Everywhere(("127.0.0.1", openai.port))
+        env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
+                        SSL_CERT_FILE=pki["ca"], HTTPS_PROXY=proxy.url,
+                        RESPAN_INTERCEPT="off")
+        argv = library_argv(mode, env, respan_cli)
+        result = run_codex(argv, env, tmp_path / "work")
+        print(describe(result, {"openai": openai, "router": router}, env["RESPAN_LOG"]))
+        connects = [target for target, _ in proxy.connects()]
+        check_model_calls([r for r in openai.requests() if r.sni == "api.openai.com"],
+                          "/v1/", own_key)
+    assert answer(result) == ASSISTANT_TEXT
+    assert "api.openai.com:443" in connects, connects
+    assert router.requests() == []
+    events = [e for e in read_log(env["RESPAN_LOG"], type="event")
+              if e["event"] == "not_routed"]
+    assert len(events) == 1, read_log(env["RESPAN_LOG"])
+    assert events[0]["host"] == "api.openai.com"
+    assert "RESPAN_INTERCEPT=off" in events[0]["detail"], events[0]
+    assert_no_secrets(env["RESPAN_LOG"], env["RESPAN_API_KEY"], own_key)

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -354,6 +355,44 @@ def test_works_with_and_without_the_library(how, gemini_cli, respan_cli, gemini_
     assert answer(alone) == answer(done) == ASSISTANT_TEXT
     calls = [r.url_path.rsplit(":", 1)[1] for r in router.requests()]
     assert calls == [r.url_path.rsplit(":", 1)[1] for r in without], calls
+
+
+@pytest.mark.parametrize("how", ["preload", "respan run"])
+def test_without_interception_it_stops_and_says_why(how, gemini_cli, respan_cli, gemini_env,
+                                                    router, pki, tmp_path, provider_key):
+    """RESPAN_INTERCEPT=off: nothing can route the CLI (a base URL would
+    switch its auth mode), so nothing of ours is left for Google and a
+    not_routed event says why. The `env` of its #! line has already replaced
+    GEMINI_API_KEY by the Respan key (layer 1 runs in every process), which
+    the CLI's library takes back: the CLI stops at once, asking for a key,
+    rather than send the Respan key to Google or retry for minutes. A
+    CONNECT proxy to a stand-in for Google sees nothing."""
+    cert, cert_key = make_named_cert(pki, "google_hosts")
+    with Router(cert, cert_key, base_path="/", record=str(tmp_path / "google.jsonl")) as google, \
+            Proxy() as proxy:
+        proxy.routes = Everywhere(("127.0.0.1", google.port))
+        gemini_env.update(HTTPS_PROXY=proxy.url, NODE_EXTRA_CA_CERTS=pki["ca"],
+                          RESPAN_INTERCEPT="off")
+        argv = gemini_argv(gemini_cli)
+        if how == "respan run":
+            gemini_env.pop("LD_PRELOAD")
+            argv = [respan_cli, "run", "--", *argv]
+        started = time.monotonic()
+        done = subprocess.run(argv, env=gemini_env, cwd=tmp_path / "work", capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        took = time.monotonic() - started
+        log = gemini_env["RESPAN_LOG"]
+        print(f"{took:.1f} s", describe(done, google, log))
+        assert google.requests() == [] and proxy.connects() == []
+    assert done.returncode == EXIT_AUTH and b"GEMINI_API_KEY" in done.stderr
+    assert took < 30
+    assert router.requests() == []
+    events = read_log(log, type="event")
+    why = [e for e in events if e["event"] == "not_routed"]
+    assert why and all(e["host"] == "generativelanguage.googleapis.com" and
+                       "RESPAN_INTERCEPT=off" in e["detail"] for e in why), events
+    assert any("was taken back" in e["detail"] for e in why), why
+    assert_no_secrets(log, gemini_env["RESPAN_API_KEY"], provider_key)
 
 
 @pytest.mark.parametrize("intercept", ["auto", "off"])

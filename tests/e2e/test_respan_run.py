@@ -214,7 +214,13 @@ def test_bad_option_value_is_an_error(respan_cli, env, tmp_path, option, value, 
     assert not marker.exists()
 
 
-def test_relay_variables(respan_cli, env):
+@pytest.mark.parametrize("intercept", ["auto", "off"])
+def test_relay_variables(respan_cli, env, intercept):
+    """The base URLs name respan run's relay (plain HTTP: no CA for it). In a
+    process whose TLS the library cannot see (env here, node, Bun), layer 1
+    names the interception CA in NODE_EXTRA_CA_CERTS, since respan run's
+    relay intercepts too; with RESPAN_INTERCEPT=off, no CA at all."""
+    env["RESPAN_INTERCEPT"] = intercept
     done = respan(respan_cli, ["run", "--", "/usr/bin/env"], env)
     assert done.returncode == 0, done.stderr
     got = env_lines(done.stdout)
@@ -223,7 +229,12 @@ def test_relay_variables(respan_cli, env):
     assert got["OPENAI_BASE_URL"] == relay
     assert got["ANTHROPIC_BASE_URL"] == relay + "anthropic/"
     assert got["GOOGLE_GEMINI_BASE_URL"] == relay + "google/gemini"
-    assert "NODE_EXTRA_CA_CERTS" not in got     # plain HTTP to the relay
+    if intercept == "off":
+        assert "NODE_EXTRA_CA_CERTS" not in got
+        return
+    ca = respan(respan_cli, ["ca", "path"], env)
+    assert ca.returncode == 0, ca.stderr
+    assert got["NODE_EXTRA_CA_CERTS"] == ca.stdout.decode().strip()
 
 
 def test_no_relay_without_key(respan_cli, env):

@@ -218,9 +218,9 @@ static void test_gemini_cli(void **state)
 	assert_null(strstr(got, "GEMINI_API_KEY"));
 	assert_null(strstr(got, "GOOGLE_API_KEY"));
 
-	/* No interception (no node_ca): nothing for Google, never the base
-	 * URL that breaks it; what an ancestor set is taken back, the Respan
-	 * key included (it would go to Google unrouted). */
+	/* No interception: nothing for Google, never the base URL that breaks
+	 * it; what an ancestor set is taken back, the Respan key included (it
+	 * would go to Google unrouted). */
 	client_plan_str(plain, relay, NULL, got, sizeof(got));
 	assert_null(strstr(got, "GOOGLE"));
 	assert_null(strstr(got, "GEMINI"));
