@@ -42,9 +42,10 @@ import pytest
 
 from node_fixtures import claude_code  # noqa: F401  (fixture)
 from standin.certs import make_named_cert
+from standin.proxy import Everywhere, Proxy
 from standin.router import Router
-from standin.helpers import (assert_no_secrets, make_secret, program_answer, read_log,
-                             relay_processes, request_credentials, run_with_pid)
+from standin.helpers import (assert_no_secrets, clean_env, make_secret, program_answer,
+                             read_log, relay_processes, request_credentials, run_with_pid)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -319,3 +320,40 @@ def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_en
     calls = check_router_traffic(router, claude_env["RESPAN_API_KEY"])
     check_relay_log(log, calls, str(Path(claude_code.bin).resolve()))
     assert_no_secrets(log, claude_env["RESPAN_API_KEY"])
+
+
+@pytest.mark.parametrize("how", ["preload", "respan run"])
+def test_works_with_and_without_the_library(how, claude_code, claude_env, respan_cli, router,
+                                            pki, tmp_path):
+    """The measure of issue 14: `claude -p "say hi"` with the user's
+    ANTHROPIC_API_KEY. Without the library it reaches Anthropic (here a
+    stand-in for api.anthropic.com that a CONNECT proxy sends every host to,
+    as a network would) and prints the answer; with it, the same command
+    prints the same answer, its streamed Messages call made to the Respan
+    router with the Respan key, and the user's key never sent there."""
+    own_key = make_secret("sk-ant-api03-")
+    cert, cert_key = make_named_cert(pki, "anthropic_hosts")
+    with Router(cert, cert_key, base_path="/",
+                record=str(tmp_path / "anthropic.jsonl")) as anthropic, Proxy() as proxy:
+        proxy.routes = Everywhere(("127.0.0.1", anthropic.port))
+        (tmp_path / "bare" / "work").mkdir(parents=True)
+        bare = clean_env(tmp_path / "bare" / "home")
+        bare.update(ANTHROPIC_API_KEY=own_key, HTTPS_PROXY=proxy.url,
+                    NODE_EXTRA_CA_CERTS=pki["ca"])
+        alone, _ = run_claude(claude_argv(claude_code), bare, tmp_path / "bare" / "work")
+        print(describe(alone, anthropic, tmp_path / "none.jsonl"))
+        calls = [r for r in anthropic.requests()
+                 if r.method == "POST" and r.url_path == "/v1/messages"]
+        assert calls and all(credentials(c) == [("x-api-key", own_key)] for c in calls)
+        assert "api.anthropic.com:443" in {t for t, _ in proxy.connects()}
+
+    claude_env["ANTHROPIC_API_KEY"] = own_key
+    argv = claude_argv(claude_code)
+    if how == "respan run":
+        claude_env.pop("LD_PRELOAD")      # respan run sets it
+        argv = [respan_cli, "run", "--", *argv]
+    done, _ = run_claude(argv, claude_env, tmp_path / "work")
+    print(describe(done, router, claude_env["RESPAN_LOG"]))
+    assert answer(alone) == answer(done) == ASSISTANT_TEXT
+    check_router_traffic(router, claude_env["RESPAN_API_KEY"], own_key)
+    assert_no_secrets(claude_env["RESPAN_LOG"], claude_env["RESPAN_API_KEY"], own_key)

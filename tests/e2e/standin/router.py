@@ -741,6 +741,9 @@ def build_response(req: RecordedRequest, base_path: str = "/api/") -> Response:
     if rest.startswith("v1beta/models/"):
         # Google's own path, on a stand-in for generativelanguage.googleapis.com
         rest = "google/gemini/" + rest
+    elif rest.startswith("v1/messages") and base_path == "/":
+        # Anthropic's own path, on a stand-in for api.anthropic.com
+        rest = "anthropic/" + rest
     provider = ("anthropic" if rest.startswith("anthropic/") else
                 "gemini" if rest.startswith("google/") else "openai")
 
