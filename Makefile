@@ -279,10 +279,14 @@ E2E_SAN_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_openssl_clients
 # first, cli/ldpreload.h), librespan.so preloaded alone (a sanitizer build
 # starts only behind its runtime), an environment without ASAN_OPTIONS
 # (LeakSanitizer then reports Python's own leaks) and a bound on memory
-# (ASan's shadow and quarantine count against it).
+# (ASan's shadow and quarantine count against it). The Codex CLI's tests run
+# here too: its launcher is where the library starts its relay from the
+# constructor and hands a static child the proxy (hooks/init.c). Claude Code
+# is left out: Bun crashes at start with any ASan runtime preloaded.
 E2E_SAN_CLI_TESTS := $(notdir $(wildcard $(addprefix tests/e2e/,test_respan_run.py \
 	test_respan_log.py test_respan_doctor.py test_library_relay.py test_interception.py \
-	test_interception_ca.py test_egress_proxy.py test_go_client.py test_replay.py)))
+	test_interception_ca.py test_egress_proxy.py test_go_client.py test_replay.py \
+	test_codex_cli.py)))
 E2E_SAN_DESELECT := test_respan_run.py::test_ld_preload_is_prepended \
 	test_respan_run.py::test_library_location \
 	test_respan_run.py::test_relay_with_librespan_already_preloaded \
