@@ -105,9 +105,9 @@ int envlayer_plan_relay(const struct config *cfg, char *const *env, const char *
  *       Google with its own key (bypass events); where an ancestor's layer
  *       1 (the `env` of its #! line) had already replaced that key, the CLI
  *       has none and stops at once, asking for one (exit 41), rather than
- *       send the Respan key to Google. Vertex mode (GOOGLE_GENAI_USE_VERTEXAI) is
- *       planned as for any program: the CLI takes its base URL from
- *       GOOGLE_VERTEX_BASE_URL.
+ *       send the Respan key to Google. Vertex mode
+ *       (GOOGLE_GENAI_USE_VERTEXAI) is planned as for any program: the CLI
+ *       takes its base URL from GOOGLE_VERTEX_BASE_URL.
  *
  *   ENVLAYER_CODEX_CLI   OpenAI's Codex CLI (@openai/codex): a node
  *       launcher that starts a static Rust binary, which the library
@@ -123,7 +123,6 @@ enum envlayer_client { ENVLAYER_ANY, ENVLAYER_GEMINI_CLI, ENVLAYER_CODEX_CLI };
 int envlayer_plan_client(const struct config *cfg, char *const *env, const char *relay,
 			 const char *node_ca, enum envlayer_client client,
 			 struct envlayer_plan *plan);
-
 
 /*
  * The script a node command line runs (cmdline: len bytes of NUL-separated
