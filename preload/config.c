@@ -165,6 +165,10 @@ static int parse_url(const char *s, struct url *u)
 			return -EINVAL;
 		memcpy(u->host, p, hn);
 		u->host[hn] = '\0';
+		/* No empty label: ".", "..", ".host" and "a..b" name nothing (a
+		 * trailing dot, an absolute name, is fine). */
+		if (u->host[0] == '.' || strstr(u->host, "..") != NULL)
+			return -EINVAL;
 		p += hn;
 	}
 	for (char *h = u->host; *h; h++)

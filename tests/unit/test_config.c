@@ -306,6 +306,14 @@ static const struct url_case url_cases[] = {
 	{ "https://host/\xc3\xa9/", "respan: RESPAN_BASE_URL=https://host/\xc3\xa9/" URL_FORMAT,
 	  DEFAULT_URL },
 	{ "https://host/%41pi/", NULL, "https://host/%41pi/", "host", "443", "/%41pi/", "host" },
+	/* empty labels (found by fuzz_route: a router host "." that no name
+	 * matches); a trailing dot alone is an absolute name */
+	{ "https://./", "respan: RESPAN_BASE_URL=https://./" URL_FORMAT, DEFAULT_URL },
+	{ "https://../", "respan: RESPAN_BASE_URL=https://../" URL_FORMAT, DEFAULT_URL },
+	{ "https://.host/", "respan: RESPAN_BASE_URL=https://.host/" URL_FORMAT, DEFAULT_URL },
+	{ "https://a..b/", "respan: RESPAN_BASE_URL=https://a..b/" URL_FORMAT, DEFAULT_URL },
+	{ "https://router.example./", NULL, "https://router.example./", "router.example.", "443",
+	  "/", "router.example." },
 };
 
 static void test_base_url_table(void **state)
