@@ -140,9 +140,7 @@ int environ_apply(const struct config *cfg, const char *relay, const char *node_
 int environ_proxy_for_child(unsigned port, const char *ca, char *detail, size_t size)
 {
 	char url[700];
-	const char *had = getenv("HTTPS_PROXY");
-	if (had == NULL || had[0] == '\0')
-		had = getenv("https_proxy");
+	const char *had = proxyurl_own(environ);
 	const char *user = getenv("SSL_CERT_FILE");
 	char *bundle = ca_bundle(user && user[0] ? user : system_ca_file(), ca);
 	/* Without the CA the child would refuse the relay's certificates. */

@@ -315,7 +315,8 @@ __attribute__((constructor)) static void respan_constructor(void)
 	if (client != ENVLAYER_ANY)
 		respan_debug("layer 1: %s", client == ENVLAYER_GEMINI_CLI ? "the Gemini CLI" :
 						 "the Codex CLI");
-	const char *gemini = getenv("GEMINI_API_KEY");
+	/* Before layer 1 takes it back (gemini_unrouted). */
+	const char *gemini = client == ENVLAYER_GEMINI_CLI ? getenv("GEMINI_API_KEY") : NULL;
 	bool keyed = gemini && strcmp(gemini, st->cfg.api_key) == 0;
 	int rc = environ_apply(&st->cfg, relay, lazyrelay_node_ca(), client, changed,
 			       sizeof(changed));

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "envget.h"
+
 /* Past "scheme://": the authority, its end, and the user part (or len 0). */
 static const char *split(const char *url, const char **end, const char **user,
 			 size_t *userlen)
@@ -23,6 +25,12 @@ static const char *split(const char *url, const char **end, const char **user,
 		p = at + 1;
 	}
 	return p;
+}
+
+const char *proxyurl_own(char *const *env)
+{
+	const char *had = envget_set(env, "HTTPS_PROXY");
+	return had ? had : envget_set(env, "https_proxy");
 }
 
 bool proxyurl_authority(const char *url, char *out, size_t size)

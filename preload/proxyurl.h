@@ -13,6 +13,13 @@
 #include <stddef.h>
 
 /*
+ * The program's own proxy URL in env (NULL-terminated "NAME=value"
+ * strings): HTTPS_PROXY, else https_proxy; NULL when neither is set or
+ * both are empty.
+ */
+const char *proxyurl_own(char *const *env);
+
+/*
  * "host:port" of a proxy URL ("[scheme://][user[:password]@]host[:port][/...]",
  * port 80 when none is given), into out. False when it names no host or
  * out is too small.

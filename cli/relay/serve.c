@@ -206,10 +206,8 @@ int serve_main(int argc, char **argv)
 	 * binary): the library spawned us before it changed the variable.
 	 */
 	static char upstream[600];
-	const char *had = getenv("HTTPS_PROXY");
-	if (had == NULL || had[0] == '\0')
-		had = getenv("https_proxy");
-	if (had && had[0] && proxyurl_authority(had, upstream, sizeof(upstream)))
+	const char *had = proxyurl_own(environ);
+	if (had && proxyurl_authority(had, upstream, sizeof(upstream)))
 		relay_chain(relay, upstream);
 	lease_loop(lfd, relay);
 	relay_stop(relay, "process exited");

@@ -230,10 +230,8 @@ static bool ca_bundle(const struct config *cfg, const char *user, char *out, siz
 static const char *chain_to_own_proxy(const struct execenv *env, struct relay *relay,
 				      char *upstream, size_t size)
 {
-	const char *had = execenv_get(env, "HTTPS_PROXY");
-	if (had == NULL || had[0] == '\0')
-		had = execenv_get(env, "https_proxy");
-	if (had && had[0] && proxyurl_authority(had, upstream, size))
+	const char *had = proxyurl_own(env->v);
+	if (had && proxyurl_authority(had, upstream, size))
 		relay_chain(relay, upstream);
 	return had;
 }

@@ -66,11 +66,25 @@ static void test_relay(void **state)
 	assert_false(proxyurl_relay(NULL, 4242, tiny, sizeof(tiny)));
 }
 
+static void test_own(void **state)
+{
+	(void)state;
+	char *both[] = { (char *)"https_proxy=http://low:1", (char *)"HTTPS_PROXY=http://up:2",
+			 NULL };
+	char *low[] = { (char *)"HTTPS_PROXY=", (char *)"https_proxy=http://low:1", NULL };
+	char *none[] = { (char *)"HTTPS_PROXY=", (char *)"https_proxy=",
+			 (char *)"HTTP_PROXY=http://plain:3", NULL };
+	assert_string_equal(proxyurl_own(both), "http://up:2");
+	assert_string_equal(proxyurl_own(low), "http://low:1");
+	assert_null(proxyurl_own(none));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_authority),
 		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_own),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
