@@ -45,7 +45,8 @@ from standin.certs import make_named_cert
 from standin.proxy import Everywhere, Proxy
 from standin.router import Router
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, program_answer,
-                             read_log, relay_processes, request_credentials, run_with_pid)
+                             read_log, relay_processes, request_credentials, run_with_pid,
+                             under_library)
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS
 
 PROMPT = "say hi"
@@ -176,10 +177,7 @@ def test_claude_background_calls_are_intercepted(how, claude_code, claude_env, r
     reads NODE_EXTRA_CA_CERTS, which layer 1 set): they are routed to the
     router's Anthropic passthrough with the Respan key, and logged like any
     call, with no relay_error."""
-    argv = claude_argv(claude_code)
-    if how == "respan run":
-        claude_env.pop("LD_PRELOAD")      # respan run sets it
-        argv = [respan_cli, "run", "--", *argv]
+    argv = under_library(how, claude_argv(claude_code), claude_env, respan_cli)
     done, pid = run_claude(argv, claude_env, tmp_path / "work")
     log = claude_env["RESPAN_LOG"]
     print(describe(done, router, log))
@@ -311,9 +309,8 @@ def test_claude_print_is_logged_in_full(claude_code, claude_env, router, tmp_pat
 def test_respan_run_claude_logs_through_relay(claude_code, respan_cli, claude_env, router,
                                               tmp_path):
     """`respan run -- claude -p`: the relay copies the streamed exchange to the log."""
-    claude_env.pop("LD_PRELOAD")          # respan run sets it
-    done, _ = run_claude([respan_cli, "run", "--", *claude_argv(claude_code)], claude_env,
-                         tmp_path / "work")
+    argv = under_library("respan run", claude_argv(claude_code), claude_env, respan_cli)
+    done, _ = run_claude(argv, claude_env, tmp_path / "work")
     log = claude_env["RESPAN_LOG"]
     print(describe(done, router, log))
     assert answer(done) == ASSISTANT_TEXT
@@ -348,10 +345,7 @@ def test_works_with_and_without_the_library(how, claude_code, claude_env, respan
         assert "api.anthropic.com:443" in {t for t, _ in proxy.connects()}
 
     claude_env["ANTHROPIC_API_KEY"] = own_key
-    argv = claude_argv(claude_code)
-    if how == "respan run":
-        claude_env.pop("LD_PRELOAD")      # respan run sets it
-        argv = [respan_cli, "run", "--", *argv]
+    argv = under_library(how, claude_argv(claude_code), claude_env, respan_cli)
     done, _ = run_claude(argv, claude_env, tmp_path / "work")
     print(describe(done, router, claude_env["RESPAN_LOG"]))
     assert answer(alone) == answer(done) == ASSISTANT_TEXT

@@ -71,7 +71,7 @@ import pytest
 from node_fixtures import codex_cli  # noqa: F401  (fixture)
 from standin.certs import PROVIDER_NAMES, make_named_cert
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, read_log,
-                             relay_processes, request_credentials)
+                             relay_processes, request_credentials, under_library)
 from standin.proxy import Everywhere, Proxy
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
 
@@ -149,15 +149,6 @@ def answer(result) -> str:
 
 def exec_argv(program="codex") -> list:
     return [program, "exec", "--skip-git-repo-check", PROMPT]
-
-
-def library_argv(mode: str, env: dict, respan_cli) -> list:
-    """`codex exec` under the library: LD_PRELOAD from ENV ("ld_preload"), or
-    `respan run --` ("respan_run", which sets LD_PRELOAD itself: ENV loses it)."""
-    if mode == "respan_run":
-        env.pop("LD_PRELOAD")
-        return [respan_cli, "run", "--", *exec_argv()]
-    return exec_argv()
 
 
 def codex_env(tmp_path: Path, codex_cli, base: dict = None, **extra: str) -> dict:
@@ -325,7 +316,7 @@ def test_library_leaves_a_configured_codex_alone(mode, codex_cli, respan_cli, re
         env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
                         CODEX_CA_CERTIFICATE=pki["ca"])
         write_config(env, base_url)
-        argv = library_argv(mode, env, respan_cli)
+        argv = under_library(mode, exec_argv(), env, respan_cli)
         result = run_codex(argv, env, tmp_path / "work")
         print(describe(result, {"own": own, "router": router}, env["RESPAN_LOG"]))
         assert answer(result) == ASSISTANT_TEXT
@@ -347,7 +338,7 @@ def test_codex_exec_is_routed_and_logged(mode, key_var, codex_cli, respan_cli, r
     routed, the Responses stream merged into output_text, usage."""
     own_key = make_secret("sk-proj-")
     env = codex_env(tmp_path, codex_cli, base=respan_env, **{key_var: own_key})
-    argv = library_argv(mode, env, respan_cli)
+    argv = under_library(mode, exec_argv(), env, respan_cli)
     log = env["RESPAN_LOG"]
     result = run_codex(argv, env, tmp_path / "work")
     print(describe(result, {"router": router}, log))
@@ -405,7 +396,7 @@ def test_works_with_and_without_the_library(mode, codex_cli, respan_cli, respan_
         proxy.clear()
         env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
                         SSL_CERT_FILE=pki["ca"], HTTPS_PROXY=proxy.url)
-        argv = library_argv(mode, env, respan_cli)
+        argv = under_library(mode, exec_argv(), env, respan_cli)
         result = run_codex(argv, env, tmp_path / "work")
         print(describe(result, {"openai": openai, "router": router}, env["RESPAN_LOG"]))
         connects = [target for target, _ in proxy.connects()]
@@ -453,7 +444,7 @@ def test_without_interception_it_works_unrouted_and_says_so(mode, codex_cli, res
         env = codex_env(tmp_path, codex_cli, base=respan_env, CODEX_API_KEY=own_key,
                         SSL_CERT_FILE=pki["ca"], HTTPS_PROXY=proxy.url,
                         RESPAN_INTERCEPT="off")
-        argv = library_argv(mode, env, respan_cli)
+        argv = under_library(mode, exec_argv(), env, respan_cli)
         result = run_codex(argv, env, tmp_path / "work")
         print(describe(result, {"openai": openai, "router": router}, env["RESPAN_LOG"]))
         connects = [target for target, _ in proxy.connects()]

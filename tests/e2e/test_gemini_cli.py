@@ -58,7 +58,8 @@ import pytest
 
 from node_fixtures import gemini_cli  # noqa: F401  (fixture)
 from standin.helpers import (assert_no_secrets, clean_env, make_secret, program_answer,
-                             read_log, relay_processes, request_credentials, run_with_pid)
+                             read_log, relay_processes, request_credentials, run_with_pid,
+                             under_library)
 from standin.certs import make_named_cert
 from standin.proxy import Everywhere, Proxy
 from standin.router import ASSISTANT_TEXT, INPUT_TOKENS, OUTPUT_TOKENS, Router
@@ -277,10 +278,7 @@ def test_vertex_mode_reaches_vertex_passthrough(how, gemini_cli, gemini_env, rou
     the project's Application Default Credentials.)"""
     gemini_env.update(GOOGLE_GENAI_USE_VERTEXAI="true", GOOGLE_CLOUD_PROJECT="respan-test",
                       GOOGLE_CLOUD_LOCATION="us-central1")
-    argv = gemini_argv(gemini_cli)
-    if how == "respan run":
-        gemini_env.pop("LD_PRELOAD")
-        argv = [respan_cli, "run", "--", *argv]
+    argv = under_library(how, gemini_argv(gemini_cli), gemini_env, respan_cli)
     done, _ = run_gemini(argv, gemini_env, tmp_path)
     log = gemini_env["RESPAN_LOG"]
     print(describe(done, router, log))
@@ -316,9 +314,8 @@ def test_respan_run_gemini_print_is_routed_and_logged(gemini_cli, respan_cli, ge
     """`respan run -- gemini -p "say hi"`: the same, through respan run's relay,
     which intercepts for the library in node as the library's own does
     (hooks/lazyrelay.h); respan run's GOOGLE_GEMINI_BASE_URL is taken back."""
-    gemini_env.pop("LD_PRELOAD")          # respan run sets it
-    done, _ = run_gemini([respan_cli, "run", "--", *gemini_argv(gemini_cli)], gemini_env,
-                         tmp_path)
+    argv = under_library("respan run", gemini_argv(gemini_cli), gemini_env, respan_cli)
+    done, _ = run_gemini(argv, gemini_env, tmp_path)
     reqs = check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=False)
     urls = [r["url"] for r in reqs]
     assert urls and all(u.startswith("https://generativelanguage.googleapis.com/v1beta/models/")
@@ -346,10 +343,7 @@ def test_works_with_and_without_the_library(how, gemini_cli, respan_cli, gemini_
         without = check_router_traffic(google, "/v1beta/models/", provider_key)
         assert {t for t, _ in proxy.connects()} == {"generativelanguage.googleapis.com:443"}
 
-    argv = gemini_argv(gemini_cli)
-    if how == "respan run":
-        gemini_env.pop("LD_PRELOAD")
-        argv = [respan_cli, "run", "--", *argv]
+    argv = under_library(how, gemini_argv(gemini_cli), gemini_env, respan_cli)
     done, _ = run_gemini(argv, gemini_env, tmp_path)
     check_routed_and_logged(done, gemini_env, router, provider_key, relay_gone=how == "preload")
     assert answer(alone) == answer(done) == ASSISTANT_TEXT
@@ -373,10 +367,7 @@ def test_without_interception_it_stops_and_says_why(how, gemini_cli, respan_cli,
         proxy.routes = Everywhere(("127.0.0.1", google.port))
         gemini_env.update(HTTPS_PROXY=proxy.url, NODE_EXTRA_CA_CERTS=pki["ca"],
                           RESPAN_INTERCEPT="off")
-        argv = gemini_argv(gemini_cli)
-        if how == "respan run":
-            gemini_env.pop("LD_PRELOAD")
-            argv = [respan_cli, "run", "--", *argv]
+        argv = under_library(how, gemini_argv(gemini_cli), gemini_env, respan_cli)
         started = time.monotonic()
         done = subprocess.run(argv, env=gemini_env, cwd=tmp_path / "work", capture_output=True,
                               stdin=subprocess.DEVNULL, timeout=TIMEOUT)

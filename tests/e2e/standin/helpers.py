@@ -315,6 +315,16 @@ def relay_processes(env: dict, wait: float = 5.0) -> list:
     return left
 
 
+def under_library(how: str, argv: list, env: dict, respan_cli) -> list:
+    """ARGV as run under the library: with ENV's LD_PRELOAD as it is, or
+    (HOW naming respan run: "respan run", "respan_run") as `respan run --
+    ARGV`, which sets LD_PRELOAD itself, so ENV loses it."""
+    if how.startswith("respan"):
+        env.pop("LD_PRELOAD", None)
+        return [respan_cli, "run", "--", *argv]
+    return list(argv)
+
+
 def program_answer(name: str, done: subprocess.CompletedProcess) -> str:
     """stdout of program NAME, stripped; the test fails, showing the ends of
     its output, unless it exited 0."""
